@@ -1,0 +1,3 @@
+module github.com/justredis/justredis
+
+go 1.23
