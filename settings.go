@@ -1,0 +1,294 @@
+package justredis
+
+import (
+	"crypto/tls"
+	"fmt"
+	"time"
+)
+
+// Mode says whether the client treats its servers as a Redis Cluster.
+type Mode int
+
+const (
+	// ModeAuto finds out at first use whether the server is a cluster node.
+	ModeAuto Mode = iota
+	// ModeStandalone talks to one server and never follows redirections:
+	// a MOVED reply comes back as an *Error.
+	ModeStandalone
+	// ModeCluster expects a Redis Cluster and fails if the seeds are not one.
+	ModeCluster
+)
+
+// String returns "auto", "standalone" or "cluster".
+func (m Mode) String() string {
+	switch m {
+	case ModeAuto:
+		return "auto"
+	case ModeStandalone:
+		return "standalone"
+	case ModeCluster:
+		return "cluster"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// An Option configures New and FromURL. Options that may also differ per
+// call are CallOptions.
+type Option interface {
+	applyTo(*settings) error
+}
+
+// A CallOption is an Option that may also be given to Modify, to change a
+// setting for the calls made through the returned copy only.
+type CallOption interface {
+	Option
+	applyToCall(*callSettings) error
+}
+
+// settings are fixed for the life of a pool.
+type settings struct {
+	addrs          []string
+	username       string
+	password       string
+	clientName     string
+	resp           int
+	mode           Mode
+	maxConns       int
+	waitTimeout    time.Duration
+	connectTimeout time.Duration
+	socketTimeout  time.Duration
+	connectRetry   int
+	keepAlive      time.Duration
+	tls            *tls.Config
+	call           callSettings
+}
+
+// callSettings may differ from call to call; Modify copies them.
+type callSettings struct {
+	db       int
+	dbSet    bool // WithDatabase was given: a Connection copy then switches
+	decoder  Decoder
+	endpoint string
+	timeout  time.Duration
+}
+
+func defaultSettings() settings {
+	return settings{
+		addrs:          []string{"localhost:6379"},
+		connectTimeout: 10 * time.Second,
+		connectRetry:   2,
+		call:           callSettings{decoder: StringDecoder},
+	}
+}
+
+type poolOption func(*settings) error
+
+func (o poolOption) applyTo(s *settings) error { return o(s) }
+
+type callOption func(*callSettings) error
+
+func (o callOption) applyTo(s *settings) error         { return o(&s.call) }
+func (o callOption) applyToCall(c *callSettings) error { return o(c) }
+
+// WithAddress sets the server's address: "host:port", "[v6]:port" or a unix
+// socket path such as "/run/redis.sock". The default is "localhost:6379".
+func WithAddress(addr string) Option {
+	return WithAddresses(addr)
+}
+
+// WithAddresses sets several addresses of one deployment, tried in order
+// until one answers: the seeds of a cluster, or one server's alternatives.
+func WithAddresses(addrs ...string) Option {
+	return poolOption(func(s *settings) error {
+		if len(addrs) == 0 {
+			return invalidArg("WithAddresses: no address given")
+		}
+		for _, a := range addrs {
+			if a == "" {
+				return invalidArg("WithAddresses: empty address")
+			}
+		}
+		s.addrs = append([]string(nil), addrs...)
+		return nil
+	})
+}
+
+// WithAuth sets the credentials sent at connect time (HELLO AUTH, or AUTH
+// under RESP2). An empty username means the default user.
+func WithAuth(username, password string) Option {
+	return poolOption(func(s *settings) error {
+		s.username, s.password = username, password
+		return nil
+	})
+}
+
+// WithClientName names every connection (CLIENT SETNAME), which shows in
+// CLIENT LIST.
+func WithClientName(name string) Option {
+	return poolOption(func(s *settings) error {
+		for _, c := range name {
+			if c <= ' ' || c > '~' {
+				return invalidArg(fmt.Sprintf("WithClientName: %q: names may not contain spaces or special characters", name))
+			}
+		}
+		s.clientName = name
+		return nil
+	})
+}
+
+// WithRESP chooses the protocol version: 2, 3, or 0 (the default) to ask
+// for RESP3 and fall back to RESP2 on servers older than Redis 6.
+func WithRESP(version int) Option {
+	return poolOption(func(s *settings) error {
+		if version != 0 && version != 2 && version != 3 {
+			return invalidArg(fmt.Sprintf("WithRESP: protocol %d; want 0 (auto), 2 or 3", version))
+		}
+		s.resp = version
+		return nil
+	})
+}
+
+// WithMode chooses between automatic cluster detection (the default), a
+// single server, or a cluster.
+func WithMode(m Mode) Option {
+	return poolOption(func(s *settings) error {
+		if m < ModeAuto || m > ModeCluster {
+			return invalidArg(fmt.Sprintf("WithMode: unknown %v", m))
+		}
+		s.mode = m
+		return nil
+	})
+}
+
+// WithMaxConnections bounds the connections to each server, shared and
+// dedicated ones together. A caller that needs one more waits up to
+// WithWaitTimeout. 0 (the default) means no bound.
+func WithMaxConnections(n int) Option {
+	return poolOption(func(s *settings) error {
+		if n < 0 {
+			return invalidArg(fmt.Sprintf("WithMaxConnections: %d is negative", n))
+		}
+		s.maxConns = n
+		return nil
+	})
+}
+
+// WithWaitTimeout bounds how long a caller waits for a connection when
+// WithMaxConnections are all in use; it then fails with ErrPoolTimeout.
+// 0 (the default) waits as long as the call's context allows.
+func WithWaitTimeout(d time.Duration) Option {
+	return poolOption(func(s *settings) error {
+		if d < 0 {
+			return invalidArg(fmt.Sprintf("WithWaitTimeout: %v is negative", d))
+		}
+		s.waitTimeout = d
+		return nil
+	})
+}
+
+// WithConnectTimeout bounds each attempt to connect, including the TLS and
+// Redis handshakes. The default is 10s; 0 leaves it to the context.
+func WithConnectTimeout(d time.Duration) Option {
+	return poolOption(func(s *settings) error {
+		if d < 0 {
+			return invalidArg(fmt.Sprintf("WithConnectTimeout: %v is negative", d))
+		}
+		s.connectTimeout = d
+		return nil
+	})
+}
+
+// WithSocketTimeout bounds how long a connection may stay silent while it
+// owes a reply to a non-blocking command. Past it the connection is deemed
+// dead and closed, so a frozen server cannot hang callers that gave no
+// deadline. 0 (the default) never times out on its own.
+func WithSocketTimeout(d time.Duration) Option {
+	return poolOption(func(s *settings) error {
+		if d < 0 {
+			return invalidArg(fmt.Sprintf("WithSocketTimeout: %v is negative", d))
+		}
+		s.socketTimeout = d
+		return nil
+	})
+}
+
+// WithConnectRetry sets how many more times a failed connect is tried, with
+// backoff, before a call fails. The default is 2.
+func WithConnectRetry(n int) Option {
+	return poolOption(func(s *settings) error {
+		if n < 0 {
+			return invalidArg(fmt.Sprintf("WithConnectRetry: %d is negative", n))
+		}
+		s.connectRetry = n
+		return nil
+	})
+}
+
+// WithTCPKeepAlive sets the TCP keep-alive period; a negative value turns
+// keep-alives off. The default is Go's (15s).
+func WithTCPKeepAlive(d time.Duration) Option {
+	return poolOption(func(s *settings) error {
+		s.keepAlive = d
+		return nil
+	})
+}
+
+// WithTLS makes every connection use TLS with this configuration. When
+// config.ServerName is empty the certificate is verified against the host
+// being dialled, as tls.Dial does.
+func WithTLS(config *tls.Config) Option {
+	return poolOption(func(s *settings) error {
+		if config == nil {
+			return invalidArg("WithTLS: nil *tls.Config")
+		}
+		s.tls = config
+		return nil
+	})
+}
+
+// WithDatabase selects the logical database (SELECT) for calls. Each
+// database has connections of its own, so copies for different databases
+// never interfere. Redis Cluster has database 0 only.
+func WithDatabase(db int) CallOption {
+	return callOption(func(c *callSettings) error {
+		if db < 0 {
+			return invalidArg(fmt.Sprintf("WithDatabase: %d is negative", db))
+		}
+		c.db, c.dbSet = db, true
+		return nil
+	})
+}
+
+// WithDecoder sets how replies become Go values: StringDecoder (the
+// default), BytesDecoder, RawDecoder, or a Decoder of your own.
+func WithDecoder(d Decoder) CallOption {
+	return callOption(func(c *callSettings) error {
+		if d == nil {
+			return invalidArg("WithDecoder: nil Decoder")
+		}
+		c.decoder = d
+		return nil
+	})
+}
+
+// WithEndpoint sends calls to one server, given by an address from
+// Endpoints, or to every master at once with Masters. "" restores routing
+// by key.
+func WithEndpoint(addr string) CallOption {
+	return callOption(func(c *callSettings) error {
+		c.endpoint = addr
+		return nil
+	})
+}
+
+// WithTimeout gives calls whose context has no deadline one, d from the
+// start of the call. 0 (the default) adds none.
+func WithTimeout(d time.Duration) CallOption {
+	return callOption(func(c *callSettings) error {
+		if d < 0 {
+			return invalidArg(fmt.Sprintf("WithTimeout: %v is negative", d))
+		}
+		c.timeout = d
+		return nil
+	})
+}
