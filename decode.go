@@ -1,0 +1,374 @@
+package justredis
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+)
+
+// A Decoder turns one reply into a Go value. It reads the reply's tokens
+// from r, which holds the whole reply already, so Decode does no I/O.
+// Decode must consume exactly one value. Byte slices it is given are valid
+// only until it returns: copy what you keep.
+//
+// A Decoder is used by many goroutines at once and must be safe for that.
+type Decoder interface {
+	Decode(r *Reader) (any, error)
+}
+
+var (
+	// StringDecoder, the default, gives bulk strings as string. See the
+	// table of replies in the package documentation.
+	StringDecoder Decoder = stringDecoder{}
+
+	// BytesDecoder gives bulk and verbatim strings as []byte, for binary
+	// values and to skip a conversion. Everything else is as StringDecoder.
+	BytesDecoder Decoder = bytesDecoder{}
+
+	// RawDecoder keeps everything the wire said, as a RawValue: verbatim
+	// formats, map order and non-string keys, sets apart from arrays, and
+	// attributes.
+	RawDecoder Decoder = rawDecoder{}
+)
+
+// A Token is one element of a reply, as Reader.Next returns it.
+type Token struct {
+	Kind Kind
+	// Data is the payload of a scalar: the text of a simple string, error,
+	// integer, double, boolean ("t"/"f") or big number; the bytes of a bulk
+	// string or blob error; a verbatim string with its "txt:" prefix. It
+	// points into the reply's buffer.
+	Data []byte
+	// Len is the number of elements of an aggregate that follow; for a map
+	// or an attribute, the number of key-value pairs.
+	Len int
+}
+
+// Int parses an integer token's Data.
+func (t Token) Int() (int64, error) {
+	n, ok := parseInt(t.Data)
+	if !ok {
+		return 0, &protocolError{fmt.Sprintf("bad integer %q", truncate(t.Data))}
+	}
+	return n, nil
+}
+
+// Reader reads the tokens of one reply that is wholly in memory. Decoders
+// use it; it is not safe for concurrent use.
+type Reader struct {
+	buf []byte
+	pos int
+}
+
+// Next returns the next token. An aggregate's elements follow it as tokens
+// of their own (two per pair for maps and attributes); streamed aggregates
+// arrive with their Len counted, and streamed strings joined, so a Decoder
+// never sees the streamed forms. An attribute precedes the value it
+// describes.
+func (r *Reader) Next() (Token, error) {
+	for {
+		line, next, err := scanLine(r.buf, r.pos)
+		if err != nil {
+			return Token{}, err
+		}
+		if next == 0 || len(line) == 0 {
+			return Token{}, &protocolError{"reply ended early"}
+		}
+		kind := Kind(line[0])
+		switch kind {
+		case kindEnd:
+			// The terminator of a streamed aggregate whose elements the
+			// caller has already read.
+			r.pos = next
+			continue
+		case KindBulk, KindVerbatim, KindBlobError:
+			if string(line[1:]) == "?" {
+				data, end := joinChunks(r.buf, next)
+				r.pos = end
+				return Token{Kind: kind, Data: data}, nil
+			}
+			n, err := parseLength(line[1:])
+			if err != nil {
+				return Token{}, err
+			}
+			if n < 0 {
+				r.pos = next
+				return Token{Kind: KindNull}, nil
+			}
+			end := next + int(n) + 2
+			if end > len(r.buf) {
+				return Token{}, &protocolError{"reply ended early"}
+			}
+			r.pos = end
+			return Token{Kind: kind, Data: r.buf[next : end-2]}, nil
+		case KindArray, KindSet, KindPush, KindMap, KindAttribute:
+			r.pos = next
+			if string(line[1:]) == "?" {
+				n, err := r.countStreamed()
+				if err != nil {
+					return Token{}, err
+				}
+				if kind == KindMap || kind == KindAttribute {
+					n /= 2
+				}
+				return Token{Kind: kind, Len: n}, nil
+			}
+			n, err := parseLength(line[1:])
+			if err != nil {
+				return Token{}, err
+			}
+			if n < 0 {
+				return Token{Kind: KindNull}, nil
+			}
+			return Token{Kind: kind, Len: int(n)}, nil
+		default:
+			r.pos = next
+			return Token{Kind: kind, Data: line[1:]}, nil
+		}
+	}
+}
+
+// countStreamed counts the values of a streamed aggregate that starts at
+// r.pos, up to its '.' terminator.
+func (r *Reader) countStreamed() (int, error) {
+	probe := Reader{buf: r.buf, pos: r.pos}
+	for n := 0; ; n++ {
+		if probe.pos < len(probe.buf) && Kind(probe.buf[probe.pos]) == kindEnd {
+			return n, nil
+		}
+		if err := probe.Skip(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// Skip passes over the next value, with any attribute before it.
+func (r *Reader) Skip() error {
+	t, err := r.Next()
+	if err != nil {
+		return err
+	}
+	n := t.Len
+	switch t.Kind {
+	case KindMap:
+		n *= 2
+	case KindAttribute:
+		n = 2*n + 1 // its pairs, then the value it describes
+	case KindArray, KindSet, KindPush:
+	default:
+		return nil
+	}
+	for ; n > 0; n-- {
+		if err := r.Skip(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Pre-boxed values for the most common replies, so returning them as `any`
+// allocates nothing.
+var (
+	replyOK     any = "OK"
+	replyQueued any = "QUEUED"
+	replyPong   any = "PONG"
+	replyTrue   any = true
+	replyFalse  any = false
+)
+
+func simpleString(b []byte) any {
+	switch string(b) {
+	case "OK":
+		return replyOK
+	case "QUEUED":
+		return replyQueued
+	case "PONG":
+		return replyPong
+	}
+	return string(b)
+}
+
+type stringDecoder struct{}
+
+func (stringDecoder) Decode(r *Reader) (any, error) { return decodeValue(r, false) }
+
+type bytesDecoder struct{}
+
+func (bytesDecoder) Decode(r *Reader) (any, error) { return decodeValue(r, true) }
+
+// decodeValue implements StringDecoder and BytesDecoder, which differ only
+// in what a bulk string becomes.
+func decodeValue(r *Reader, asBytes bool) (any, error) {
+	t, err := r.Next()
+	if err != nil {
+		return nil, err
+	}
+	switch t.Kind {
+	case KindBulk:
+		if asBytes {
+			return bytes.Clone(t.Data), nil
+		}
+		return string(t.Data), nil
+	case KindSimple:
+		return simpleString(t.Data), nil
+	case KindInt:
+		return t.Int()
+	case KindNull:
+		return nil, nil
+	case KindError, KindBlobError:
+		return &Error{msg: string(t.Data)}, nil
+	case KindArray, KindSet, KindPush:
+		a := make([]any, t.Len)
+		for i := range a {
+			if a[i], err = decodeValue(r, asBytes); err != nil {
+				return nil, err
+			}
+		}
+		return a, nil
+	case KindMap:
+		m := make(map[string]any, t.Len)
+		for i := 0; i < t.Len; i++ {
+			k, err := decodeValue(r, false)
+			if err != nil {
+				return nil, err
+			}
+			v, err := decodeValue(r, asBytes)
+			if err != nil {
+				return nil, err
+			}
+			m[keyText(k)] = v
+		}
+		return m, nil
+	case KindDouble:
+		return parseDouble(t.Data)
+	case KindBool:
+		b, err := parseBool(t.Data)
+		if err != nil {
+			return nil, err
+		}
+		if b {
+			return replyTrue, nil
+		}
+		return replyFalse, nil
+	case KindBigNumber:
+		return parseBigNumber(t.Data)
+	case KindVerbatim:
+		_, text, err := verbatimText(t.Data)
+		if err != nil {
+			return nil, err
+		}
+		if asBytes {
+			return bytes.Clone(text), nil
+		}
+		return string(text), nil
+	case KindAttribute:
+		for i := 0; i < 2*t.Len; i++ {
+			if err := r.Skip(); err != nil {
+				return nil, err
+			}
+		}
+		return decodeValue(r, asBytes)
+	}
+	return nil, &protocolError{fmt.Sprintf("unexpected %v", t.Kind)}
+}
+
+// keyText formats a map key that is not a string, since maps decode to
+// map[string]any.
+func keyText(k any) string {
+	switch k := k.(type) {
+	case string:
+		return k
+	case int64:
+		return strconv.FormatInt(k, 10)
+	case float64:
+		return strconv.FormatFloat(k, 'g', -1, 64)
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(k)
+}
+
+// RawValue is what RawDecoder gives: a reply as the wire said it.
+type RawValue struct {
+	Kind Kind
+	// Data is the payload of a scalar, as in Token: a verbatim string keeps
+	// its format prefix ("txt:..."), a double its text.
+	Data []byte
+	// Elems are the elements of an aggregate; for a map, keys and values
+	// alternate, in the order the server sent them.
+	Elems []RawValue
+	// Attrs holds the attribute that preceded the value, if any, as
+	// alternating keys and values.
+	Attrs []RawValue
+}
+
+type rawDecoder struct{}
+
+func (rawDecoder) Decode(r *Reader) (any, error) {
+	v, err := decodeRaw(r)
+	if err != nil {
+		return nil, err
+	}
+	if v.Kind == KindError || v.Kind == KindBlobError {
+		return &Error{msg: string(v.Data)}, nil
+	}
+	return v, nil
+}
+
+func decodeRaw(r *Reader) (RawValue, error) {
+	t, err := r.Next()
+	if err != nil {
+		return RawValue{}, err
+	}
+	v := RawValue{Kind: t.Kind}
+	switch t.Kind {
+	case KindArray, KindSet, KindPush, KindMap, KindAttribute:
+		n := t.Len
+		if t.Kind == KindMap || t.Kind == KindAttribute {
+			n *= 2
+		}
+		v.Elems = make([]RawValue, n)
+		for i := range v.Elems {
+			if v.Elems[i], err = decodeRaw(r); err != nil {
+				return RawValue{}, err
+			}
+		}
+		if t.Kind == KindAttribute {
+			attrs := v.Elems
+			if v, err = decodeRaw(r); err != nil {
+				return RawValue{}, err
+			}
+			v.Attrs = attrs
+		}
+	default:
+		v.Data = bytes.Clone(t.Data)
+	}
+	return v, nil
+}
+
+// decodeReply decodes one complete reply frame. A top-level error reply
+// becomes the returned error, whatever the decoder.
+func decodeReply(r *Reader, frame []byte, d Decoder) (any, error) {
+	switch Kind(frame[0]) {
+	case KindError, KindBlobError:
+		*r = Reader{buf: frame}
+		t, err := r.Next()
+		if err != nil {
+			return nil, err
+		}
+		return nil, &Error{msg: string(t.Data)}
+	case KindSimple:
+		if string(frame) == "+OK\r\n" {
+			return replyOK, nil
+		}
+	}
+	*r = Reader{buf: frame}
+	v, err := d.Decode(r)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := v.(*Error); ok {
+		return nil, e
+	}
+	return v, nil
+}
