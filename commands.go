@@ -1,0 +1,202 @@
+package justredis
+
+import (
+	"fmt"
+	"strings"
+)
+
+// command is what the server's COMMAND reply says of one command, as far
+// as the client needs it to choose a connection and to decide whether a
+// command may be sent twice.
+type command struct {
+	name     string
+	readonly bool // safe to send again after a lost reply
+	blocking bool // may wait on the server, so gets a connection of its own
+	// The legacy key positions: first, last (negative counts from the end)
+	// and step; used where key specs are not needed.
+	firstKey, lastKey, keyStep int
+	movableKeys                bool
+	keySpecs                   []any // the raw key specifications (Redis 7)
+	subcommands                map[string]*command
+}
+
+// commandTable maps lower-case command names to what the server says of
+// them. It is built once and then only read.
+type commandTable map[string]*command
+
+// blocksWithoutFlag names commands that block but that Redis does not flag
+// "blocking" (WAIT and WAITAOF wait for replicas up to their timeout).
+var blocksWithoutFlag = map[string]bool{"wait": true, "waitaof": true}
+
+// parseCommandTable reads the reply of COMMAND.
+func parseCommandTable(v any) (commandTable, error) {
+	entries, ok := v.([]any)
+	if !ok {
+		return nil, &protocolError{fmt.Sprintf("COMMAND reply is %T, not an array", v)}
+	}
+	t := make(commandTable, len(entries))
+	for _, e := range entries {
+		c, err := parseCommand(e)
+		if err != nil {
+			return nil, err
+		}
+		t[c.name] = c
+	}
+	return t, nil
+}
+
+func parseCommand(e any) (*command, error) {
+	f, ok := e.([]any)
+	if !ok || len(f) < 6 {
+		return nil, &protocolError{fmt.Sprintf("COMMAND entry %v is malformed", e)}
+	}
+	name, _ := f[0].(string)
+	c := &command{name: strings.ToLower(name)}
+	if i := strings.IndexByte(c.name, '|'); i >= 0 {
+		c.name = c.name[i+1:] // subcommands are listed as "client|kill"
+	}
+	flags, _ := f[2].([]any)
+	for _, fl := range flags {
+		switch fl {
+		case "readonly":
+			c.readonly = true
+		case "blocking":
+			c.blocking = true
+		case "movablekeys":
+			c.movableKeys = true
+		}
+	}
+	c.blocking = c.blocking || blocksWithoutFlag[c.name]
+	c.firstKey = toInt(f[3])
+	c.lastKey = toInt(f[4])
+	c.keyStep = toInt(f[5])
+	if len(f) > 8 {
+		c.keySpecs, _ = f[8].([]any)
+	}
+	if len(f) > 9 {
+		subs, _ := f[9].([]any)
+		for _, s := range subs {
+			sc, err := parseCommand(s)
+			if err != nil {
+				return nil, err
+			}
+			if c.subcommands == nil {
+				c.subcommands = make(map[string]*command)
+			}
+			c.subcommands[sc.name] = sc
+		}
+	}
+	return c, nil
+}
+
+func toInt(v any) int {
+	n, _ := v.(int64)
+	return int(n)
+}
+
+// lookup finds the command args names, and its subcommand when it has
+// them; nil for commands the server does not know (or before the table is
+// loaded).
+func (t commandTable) lookup(args []any) *command {
+	var buf [32]byte
+	name, ok := lowerName(buf[:0], args[0])
+	if !ok {
+		return nil
+	}
+	c := t[string(name)]
+	if c == nil || c.subcommands == nil || len(args) < 2 {
+		return c
+	}
+	if sub, ok := lowerName(buf[:0], args[1]); ok {
+		if sc := c.subcommands[string(sub)]; sc != nil {
+			return sc
+		}
+	}
+	return c
+}
+
+// lowerName writes a command name in lower case into buf, without
+// allocating for names that fit.
+func lowerName(buf []byte, arg any) ([]byte, bool) {
+	switch s := arg.(type) {
+	case string:
+		for i := 0; i < len(s); i++ {
+			buf = append(buf, lower(s[i]))
+		}
+	case []byte:
+		for _, ch := range s {
+			buf = append(buf, lower(ch))
+		}
+	default:
+		return nil, false
+	}
+	return buf, true
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// refusal says which API to use instead of a command that would change the
+// state of a connection others share.
+type refusal struct {
+	shared    string // on *Redis
+	dedicated string // on *Connection; "" when allowed there
+}
+
+var refused = map[string]refusal{
+	"select":       {shared: "use WithDatabase"},
+	"multi":        {shared: "use a Connection"},
+	"exec":         {shared: "use a Connection"},
+	"discard":      {shared: "use a Connection"},
+	"watch":        {shared: "use a Connection"},
+	"unwatch":      {shared: "use a Connection"},
+	"subscribe":    {shared: "use PushConnection", dedicated: "use PushConnection"},
+	"psubscribe":   {shared: "use PushConnection", dedicated: "use PushConnection"},
+	"ssubscribe":   {shared: "use PushConnection", dedicated: "use PushConnection"},
+	"unsubscribe":  {shared: "use PushConnection", dedicated: "use PushConnection"},
+	"punsubscribe": {shared: "use PushConnection", dedicated: "use PushConnection"},
+	"sunsubscribe": {shared: "use PushConnection", dedicated: "use PushConnection"},
+	"monitor":      {shared: "use PushConnection", dedicated: "use PushConnection"},
+	"auth":         {shared: "use WithAuth", dedicated: "use WithAuth"},
+	"hello":        {shared: "use WithRESP and WithAuth", dedicated: "use WithRESP and WithAuth"},
+	"reset":        {shared: "it would reset a shared connection", dedicated: "close the Connection instead"},
+	"quit":         {shared: "use Close", dedicated: "use Close"},
+}
+
+// refusedSubcommands are refused by their first two words.
+var refusedSubcommands = map[string]refusal{
+	"client reply":    {shared: "replies would go missing", dedicated: "replies would go missing"},
+	"client tracking": {shared: "use a Connection or PushConnection"},
+}
+
+// checkAllowed refuses, before anything is sent, a command that must go
+// through another API.
+func checkAllowed(args []any, dedicated bool) error {
+	var buf [48]byte
+	name, ok := lowerName(buf[:0], args[0])
+	if !ok {
+		return nil // appendCommand reports the bad name
+	}
+	r, found := refused[string(name)]
+	if !found && len(args) > 1 {
+		if full, ok := lowerName(append(name, ' '), args[1]); ok {
+			r, found = refusedSubcommands[string(full)]
+		}
+	}
+	if !found {
+		return nil
+	}
+	why := r.shared
+	where := "on the shared Redis"
+	if dedicated {
+		why, where = r.dedicated, "on a Connection"
+	}
+	if why == "" {
+		return nil
+	}
+	return invalidArg(fmt.Sprintf("%s is not allowed %s: %s", strings.ToUpper(string(name)), where, why))
+}

@@ -1,0 +1,488 @@
+package justredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// conn is one pipelined connection to a server. Any number of goroutines
+// may call roundTrip at once: their commands are coalesced into as few
+// writes as possible and their replies handed back in order.
+//
+// There are no goroutines of its own while one caller is alone: that caller
+// writes its command and reads its reply itself. Whoever finds nobody
+// writing becomes the writer and flushes everything queued; whoever finds
+// nobody reading becomes the reader and reads replies for everyone until its
+// own has come. A reader that leaves while replies are still owed (its own
+// came first, or its context ended) hands reading to a goroutine that stays
+// only as long as replies are owed.
+type conn struct {
+	nc            net.Conn
+	addr          string
+	socketTimeout time.Duration
+	onPush        func(frame []byte) // RESP3 pushes; nil drops them
+	db            int                // the selected database; changed only by its one user
+	dead          atomic.Bool        // set once err is; read without the lock
+
+	mu      sync.Mutex
+	wbuf    []byte // encoded commands waiting to be written
+	spare   []byte // wbuf's twin, filled while the other is written
+	writing bool
+	reading bool
+	queue   callQueue
+	seq     uint64 // calls queued so far
+	sent    uint64 // calls whose bytes the writer has taken
+	err     error  // why the connection broke; it is then useless
+
+	// Owned by whoever holds the reading role.
+	rbuf         []byte
+	rstart       int // start of the frame being read
+	rend         int // end of the bytes read so far
+	scan         frameScanner
+	rd           Reader
+	lastFrame    int       // length of the frame returned last, dropped on the next read
+	timedOut     bool      // the read deadline needs setting again
+	readDeadline time.Time // the one set last
+}
+
+const (
+	readBufSize = 16 << 10
+	// A reader buffer grown past this by a large reply is given back once
+	// the reply has been decoded.
+	keepReadBuf = 1 << 20
+)
+
+func newConn(nc net.Conn, addr string, socketTimeout time.Duration) *conn {
+	return &conn{
+		nc:            nc,
+		addr:          addr,
+		socketTimeout: socketTimeout,
+		rbuf:          make([]byte, readBufSize),
+	}
+}
+
+// call is one round trip: one command, or a DoMulti batch, and its replies.
+type call struct {
+	decoder Decoder
+	vals    []any // one per command; a failed command holds its *Error
+	one     [1]any
+	got     int
+	seq     uint64
+	state   callState // guarded by conn.mu
+	err     error     // the connection broke before every reply came
+	done    chan struct{}
+}
+
+type callState uint8
+
+const (
+	pending callState = iota
+	finished
+	abandoned // the caller left; the reply is read and dropped
+)
+
+var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
+
+// callQueue is a FIFO of calls owed replies, reusing its backing array.
+type callQueue struct {
+	items []*call
+	head  int
+}
+
+func (q *callQueue) push(c *call) {
+	if q.head > 0 && q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
+	q.items = append(q.items, c)
+}
+
+func (q *callQueue) peek() *call {
+	if q.head == len(q.items) {
+		return nil
+	}
+	return q.items[q.head]
+}
+
+func (q *callQueue) pop() {
+	q.items[q.head] = nil
+	q.head++
+}
+
+func (q *callQueue) empty() bool { return q.head == len(q.items) }
+
+func (q *callQueue) drain() []*call {
+	calls := q.items[q.head:]
+	q.items, q.head = nil, 0
+	return calls
+}
+
+// roundTrip sends cmds as one batch and decodes their replies with d into
+// vals, one per command; a top-level error reply is stored there as
+// *Error. With vals nil, cmds must be one command, whose reply is
+// returned. The commands are encoded before anything is written, so an
+// invalid argument sends nothing.
+//
+// When ctx ends first, roundTrip returns ctx.Err() at once; the replies
+// are still read, and dropped, so the connection stays in step.
+func (cn *conn) roundTrip(ctx context.Context, cmds [][]any, d Decoder, vals []any) (any, error) {
+	c := callPool.Get().(*call)
+	c.decoder, c.vals, c.got, c.err, c.state = d, vals, 0, nil, pending
+	if vals == nil {
+		c.vals = c.one[:]
+	}
+
+	cn.mu.Lock()
+	if cn.err != nil {
+		err := cn.err
+		cn.mu.Unlock()
+		callPool.Put(c)
+		return nil, &netError{addr: cn.addr, err: err}
+	}
+	start := len(cn.wbuf)
+	for _, args := range cmds {
+		var err error
+		if cn.wbuf, err = appendCommand(cn.wbuf, args); err != nil {
+			cn.wbuf = cn.wbuf[:start]
+			cn.mu.Unlock()
+			callPool.Put(c)
+			return nil, err
+		}
+	}
+	cn.seq++
+	c.seq = cn.seq
+	cn.queue.push(c)
+	write := !cn.writing
+	cn.writing = true
+	read := !cn.reading
+	cn.reading = true
+	cn.mu.Unlock()
+
+	// Only a caller that does I/O itself needs waking from it when its
+	// context is cancelled; one that merely waits selects on ctx.Done.
+	if (write || read) && ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, cn.interrupt)
+		defer stop()
+	}
+	if write {
+		cn.flush(ctx)
+	}
+	if read {
+		cn.read(ctx, c)
+	} else {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			if cn.abandon(c) {
+				return nil, ctx.Err()
+			}
+			<-c.done
+		}
+	}
+	cn.mu.Lock()
+	state := c.state
+	cn.mu.Unlock()
+	if state == abandoned {
+		return nil, ctx.Err()
+	}
+	select {
+	case <-c.done: // fail signals every call, the reader's own included
+	default:
+	}
+	v, err := c.one[0], c.err
+	c.vals, c.one[0] = nil, nil
+	callPool.Put(c)
+	return v, err
+}
+
+// abandon marks c as given up by its caller, unless its replies are all in
+// already; it reports whether it did.
+func (cn *conn) abandon(c *call) bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if c.state != pending {
+		return false
+	}
+	c.state = abandoned
+	return true
+}
+
+// interrupt wakes whoever is blocked reading or writing, so that a caller
+// whose context ended can leave. The others see a timeout, find their own
+// context alive and carry on.
+func (cn *conn) interrupt() {
+	cn.nc.SetDeadline(time.Unix(1, 0))
+}
+
+// flush writes whatever is queued until nothing is. ctx is the writing
+// caller's; when it ends mid-write, the rest is handed to a goroutine, since
+// a half-written command cannot be taken back.
+func (cn *conn) flush(ctx context.Context) {
+	for {
+		cn.mu.Lock()
+		if len(cn.wbuf) == 0 || cn.err != nil {
+			cn.writing = false
+			cn.mu.Unlock()
+			return
+		}
+		buf := cn.wbuf
+		cn.wbuf = cn.spare[:0]
+		cn.sent = cn.seq
+		cn.mu.Unlock()
+
+		deadline := cn.ioDeadline()
+		if cn.socketTimeout > 0 {
+			cn.nc.SetWriteDeadline(deadline)
+		}
+		rest := buf
+		for len(rest) > 0 {
+			n, err := cn.nc.Write(rest)
+			rest = rest[n:]
+			if err == nil {
+				continue
+			}
+			if !isTimeout(err) || (!deadline.IsZero() && time.Now().After(deadline)) {
+				cn.fail(err)
+				return
+			}
+			if ctx.Err() != nil {
+				cn.mu.Lock()
+				cn.wbuf = append(append([]byte(nil), rest...), cn.wbuf...)
+				cn.mu.Unlock()
+				go cn.flush(context.Background())
+				return
+			}
+			// Woken for another caller's sake: carry on.
+			cn.nc.SetWriteDeadline(deadline)
+		}
+		cn.mu.Lock()
+		if cap(buf) <= keepReadBuf {
+			cn.spare = buf[:0]
+		}
+		cn.mu.Unlock()
+	}
+}
+
+// read holds the reading role: it reads replies and completes the calls
+// they belong to, until mine is finished (or, for mine == nil, until no
+// reply is owed), and then gives the role up or hands it on.
+func (cn *conn) read(ctx context.Context, mine *call) {
+	cn.timedOut = true // make readFrame set the deadline for this reader
+	for {
+		frame, err := cn.readFrame(ctx)
+		if err != nil {
+			if isTimeout(err) {
+				if mine != nil && ctx.Err() != nil && cn.abandon(mine) {
+					go cn.read(context.Background(), nil) // replies are still owed
+					return
+				}
+				if cn.socketTimeout == 0 || time.Now().Before(cn.readDeadline) {
+					cn.timedOut = true // woken for another caller's sake
+					continue
+				}
+			}
+			cn.fail(err)
+			return
+		}
+		if Kind(frame[0]) == KindPush {
+			if cn.onPush != nil {
+				cn.onPush(frame)
+			}
+			continue
+		}
+
+		cn.mu.Lock()
+		c := cn.queue.peek()
+		state := pending
+		if c != nil {
+			state = c.state
+		}
+		cn.mu.Unlock()
+		if c == nil {
+			cn.fail(&protocolError{fmt.Sprintf("unexpected reply %q with no command waiting", truncate(frame))})
+			return
+		}
+		if state != abandoned {
+			v, err := decodeReply(&cn.rd, frame, c.decoder)
+			if err != nil {
+				v = err
+			}
+			c.vals[c.got] = v
+		}
+		c.got++
+		if c.got < len(c.vals) {
+			continue
+		}
+
+		cn.mu.Lock()
+		cn.queue.pop()
+		state = c.state
+		c.state = finished
+		leave := c == mine || (mine == nil && cn.queue.empty())
+		if leave {
+			if cn.queue.empty() {
+				cn.reading = false
+			} else {
+				go cn.read(context.Background(), nil)
+			}
+		}
+		cn.mu.Unlock()
+		switch {
+		case state == abandoned:
+			callPool.Put(c)
+		case c != mine:
+			c.done <- struct{}{}
+		}
+		if leave {
+			return
+		}
+	}
+}
+
+// readFrame returns the next complete reply, which stays valid until the
+// next call.
+func (cn *conn) readFrame(ctx context.Context) ([]byte, error) {
+	cn.rstart += cn.lastFrame
+	cn.lastFrame = 0
+	for {
+		n, err := cn.scan.scan(cn.rbuf[cn.rstart:cn.rend])
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			frame := cn.rbuf[cn.rstart : cn.rstart+n]
+			cn.scan.reset()
+			cn.lastFrame = n
+			return frame, nil
+		}
+		cn.makeRoom()
+		if cn.timedOut || cn.socketTimeout > 0 {
+			cn.readDeadline = cn.ioDeadline()
+			cn.nc.SetReadDeadline(cn.readDeadline)
+			cn.timedOut = false
+			// An interrupt that came just before the line above was undone
+			// by it: look again.
+			if ctx.Err() != nil {
+				return nil, os.ErrDeadlineExceeded
+			}
+		}
+		m, err := cn.nc.Read(cn.rbuf[cn.rend:])
+		cn.rend += m
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// makeRoom makes space at the end of the read buffer: it moves the
+// unfinished frame to the front, grows the buffer when the frame fills it,
+// and gives back a buffer that a past large reply grew.
+func (cn *conn) makeRoom() {
+	if cn.rstart == cn.rend {
+		cn.rstart, cn.rend = 0, 0
+		if len(cn.rbuf) > keepReadBuf {
+			cn.rbuf = make([]byte, readBufSize)
+		}
+		return
+	}
+	if cn.rend < len(cn.rbuf) {
+		return
+	}
+	if cn.rstart > 0 {
+		cn.rend = copy(cn.rbuf, cn.rbuf[cn.rstart:cn.rend])
+		cn.rstart = 0
+		if cn.rend < len(cn.rbuf) {
+			return
+		}
+	}
+	// Grow only as far as the bytes already received warrant.
+	grown := make([]byte, 2*len(cn.rbuf))
+	copy(grown, cn.rbuf[:cn.rend])
+	cn.rbuf = grown
+}
+
+// ioDeadline is when a read or write starting now gives up: the socket
+// timeout, or never. Callers' contexts end I/O through interrupt instead.
+func (cn *conn) ioDeadline() time.Time {
+	if cn.socketTimeout == 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(cn.socketTimeout)
+}
+
+// fail breaks the connection: every call still owed a reply gets err.
+func (cn *conn) fail(err error) {
+	cn.mu.Lock()
+	if cn.err != nil {
+		cn.mu.Unlock()
+		return
+	}
+	cn.err = err
+	cn.dead.Store(true)
+	calls := cn.queue.drain()
+	sent := cn.sent
+	cn.wbuf = nil
+	var wake []*call
+	for _, c := range calls {
+		if c.state == abandoned {
+			continue
+		}
+		c.state = finished
+		c.err = &netError{addr: cn.addr, err: err, written: c.seq <= sent}
+		wake = append(wake, c)
+	}
+	cn.mu.Unlock()
+	cn.nc.Close()
+	for _, c := range wake {
+		c.done <- struct{}{}
+	}
+}
+
+// close ends the connection; calls in flight fail with ErrClosed.
+func (cn *conn) close() {
+	cn.fail(ErrClosed)
+}
+
+// broken reports whether the connection has failed.
+func (cn *conn) broken() bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.err != nil
+}
+
+// idle reports whether no reply is owed and nothing waits to be written.
+func (cn *conn) idle() bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.err == nil && cn.queue.empty() && len(cn.wbuf) == 0 && !cn.writing
+}
+
+func isTimeout(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// netError is a failure of the connection, not of the command. It names
+// the address and wraps the cause.
+type netError struct {
+	addr       string
+	err        error
+	written    bool // the command may have reached the server
+	notRetried bool // and, not being read-only, it was not sent again
+}
+
+func (e *netError) Error() string {
+	if e.notRetried {
+		return fmt.Sprintf("justredis: %s: %v (the command may have run, so it was not retried)", e.addr, e.err)
+	}
+	return fmt.Sprintf("justredis: %s: %v", e.addr, e.err)
+}
+
+func (e *netError) Unwrap() error { return e.err }
+
+// Is makes a command that may have run match ErrNotRetried.
+func (e *netError) Is(target error) bool { return target == ErrNotRetried && e.notRetried }

@@ -1,0 +1,244 @@
+package justredis
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Connection is a server connection of its own, taken from the pool by
+// Redis.Connection: for transactions (WATCH, MULTI, EXEC), SELECT, and
+// other commands that change a connection's state.
+//
+// It is safe for concurrent use, but its calls run one at a time: a
+// transaction is a sequence. It never reconnects behind your back: if the
+// server connection breaks, its calls fail with an error naming the
+// address, because the state it held is gone.
+//
+// Close hands it back clean: an open transaction is discarded, WATCHed keys
+// are unwatched and the database is restored, or, when its state is
+// unknown, the server connection is closed.
+type Connection struct {
+	d    *dedicated
+	call callSettings
+	err  error
+}
+
+// dedicated is the state all copies of one Connection share.
+type dedicated struct {
+	p      *pool
+	sv     *server
+	cn     *conn
+	baseDB int // the database it was taken at, restored by Close
+
+	mu       sync.Mutex
+	inMulti  bool
+	watching bool
+	unknown  bool // a call ended without its reply: the state cannot be known
+	closed   bool
+}
+
+// String describes the connection without credentials.
+func (c *Connection) String() string {
+	return fmt.Sprintf("justredis.Connection{addr: %s}", c.d.sv.addr)
+}
+
+// GoString is String, so that %#v shows no credentials either.
+func (c *Connection) GoString() string { return c.String() }
+
+// Modify returns a copy of c that makes its calls with opts applied, on the
+// same server connection. WithDatabase switches the connection's database
+// before each call that needs it.
+func (c *Connection) Modify(opts ...CallOption) *Connection {
+	m := *c
+	for _, o := range opts {
+		if o == nil {
+			m.err = invalidArg("Modify: nil CallOption")
+			break
+		}
+		if err := o.applyToCall(&m.call); err != nil && m.err == nil {
+			m.err = err
+		}
+	}
+	return &m
+}
+
+// Do sends one command on the connection and returns its reply, as
+// Redis.Do does.
+func (c *Connection) Do(ctx context.Context, args ...any) (any, error) {
+	if len(args) == 0 {
+		return nil, invalidArg("empty command")
+	}
+	vals, err := c.run(ctx, [][]any{args})
+	if err != nil {
+		return nil, err
+	}
+	return reply(vals[0])
+}
+
+// DoMulti sends cmds as one pipeline and returns one reply per command, in
+// order, as Redis.DoMulti does.
+func (c *Connection) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
+	for i, args := range cmds {
+		if len(args) == 0 {
+			return nil, invalidArg(fmt.Sprintf("command %d is empty", i))
+		}
+	}
+	if len(cmds) == 0 {
+		return []any{}, nil
+	}
+	return c.run(ctx, cmds)
+}
+
+func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	for i, args := range cmds {
+		if err := checkAllowed(args, true); err != nil {
+			if len(cmds) > 1 {
+				err = fmt.Errorf("command %d: %w", i, err)
+			}
+			return nil, err
+		}
+	}
+	if timeout := c.call.timeout; timeout > 0 {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+	}
+	d := c.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || d.p.closed.Load() {
+		return nil, ErrClosed
+	}
+	sent := cmds
+	switchDB := c.call.dbSet && c.call.db != d.cn.db
+	if switchDB {
+		if d.inMulti {
+			return nil, invalidArg("WithDatabase: cannot switch databases inside MULTI")
+		}
+		sent = append([][]any{{"SELECT", c.call.db}}, cmds...)
+	}
+	blocking := false
+	for _, args := range cmds {
+		if cmd := d.p.command(ctx, d.sv, args); cmd != nil && cmd.blocking {
+			blocking = true
+		}
+	}
+	vals := make([]any, len(sent))
+	if _, err := d.cn.roundTrip(ctx, sent, c.call.decoder, vals); err != nil {
+		d.unknown = true
+		if blocking && ctx.Err() != nil {
+			// Nobody will read what the server sends once it unblocks.
+			d.cn.close()
+		}
+		return nil, err
+	}
+	if switchDB {
+		if e, ok := vals[0].(*Error); ok {
+			return nil, e
+		}
+		d.cn.db = c.call.db
+		vals = vals[1:]
+	}
+	for i, args := range cmds {
+		d.observe(args, vals[i])
+	}
+	return vals, nil
+}
+
+// observe follows the state a command changed, so that Close can undo it.
+func (d *dedicated) observe(args []any, v any) {
+	var buf [16]byte
+	name, _ := lowerName(buf[:0], args[0])
+	_, failed := v.(error)
+	switch string(name) {
+	case "multi":
+		d.inMulti = d.inMulti || !failed
+	case "exec", "discard":
+		// Both end a transaction and forget WATCHed keys, whatever they
+		// returned.
+		d.inMulti, d.watching = false, false
+	case "watch":
+		d.watching = d.watching || !failed
+	case "unwatch":
+		if !failed {
+			d.watching = false
+		}
+	case "select":
+		if failed {
+			return
+		}
+		if d.inMulti || len(args) < 2 {
+			d.unknown = true // it takes effect at EXEC, if at all
+			return
+		}
+		if db, ok := argInt(args[1]); ok {
+			d.cn.db = int(db)
+		} else {
+			d.unknown = true
+		}
+	}
+}
+
+// Close hands the connection back to the pool, clean, or closes it when its
+// state cannot be restored. Calls after Close fail with ErrClosed.
+func (c *Connection) Close() error {
+	d := c.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	if d.unknown || d.cn.dead.Load() {
+		d.sv.drop(d.cn)
+		return nil
+	}
+	var cmds [][]any
+	if d.inMulti {
+		cmds = append(cmds, []any{"DISCARD"})
+	}
+	if d.watching {
+		cmds = append(cmds, []any{"UNWATCH"})
+	}
+	if d.cn.db != d.baseDB {
+		cmds = append(cmds, []any{"SELECT", d.baseDB})
+	}
+	if len(cmds) > 0 {
+		timeout := d.p.s.connectTimeout
+		if timeout == 0 {
+			timeout = 10 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		vals := make([]any, len(cmds))
+		if _, err := d.cn.roundTrip(ctx, cmds, StringDecoder, vals); err != nil || firstError(d.sv.addr, vals) != nil {
+			d.sv.drop(d.cn)
+			return nil
+		}
+		d.cn.db = d.baseDB
+	}
+	d.sv.release(d.cn)
+	return nil
+}
+
+// argInt reads an integer argument as the server will.
+func argInt(a any) (int64, bool) {
+	var digits [24]byte
+	b, err := appendArg(digits[:0], a)
+	if err != nil {
+		return 0, false
+	}
+	// appendArg wrote a bulk string: "$<len>\r\n<digits>\r\n".
+	_, next, _ := scanLine(b, 0)
+	if next == 0 || len(b) < next+2 {
+		return 0, false
+	}
+	return parseInt(b[next : len(b)-2])
+}

@@ -1,0 +1,147 @@
+package justredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/justredis/justredis/socket"
+)
+
+// serverInfo is what a handshake learns about the server.
+type serverInfo struct {
+	resp int    // the protocol spoken on the connection: 2 or 3
+	mode string // "standalone", "cluster" or "sentinel"; "" when unknown (RESP2)
+}
+
+// dial opens a connection to addr and makes it ready for commands: TLS,
+// protocol, credentials, client name and database, in one round trip.
+func dial(ctx context.Context, addr string, s *settings, db int) (*conn, serverInfo, error) {
+	if s.connectTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.connectTimeout)
+		defer cancel()
+	}
+	nc, err := socket.Dial(ctx, addr, socket.Config{
+		ConnectTimeout: s.connectTimeout,
+		KeepAlive:      s.keepAlive,
+		TLS:            s.tls,
+		Retries:        s.connectRetry,
+	})
+	if err != nil {
+		return nil, serverInfo{}, fmt.Errorf("justredis: %w", err)
+	}
+	cn := newConn(nc, addr, s.socketTimeout)
+	info, err := handshake(ctx, cn, s, db)
+	if err != nil {
+		cn.close()
+		return nil, serverInfo{}, err
+	}
+	return cn, info, nil
+}
+
+func handshake(ctx context.Context, cn *conn, s *settings, db int) (serverInfo, error) {
+	if s.resp != 2 {
+		hello := []any{"HELLO", "3"}
+		if s.password != "" {
+			hello = append(hello, "AUTH", userOrDefault(s.username), s.password)
+		}
+		if s.clientName != "" {
+			hello = append(hello, "SETNAME", s.clientName)
+		}
+		vals, err := setup(ctx, cn, s, db, hello)
+		if err != nil {
+			return serverInfo{}, err
+		}
+		if e, ok := vals[0].(*Error); ok {
+			// Redis before 6 knows no HELLO: fall back to RESP2 when
+			// allowed. Anything else (WRONGPASS, ...) is final.
+			if s.resp == 0 && (e.Prefix() == "NOPROTO" || strings.Contains(e.msg, "unknown command")) {
+				return handshake2(ctx, cn, s, db)
+			}
+			return serverInfo{}, handshakeError(cn.addr, e)
+		}
+		if err := firstError(cn.addr, vals[1:]); err != nil {
+			return serverInfo{}, err
+		}
+		info := serverInfo{resp: 3}
+		if m, ok := vals[0].(map[string]any); ok {
+			info.mode, _ = m["mode"].(string)
+		}
+		return info, nil
+	}
+	return handshake2(ctx, cn, s, db)
+}
+
+// handshake2 sets a connection up the RESP2 way, with AUTH and CLIENT
+// SETNAME.
+func handshake2(ctx context.Context, cn *conn, s *settings, db int) (serverInfo, error) {
+	var first []any
+	if s.password != "" {
+		if s.username != "" {
+			first = []any{"AUTH", s.username, s.password}
+		} else {
+			first = []any{"AUTH", s.password}
+		}
+	}
+	var cmds [][]any
+	if first != nil {
+		cmds = append(cmds, first)
+	}
+	if s.clientName != "" {
+		cmds = append(cmds, []any{"CLIENT", "SETNAME", s.clientName})
+	}
+	if len(cmds) == 0 && db == 0 {
+		return serverInfo{resp: 2}, nil
+	}
+	vals, err := setup(ctx, cn, s, db, cmds...)
+	if err != nil {
+		return serverInfo{}, err
+	}
+	if err := firstError(cn.addr, vals); err != nil {
+		return serverInfo{}, err
+	}
+	return serverInfo{resp: 2}, nil
+}
+
+// setup sends cmds, then SELECT when db is not 0, as one round trip.
+func setup(ctx context.Context, cn *conn, s *settings, db int, cmds ...[]any) ([]any, error) {
+	if db != 0 {
+		cmds = append(cmds, []any{"SELECT", db})
+	}
+	vals := make([]any, len(cmds))
+	if _, err := cn.roundTrip(ctx, cmds, StringDecoder, vals); err != nil {
+		return nil, err
+	}
+	return vals, nil
+}
+
+func firstError(addr string, vals []any) error {
+	for _, v := range vals {
+		if e, ok := v.(*Error); ok {
+			return handshakeError(addr, e)
+		}
+	}
+	return nil
+}
+
+// handshakeError keeps the server's error (errors.As finds the *Error)
+// and says where it happened. The server never echoes a password, and
+// neither does this.
+func handshakeError(addr string, e *Error) error {
+	return fmt.Errorf("justredis: %s: connection setup failed: %w", addr, e)
+}
+
+func userOrDefault(u string) string {
+	if u == "" {
+		return "default"
+	}
+	return u
+}
+
+// isServerError reports whether err is an error reply.
+func isServerError(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}

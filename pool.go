@@ -1,0 +1,228 @@
+package justredis
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// server keeps the connections to one address: one shared, pipelined
+// connection per database, and dedicated connections at rest.
+type server struct {
+	addr string
+	s    *settings
+
+	// shared maps a database to its shared connection. It is replaced, never
+	// changed, so calls read it without a lock.
+	shared atomic.Pointer[map[int]*conn]
+	// dialing is held while a shared connection is dialled, so concurrent
+	// first callers wait for one dial instead of making several.
+	dialing chan struct{}
+	// slots holds a token per open connection when WithMaxConnections is
+	// set.
+	slots chan struct{}
+
+	mu     sync.Mutex
+	idle   []*conn // dedicated connections at rest
+	all    map[*conn]struct{}
+	closed bool
+	info   serverInfo // from the latest handshake
+}
+
+// maxIdle bounds the dedicated connections kept at rest per server.
+const maxIdle = 16
+
+func newServer(addr string, s *settings) *server {
+	sv := &server{
+		addr:    addr,
+		s:       s,
+		dialing: make(chan struct{}, 1),
+		all:     make(map[*conn]struct{}),
+	}
+	if s.maxConns > 0 {
+		sv.slots = make(chan struct{}, s.maxConns)
+	}
+	return sv
+}
+
+// sharedConn returns the shared connection for db, dialling it first when
+// there is none or it broke.
+func (sv *server) sharedConn(ctx context.Context, db int) (*conn, error) {
+	if m := sv.shared.Load(); m != nil {
+		if cn := (*m)[db]; cn != nil && !cn.dead.Load() {
+			return cn, nil
+		}
+	}
+	select {
+	case sv.dialing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-sv.dialing }()
+
+	m := sv.shared.Load()
+	var old *conn
+	if m != nil {
+		if old = (*m)[db]; old != nil && !old.dead.Load() {
+			return old, nil // another caller dialled it meanwhile
+		}
+	}
+	if old != nil {
+		sv.forget(old)
+	}
+	cn, err := sv.open(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	next := make(map[int]*conn, 1)
+	if m != nil {
+		for k, v := range *m {
+			next[k] = v
+		}
+	}
+	next[db] = cn
+	sv.shared.Store(&next)
+	return cn, nil
+}
+
+// dedicatedConn returns a connection for one user at a time, at db.
+func (sv *server) dedicatedConn(ctx context.Context, db int) (*conn, error) {
+	for {
+		sv.mu.Lock()
+		if len(sv.idle) == 0 {
+			sv.mu.Unlock()
+			break
+		}
+		cn := sv.idle[len(sv.idle)-1]
+		sv.idle = sv.idle[:len(sv.idle)-1]
+		sv.mu.Unlock()
+		if cn.dead.Load() {
+			sv.forget(cn)
+			continue
+		}
+		if cn.db != db {
+			if _, err := cn.roundTrip(ctx, [][]any{{"SELECT", db}}, StringDecoder, nil); err != nil {
+				sv.drop(cn)
+				return nil, err
+			}
+			cn.db = db
+		}
+		return cn, nil
+	}
+	return sv.open(ctx, db)
+}
+
+// release takes back a dedicated connection that is clean: no transaction,
+// no WATCH, no reply owed.
+func (sv *server) release(cn *conn) {
+	sv.mu.Lock()
+	if !sv.closed && !cn.dead.Load() && len(sv.idle) < maxIdle {
+		sv.idle = append(sv.idle, cn)
+		sv.mu.Unlock()
+		return
+	}
+	sv.mu.Unlock()
+	sv.drop(cn)
+}
+
+// drop closes a connection whose state is unknown or unwanted.
+func (sv *server) drop(cn *conn) {
+	cn.close()
+	sv.forget(cn)
+}
+
+// open dials a new connection, once a slot is free.
+func (sv *server) open(ctx context.Context, db int) (*conn, error) {
+	if err := sv.acquire(ctx); err != nil {
+		return nil, err
+	}
+	cn, info, err := dial(ctx, sv.addr, sv.s, db)
+	if err != nil {
+		sv.releaseSlot()
+		return nil, err
+	}
+	cn.db = db
+	sv.mu.Lock()
+	if sv.closed {
+		sv.mu.Unlock()
+		cn.close()
+		sv.releaseSlot()
+		return nil, ErrClosed
+	}
+	sv.all[cn] = struct{}{}
+	sv.info = info
+	sv.mu.Unlock()
+	return cn, nil
+}
+
+// forget lets go of a closed connection and its slot.
+func (sv *server) forget(cn *conn) {
+	sv.mu.Lock()
+	_, ok := sv.all[cn]
+	delete(sv.all, cn)
+	sv.mu.Unlock()
+	if ok {
+		sv.releaseSlot()
+	}
+}
+
+// acquire takes a connection slot, closing an idle dedicated connection to
+// free one if need be, and waits up to WithWaitTimeout otherwise.
+func (sv *server) acquire(ctx context.Context) error {
+	if sv.slots == nil {
+		return nil
+	}
+	select {
+	case sv.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	sv.mu.Lock()
+	var victim *conn
+	if len(sv.idle) > 0 {
+		victim = sv.idle[0]
+		sv.idle = sv.idle[1:]
+	}
+	sv.mu.Unlock()
+	if victim != nil {
+		sv.drop(victim)
+	}
+	var expired <-chan time.Time
+	if sv.s.waitTimeout > 0 {
+		t := time.NewTimer(sv.s.waitTimeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case sv.slots <- struct{}{}:
+		return nil
+	case <-expired:
+		return fmt.Errorf("%w: all %d connections to %s busy for %v", ErrPoolTimeout, sv.s.maxConns, sv.addr, sv.s.waitTimeout)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: all %d connections to %s busy: %w", ErrPoolTimeout, sv.s.maxConns, sv.addr, ctx.Err())
+	}
+}
+
+func (sv *server) releaseSlot() {
+	if sv.slots != nil {
+		<-sv.slots
+	}
+}
+
+// close closes every connection; calls in flight fail with ErrClosed.
+func (sv *server) close() {
+	sv.mu.Lock()
+	sv.closed = true
+	conns := make([]*conn, 0, len(sv.all))
+	for cn := range sv.all {
+		conns = append(conns, cn)
+	}
+	sv.all = map[*conn]struct{}{}
+	sv.idle = nil
+	sv.mu.Unlock()
+	for _, cn := range conns {
+		cn.close()
+	}
+}

@@ -1,0 +1,320 @@
+package justredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// Redis is a client for one Redis deployment: a single server or a
+// cluster. It is safe for concurrent use by any number of goroutines, and
+// meant to be made once and shared.
+//
+// Copies made by Modify share its connections and differ only in per-call
+// settings; closing any of them closes them all.
+type Redis struct {
+	p    *pool
+	call callSettings
+	err  error // an invalid CallOption given to Modify, returned by every call
+}
+
+// New returns a client configured by opts. It never dials: the first call
+// connects, so New fails only on invalid settings.
+func New(opts ...Option) (*Redis, error) {
+	s := defaultSettings()
+	for _, o := range opts {
+		if o == nil {
+			return nil, invalidArg("nil Option")
+		}
+		if err := o.applyTo(&s); err != nil {
+			return nil, err
+		}
+	}
+	if s.mode == ModeCluster && s.call.db != 0 {
+		return nil, invalidArg(fmt.Sprintf("WithDatabase(%d): a cluster has only database 0", s.call.db))
+	}
+	return &Redis{p: newPool(s), call: s.call}, nil
+}
+
+// String describes the client without its credentials.
+func (r *Redis) String() string {
+	return fmt.Sprintf("justredis.Redis{addrs: %s, db: %d}", strings.Join(r.p.s.addrs, ","), r.call.db)
+}
+
+// GoString is String, so that %#v shows no credentials either.
+func (r *Redis) GoString() string { return r.String() }
+
+// Modify returns a copy of r that makes its calls with opts applied. The
+// copy shares r's connections, so it is cheap: make one per call if you
+// like.
+func (r *Redis) Modify(opts ...CallOption) *Redis {
+	c := *r
+	for _, o := range opts {
+		if o == nil {
+			c.err = invalidArg("Modify: nil CallOption")
+			break
+		}
+		if err := o.applyToCall(&c.call); err != nil && c.err == nil {
+			c.err = err
+		}
+	}
+	return &c
+}
+
+// Close closes every connection of r and of all its copies. Calls in flight
+// and later calls fail with ErrClosed.
+func (r *Redis) Close() error {
+	r.p.close()
+	return nil
+}
+
+// Do sends one command and returns its reply, decoded as the table in the
+// package documentation says. An error reply is returned as an *Error; a
+// null reply (a missing key) as (nil, nil).
+//
+// Commands whose state would leak to other callers (SELECT, MULTI, WATCH,
+// SUBSCRIBE, ...) are refused with ErrInvalidArgument naming the API to use
+// instead. Blocking commands get a connection of their own, so they never
+// delay other calls.
+func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
+	if err := r.usable(args); err != nil {
+		return nil, err
+	}
+	if err := checkAllowed(args, false); err != nil {
+		return nil, err
+	}
+	ctx, cancel := r.withTimeout(ctx)
+	if cancel != nil {
+		defer cancel()
+	}
+	if r.call.endpoint == Masters {
+		return r.onMasters(ctx, args)
+	}
+	sv, err := r.p.route(ctx, &r.call)
+	if err != nil {
+		return nil, err
+	}
+	cmd := r.p.command(ctx, sv, args)
+	if cmd != nil && cmd.blocking {
+		return r.doBlocking(ctx, sv, args)
+	}
+	for retried := false; ; retried = true {
+		cn, err := sv.sharedConn(ctx, r.call.db)
+		if err != nil {
+			r.p.serverLost(sv)
+			return nil, err
+		}
+		v, err := cn.roundTrip(ctx, [][]any{args}, r.call.decoder, nil)
+		if err != nil {
+			if !retried && mayRetry(err, cmd) {
+				continue
+			}
+			return nil, notRetried(err)
+		}
+		return reply(v)
+	}
+}
+
+// DoMulti sends cmds as one pipeline, in one round trip, and returns one
+// reply per command, in order. A command that failed has its *Error at its
+// index; the returned error is set only when the round trip itself failed
+// (network, closed, context), and then no reply is returned.
+func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
+	if err := r.usable(nil); err != nil {
+		return nil, err
+	}
+	for i, args := range cmds {
+		if len(args) == 0 {
+			return nil, invalidArg(fmt.Sprintf("command %d is empty", i))
+		}
+		if err := checkAllowed(args, false); err != nil {
+			return nil, fmt.Errorf("command %d: %w", i, err)
+		}
+	}
+	if len(cmds) == 0 {
+		return []any{}, nil
+	}
+	ctx, cancel := r.withTimeout(ctx)
+	if cancel != nil {
+		defer cancel()
+	}
+	sv, err := r.p.route(ctx, &r.call)
+	if err != nil {
+		return nil, err
+	}
+	readonly, blocking := true, false
+	for _, args := range cmds {
+		cmd := r.p.command(ctx, sv, args)
+		readonly = readonly && cmd != nil && cmd.readonly
+		blocking = blocking || (cmd != nil && cmd.blocking)
+	}
+	vals := make([]any, len(cmds))
+	if blocking {
+		cn, err := sv.dedicatedConn(ctx, r.call.db)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := cn.roundTrip(ctx, cmds, r.call.decoder, vals); err != nil {
+			sv.drop(cn)
+			return nil, notRetried(err)
+		}
+		sv.release(cn)
+		return vals, nil
+	}
+	for retried := false; ; retried = true {
+		cn, err := sv.sharedConn(ctx, r.call.db)
+		if err != nil {
+			r.p.serverLost(sv)
+			return nil, err
+		}
+		if _, err := cn.roundTrip(ctx, cmds, r.call.decoder, vals); err != nil {
+			if !retried && mayRetryAll(err, readonly) {
+				continue
+			}
+			return nil, notRetried(err)
+		}
+		return vals, nil
+	}
+}
+
+// doBlocking runs a blocking command on a dedicated connection. If the
+// caller gives up, the connection is closed at once, so the server never
+// hands it data (a popped list element, say) that nobody would read.
+func (r *Redis) doBlocking(ctx context.Context, sv *server, args []any) (any, error) {
+	cn, err := sv.dedicatedConn(ctx, r.call.db)
+	if err != nil {
+		return nil, err
+	}
+	v, err := cn.roundTrip(ctx, [][]any{args}, r.call.decoder, nil)
+	if err != nil {
+		sv.drop(cn)
+		return nil, notRetried(err)
+	}
+	sv.release(cn)
+	return reply(v)
+}
+
+// onMasters runs a command on every master at once.
+func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
+	masters, err := r.p.masters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	one := r.Modify()
+	out := make(map[string]any, len(masters))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, sv := range masters {
+		wg.Add(1)
+		go func(sv *server) {
+			defer wg.Done()
+			c := *one
+			c.call.endpoint = sv.addr
+			v, err := c.Do(ctx, args...)
+			if err != nil {
+				v = err
+			}
+			mu.Lock()
+			out[sv.addr] = v
+			mu.Unlock()
+		}(sv)
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// Connection returns a connection of its own, for transactions (WATCH,
+// MULTI, EXEC) and other commands that change a connection's state. In a
+// cluster, keys choose the node: they must all hash to one slot. Close it
+// when done, which hands it back clean.
+func (r *Redis) Connection(ctx context.Context, keys ...string) (*Connection, error) {
+	if err := r.usable(nil); err != nil {
+		return nil, err
+	}
+	ctx, cancel := r.withTimeout(ctx)
+	if cancel != nil {
+		defer cancel()
+	}
+	sv, err := r.p.route(ctx, &r.call)
+	if err != nil {
+		return nil, err
+	}
+	cn, err := sv.dedicatedConn(ctx, r.call.db)
+	if err != nil {
+		return nil, err
+	}
+	d := &dedicated{p: r.p, sv: sv, cn: cn, baseDB: r.call.db}
+	call := r.call
+	call.dbSet = false
+	return &Connection{d: d, call: call}, nil
+}
+
+// Endpoints lists every server of the deployment once, with its role.
+func (r *Redis) Endpoints(ctx context.Context) ([]Endpoint, error) {
+	if err := r.usable(nil); err != nil {
+		return nil, err
+	}
+	return r.p.endpoints(ctx)
+}
+
+// usable checks what every call checks first.
+func (r *Redis) usable(args []any) error {
+	if r.err != nil {
+		return r.err
+	}
+	if r.p.closed.Load() {
+		return ErrClosed
+	}
+	if args != nil && len(args) == 0 {
+		return invalidArg("empty command")
+	}
+	return nil
+}
+
+func (r *Redis) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.call.timeout == 0 {
+		return ctx, nil
+	}
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, nil
+	}
+	return context.WithTimeout(ctx, r.call.timeout)
+}
+
+// reply turns a decoded value into Do's results: a top-level error reply
+// (or a malformed one) becomes the error.
+func reply(v any) (any, error) {
+	switch e := v.(type) {
+	case *Error:
+		return nil, e
+	case error:
+		return nil, e
+	}
+	return v, nil
+}
+
+// mayRetry reports whether a command that failed with err can be sent again
+// without risk of running twice: it never left the client, or it is
+// read-only.
+func mayRetry(err error, cmd *command) bool {
+	return mayRetryAll(err, cmd != nil && cmd.readonly)
+}
+
+func mayRetryAll(err error, readonly bool) bool {
+	var ne *netError
+	if !errors.As(err, &ne) || errors.Is(err, ErrClosed) {
+		return false
+	}
+	return !ne.written || readonly
+}
+
+// notRetried marks a network error on a command that may have run.
+func notRetried(err error) error {
+	var ne *netError
+	if errors.As(err, &ne) && ne.written {
+		ne.notRetried = true
+	}
+	return err
+}
