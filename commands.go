@@ -184,7 +184,9 @@ func checkAllowed(args []any, dedicated bool) error {
 	r, found := refused[string(name)]
 	if !found && len(args) > 1 {
 		if full, ok := lowerName(append(name, ' '), args[1]); ok {
-			r, found = refusedSubcommands[string(full)]
+			if r, found = refusedSubcommands[string(full)]; found {
+				name = full
+			}
 		}
 	}
 	if !found {

@@ -131,6 +131,17 @@ func (q *callQueue) drain() []*call {
 // When ctx ends first, roundTrip returns ctx.Err() at once; the replies
 // are still read, and dropped, so the connection stays in step.
 func (cn *conn) roundTrip(ctx context.Context, cmds [][]any, d Decoder, vals []any) (any, error) {
+	return cn.send(ctx, cmds, nil, d, vals)
+}
+
+// roundTripEncoded is roundTrip for commands already encoded, as when one
+// command goes to several servers: vals must have one slot per command in
+// encoded, or be nil for one command.
+func (cn *conn) roundTripEncoded(ctx context.Context, encoded []byte, d Decoder, vals []any) (any, error) {
+	return cn.send(ctx, nil, encoded, d, vals)
+}
+
+func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decoder, vals []any) (any, error) {
 	c := callPool.Get().(*call)
 	c.decoder, c.vals, c.got, c.err, c.state = d, vals, 0, nil, pending
 	if vals == nil {
@@ -145,6 +156,7 @@ func (cn *conn) roundTrip(ctx context.Context, cmds [][]any, d Decoder, vals []a
 		return nil, &netError{addr: cn.addr, err: err}
 	}
 	start := len(cn.wbuf)
+	cn.wbuf = append(cn.wbuf, encoded...)
 	for _, args := range cmds {
 		var err error
 		if cn.wbuf, err = appendCommand(cn.wbuf, args); err != nil {
@@ -173,22 +185,18 @@ func (cn *conn) roundTrip(ctx context.Context, cmds [][]any, d Decoder, vals []a
 		cn.flush(ctx)
 	}
 	if read {
-		cn.read(ctx, c)
+		if cn.read(ctx, c) {
+			return nil, ctx.Err() // c now belongs to the reader
+		}
 	} else {
 		select {
 		case <-c.done:
 		case <-ctx.Done():
 			if cn.abandon(c) {
-				return nil, ctx.Err()
+				return nil, ctx.Err() // c now belongs to the reader
 			}
 			<-c.done
 		}
-	}
-	cn.mu.Lock()
-	state := c.state
-	cn.mu.Unlock()
-	if state == abandoned {
-		return nil, ctx.Err()
 	}
 	select {
 	case <-c.done: // fail signals every call, the reader's own included
@@ -270,8 +278,9 @@ func (cn *conn) flush(ctx context.Context) {
 
 // read holds the reading role: it reads replies and completes the calls
 // they belong to, until mine is finished (or, for mine == nil, until no
-// reply is owed), and then gives the role up or hands it on.
-func (cn *conn) read(ctx context.Context, mine *call) {
+// reply is owed), and then gives the role up or hands it on. It reports
+// whether it gave up on mine because ctx ended.
+func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 	cn.timedOut = true // make readFrame set the deadline for this reader
 	for {
 		frame, err := cn.readFrame(ctx)
@@ -279,7 +288,7 @@ func (cn *conn) read(ctx context.Context, mine *call) {
 			if isTimeout(err) {
 				if mine != nil && ctx.Err() != nil && cn.abandon(mine) {
 					go cn.read(context.Background(), nil) // replies are still owed
-					return
+					return true
 				}
 				if cn.socketTimeout == 0 || time.Now().Before(cn.readDeadline) {
 					cn.timedOut = true // woken for another caller's sake
@@ -322,7 +331,9 @@ func (cn *conn) read(ctx context.Context, mine *call) {
 		cn.mu.Lock()
 		cn.queue.pop()
 		state = c.state
-		c.state = finished
+		if state != abandoned {
+			c.state = finished
+		}
 		leave := c == mine || (mine == nil && cn.queue.empty())
 		if leave {
 			if cn.queue.empty() {

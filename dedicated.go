@@ -126,7 +126,11 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 	}
 	blocking := false
 	for _, args := range cmds {
-		if cmd := d.p.command(ctx, d.sv, args); cmd != nil && cmd.blocking {
+		cmd, err := d.p.command(ctx, d.sv, d.cn.db, args)
+		if err != nil {
+			return nil, err
+		}
+		if cmd != nil && cmd.blocking {
 			blocking = true
 		}
 	}

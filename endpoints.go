@@ -33,16 +33,16 @@ type pool struct {
 	// finding is held while seeds are tried.
 	finding chan struct{}
 
-	cmds        atomic.Pointer[commandTable]
-	cmdsLoading chan struct{}
+	// cmds is the server's COMMAND table, which the first handshake
+	// fetches.
+	cmds atomic.Pointer[commandTable]
 }
 
 func newPool(s settings) *pool {
 	return &pool{
-		s:           s,
-		servers:     make(map[string]*server),
-		finding:     make(chan struct{}, 1),
-		cmdsLoading: make(chan struct{}, 1),
+		s:       s,
+		servers: make(map[string]*server),
+		finding: make(chan struct{}, 1),
 	}
 }
 
@@ -52,7 +52,7 @@ func (p *pool) server(addr string) *server {
 	defer p.mu.Unlock()
 	sv := p.servers[addr]
 	if sv == nil {
-		sv = newServer(addr, &p.s)
+		sv = newServer(addr, &p.s, &p.cmds)
 		p.servers[addr] = sv
 	}
 	return sv
@@ -80,6 +80,13 @@ func (p *pool) findServer(ctx context.Context) (*server, error) {
 	if sv := p.current.Load(); sv != nil {
 		return sv, nil
 	}
+	if len(p.s.addrs) == 1 {
+		// Nothing to choose: dial when a connection is needed, and only
+		// the kind that is.
+		sv := p.server(p.s.addrs[0])
+		p.current.Store(sv)
+		return sv, nil
+	}
 	var errs []error
 	for _, addr := range p.s.addrs {
 		sv := p.server(addr)
@@ -104,47 +111,20 @@ func (p *pool) serverLost(sv *server) {
 	}
 }
 
-// command returns what the server says of the command in args, loading the
-// command table at first use; nil when unknown.
-func (p *pool) command(ctx context.Context, sv *server, args []any) *command {
-	t := p.cmds.Load()
-	if t == nil {
-		t = p.loadCommands(ctx, sv)
-		if t == nil {
-			return nil
-		}
-	}
-	return t.lookup(args)
-}
-
-func (p *pool) loadCommands(ctx context.Context, sv *server) *commandTable {
-	select {
-	case p.cmdsLoading <- struct{}{}:
-	case <-ctx.Done():
-		return nil
-	}
-	defer func() { <-p.cmdsLoading }()
+// command returns what the server says of the command in args; nil when
+// unknown. The table comes with the first connection's handshake, so
+// before it is there, command makes sure of a connection to sv.
+func (p *pool) command(ctx context.Context, sv *server, db int, args []any) (*command, error) {
 	if t := p.cmds.Load(); t != nil {
-		return t
+		return t.lookup(args), nil
 	}
-	cn, err := sv.sharedConn(ctx, 0)
-	if err != nil {
-		return nil // try again on the next call
+	if _, err := sv.sharedConn(ctx, db); err != nil {
+		return nil, err
 	}
-	v, err := cn.roundTrip(ctx, [][]any{{"COMMAND"}}, StringDecoder, nil)
-	if err != nil {
-		return nil
+	if t := p.cmds.Load(); t != nil {
+		return t.lookup(args), nil
 	}
-	t := commandTable{}
-	if _, isErr := v.(*Error); !isErr {
-		// A user not allowed COMMAND gets an empty table: everything is
-		// then treated as neither read-only nor blocking.
-		if parsed, err := parseCommandTable(v); err == nil {
-			t = parsed
-		}
-	}
-	p.cmds.Store(&t)
-	return &t
+	return nil, nil
 }
 
 // endpoints lists the servers of a standalone deployment: the one in use.

@@ -11,13 +11,20 @@ import (
 
 // serverInfo is what a handshake learns about the server.
 type serverInfo struct {
-	resp int    // the protocol spoken on the connection: 2 or 3
-	mode string // "standalone", "cluster" or "sentinel"; "" when unknown (RESP2)
+	resp     int          // the protocol spoken on the connection: 2 or 3
+	mode     string       // "standalone", "cluster" or "sentinel"; "" when unknown (RESP2)
+	commands commandTable // the COMMAND table, when asked for; empty if refused
+}
+
+// setupPlan says what a new connection needs besides credentials.
+type setupPlan struct {
+	db       int
+	commands bool // also fetch the COMMAND table, in the same round trip
 }
 
 // dial opens a connection to addr and makes it ready for commands: TLS,
 // protocol, credentials, client name and database, in one round trip.
-func dial(ctx context.Context, addr string, s *settings, db int) (*conn, serverInfo, error) {
+func dial(ctx context.Context, addr string, s *settings, plan setupPlan) (*conn, serverInfo, error) {
 	if s.connectTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.connectTimeout)
@@ -33,88 +40,99 @@ func dial(ctx context.Context, addr string, s *settings, db int) (*conn, serverI
 		return nil, serverInfo{}, fmt.Errorf("justredis: %w", err)
 	}
 	cn := newConn(nc, addr, s.socketTimeout)
-	info, err := handshake(ctx, cn, s, db)
+	info, err := handshake(ctx, cn, s, plan)
 	if err != nil {
 		cn.close()
 		return nil, serverInfo{}, err
 	}
+	cn.db = plan.db
 	return cn, info, nil
 }
 
-func handshake(ctx context.Context, cn *conn, s *settings, db int) (serverInfo, error) {
-	if s.resp != 2 {
-		hello := []any{"HELLO", "3"}
-		if s.password != "" {
-			hello = append(hello, "AUTH", userOrDefault(s.username), s.password)
-		}
-		if s.clientName != "" {
-			hello = append(hello, "SETNAME", s.clientName)
-		}
-		vals, err := setup(ctx, cn, s, db, hello)
-		if err != nil {
-			return serverInfo{}, err
-		}
-		if e, ok := vals[0].(*Error); ok {
-			// Redis before 6 knows no HELLO: fall back to RESP2 when
-			// allowed. Anything else (WRONGPASS, ...) is final.
-			if s.resp == 0 && (e.Prefix() == "NOPROTO" || strings.Contains(e.msg, "unknown command")) {
-				return handshake2(ctx, cn, s, db)
-			}
-			return serverInfo{}, handshakeError(cn.addr, e)
-		}
-		if err := firstError(cn.addr, vals[1:]); err != nil {
-			return serverInfo{}, err
-		}
-		info := serverInfo{resp: 3}
-		if m, ok := vals[0].(map[string]any); ok {
-			info.mode, _ = m["mode"].(string)
-		}
-		return info, nil
+func handshake(ctx context.Context, cn *conn, s *settings, plan setupPlan) (serverInfo, error) {
+	if s.resp == 2 {
+		return handshake2(ctx, cn, s, plan)
 	}
-	return handshake2(ctx, cn, s, db)
+	hello := []any{"HELLO", "3"}
+	if s.password != "" {
+		hello = append(hello, "AUTH", userOrDefault(s.username), s.password)
+	}
+	if s.clientName != "" {
+		hello = append(hello, "SETNAME", s.clientName)
+	}
+	vals, info, err := setup(ctx, cn, plan, hello)
+	if err != nil {
+		return serverInfo{}, err
+	}
+	if e, ok := vals[0].(*Error); ok {
+		// Redis before 6 knows no HELLO: fall back to RESP2 when allowed.
+		// Anything else (WRONGPASS, ...) is final.
+		if s.resp == 0 && (e.Prefix() == "NOPROTO" || strings.Contains(e.msg, "unknown command")) {
+			return handshake2(ctx, cn, s, plan)
+		}
+		return serverInfo{}, handshakeError(cn.addr, e)
+	}
+	if err := firstError(cn.addr, vals[1:]); err != nil {
+		return serverInfo{}, err
+	}
+	info.resp = 3
+	if m, ok := vals[0].(map[string]any); ok {
+		info.mode, _ = m["mode"].(string)
+	}
+	return info, nil
 }
 
 // handshake2 sets a connection up the RESP2 way, with AUTH and CLIENT
 // SETNAME.
-func handshake2(ctx context.Context, cn *conn, s *settings, db int) (serverInfo, error) {
-	var first []any
-	if s.password != "" {
-		if s.username != "" {
-			first = []any{"AUTH", s.username, s.password}
-		} else {
-			first = []any{"AUTH", s.password}
-		}
-	}
+func handshake2(ctx context.Context, cn *conn, s *settings, plan setupPlan) (serverInfo, error) {
 	var cmds [][]any
-	if first != nil {
-		cmds = append(cmds, first)
+	switch {
+	case s.password != "" && s.username != "":
+		cmds = append(cmds, []any{"AUTH", s.username, s.password})
+	case s.password != "":
+		cmds = append(cmds, []any{"AUTH", s.password})
 	}
 	if s.clientName != "" {
 		cmds = append(cmds, []any{"CLIENT", "SETNAME", s.clientName})
 	}
-	if len(cmds) == 0 && db == 0 {
-		return serverInfo{resp: 2}, nil
-	}
-	vals, err := setup(ctx, cn, s, db, cmds...)
+	vals, info, err := setup(ctx, cn, plan, cmds...)
 	if err != nil {
 		return serverInfo{}, err
 	}
 	if err := firstError(cn.addr, vals); err != nil {
 		return serverInfo{}, err
 	}
-	return serverInfo{resp: 2}, nil
+	info.resp = 2
+	return info, nil
 }
 
-// setup sends cmds, then SELECT when db is not 0, as one round trip.
-func setup(ctx context.Context, cn *conn, s *settings, db int, cmds ...[]any) ([]any, error) {
-	if db != 0 {
-		cmds = append(cmds, []any{"SELECT", db})
+// setup sends cmds, then SELECT and COMMAND as the plan says, as one round
+// trip. It returns the replies to cmds and SELECT.
+func setup(ctx context.Context, cn *conn, plan setupPlan, cmds ...[]any) ([]any, serverInfo, error) {
+	if plan.db != 0 {
+		cmds = append(cmds, []any{"SELECT", plan.db})
+	}
+	if plan.commands {
+		cmds = append(cmds, []any{"COMMAND"})
+	}
+	var info serverInfo
+	if len(cmds) == 0 {
+		return nil, info, nil
 	}
 	vals := make([]any, len(cmds))
 	if _, err := cn.roundTrip(ctx, cmds, StringDecoder, vals); err != nil {
-		return nil, err
+		return nil, info, err
 	}
-	return vals, nil
+	if plan.commands {
+		// A user not allowed COMMAND gets an empty table: every command is
+		// then treated as neither read-only nor blocking.
+		info.commands = commandTable{}
+		if t, err := parseCommandTable(vals[len(vals)-1]); err == nil {
+			info.commands = t
+		}
+		vals = vals[:len(vals)-1]
+	}
+	return vals, info, nil
 }
 
 func firstError(addr string, vals []any) error {

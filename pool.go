@@ -13,6 +13,7 @@ import (
 type server struct {
 	addr string
 	s    *settings
+	cmds *atomic.Pointer[commandTable] // the pool's, filled by the first handshake
 
 	// shared maps a database to its shared connection. It is replaced, never
 	// changed, so calls read it without a lock.
@@ -34,10 +35,11 @@ type server struct {
 // maxIdle bounds the dedicated connections kept at rest per server.
 const maxIdle = 16
 
-func newServer(addr string, s *settings) *server {
+func newServer(addr string, s *settings, cmds *atomic.Pointer[commandTable]) *server {
 	sv := &server{
 		addr:    addr,
 		s:       s,
+		cmds:    cmds,
 		dialing: make(chan struct{}, 1),
 		all:     make(map[*conn]struct{}),
 	}
@@ -138,12 +140,14 @@ func (sv *server) open(ctx context.Context, db int) (*conn, error) {
 	if err := sv.acquire(ctx); err != nil {
 		return nil, err
 	}
-	cn, info, err := dial(ctx, sv.addr, sv.s, db)
+	cn, info, err := dial(ctx, sv.addr, sv.s, setupPlan{db: db, commands: sv.cmds.Load() == nil})
 	if err != nil {
 		sv.releaseSlot()
 		return nil, err
 	}
-	cn.db = db
+	if info.commands != nil {
+		sv.cmds.CompareAndSwap(nil, &info.commands)
+	}
 	sv.mu.Lock()
 	if sv.closed {
 		sv.mu.Unlock()

@@ -96,7 +96,10 @@ func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := r.p.command(ctx, sv, args)
+	cmd, err := r.p.command(ctx, sv, r.call.db, args)
+	if err != nil {
+		return nil, err
+	}
 	if cmd != nil && cmd.blocking {
 		return r.doBlocking(ctx, sv, args)
 	}
@@ -146,7 +149,10 @@ func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 	}
 	readonly, blocking := true, false
 	for _, args := range cmds {
-		cmd := r.p.command(ctx, sv, args)
+		cmd, err := r.p.command(ctx, sv, r.call.db, args)
+		if err != nil {
+			return nil, err
+		}
 		readonly = readonly && cmd != nil && cmd.readonly
 		blocking = blocking || (cmd != nil && cmd.blocking)
 	}
@@ -196,33 +202,53 @@ func (r *Redis) doBlocking(ctx context.Context, sv *server, args []any) (any, er
 	return reply(v)
 }
 
-// onMasters runs a command on every master at once.
+// onMasters runs a command on every master at once. The command is
+// encoded once, here, so that Do's arguments never outlive its call.
 func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
+	encoded, err := appendCommand(nil, args)
+	if err != nil {
+		return nil, err
+	}
 	masters, err := r.p.masters(ctx)
 	if err != nil {
 		return nil, err
 	}
-	one := r.Modify()
 	out := make(map[string]any, len(masters))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, sv := range masters {
 		wg.Add(1)
-		go func(sv *server) {
+		go func() {
 			defer wg.Done()
-			c := *one
-			c.call.endpoint = sv.addr
-			v, err := c.Do(ctx, args...)
+			v, err := r.onServer(ctx, sv, encoded)
 			if err != nil {
 				v = err
 			}
 			mu.Lock()
 			out[sv.addr] = v
 			mu.Unlock()
-		}(sv)
+		}()
 	}
 	wg.Wait()
 	return out, nil
+}
+
+// onServer sends an encoded command to one server, retrying as Do does.
+func (r *Redis) onServer(ctx context.Context, sv *server, encoded []byte) (any, error) {
+	for retried := false; ; retried = true {
+		cn, err := sv.sharedConn(ctx, r.call.db)
+		if err != nil {
+			return nil, err
+		}
+		v, err := cn.roundTripEncoded(ctx, encoded, r.call.decoder, nil)
+		if err != nil {
+			if !retried && mayRetryAll(err, false) {
+				continue
+			}
+			return nil, notRetried(err)
+		}
+		return reply(v)
+	}
 }
 
 // Connection returns a connection of its own, for transactions (WATCH,

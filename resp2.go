@@ -7,6 +7,7 @@ package justredis
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"time"
 )
@@ -113,7 +114,9 @@ func appendArg(b []byte, a any) ([]byte, error) {
 	case nil:
 		return b, fmt.Errorf("nil is not a value")
 	}
-	return b, fmt.Errorf("unsupported type %T", a)
+	// reflect.TypeOf does not let a escape, unlike fmt's %T: the caller's
+	// arguments can stay on its stack.
+	return b, fmt.Errorf("unsupported type %s", reflect.TypeOf(a))
 }
 
 // appendFloat writes the shortest text that parses back to exactly f, in
@@ -163,7 +166,7 @@ type frameScanner struct {
 
 type openAggr struct {
 	left int64 // elements still to come; -1 when streamed (ends with '.')
-	attr bool  // an attribute, which does not count as an element itself
+	attr bool  // a streamed attribute: the value it describes follows its '.'
 }
 
 // reset prepares the scanner for the next frame.
@@ -240,7 +243,7 @@ func (s *frameScanner) scan(buf []byte) (int, error) {
 			}
 			s.pos = next
 			if string(line[1:]) == "?" {
-				s.open = append(s.open, openAggr{left: -1})
+				s.open = append(s.open, openAggr{left: -1, attr: kind == KindAttribute})
 				continue
 			}
 			n, err := parseLength(line[1:])
@@ -250,19 +253,32 @@ func (s *frameScanner) scan(buf []byte) (int, error) {
 			if kind == KindMap || kind == KindAttribute {
 				n *= 2
 			}
-			if n > 0 {
-				s.open = append(s.open, openAggr{left: n, attr: kind == KindAttribute})
-				continue
-			}
 			if kind == KindAttribute {
-				continue // an empty attribute: the value still follows
+				// An attribute holds its pairs and then the value it
+				// describes, so that attributes before attributes nest
+				// and count against maxDepth like any aggregate.
+				if n < 0 {
+					return 0, &protocolError{"null attribute"}
+				}
+				n++
+			}
+			if n > 0 {
+				s.open = append(s.open, openAggr{left: n})
+				continue
 			}
 		case kindEnd:
 			if len(s.open) == 0 || s.open[len(s.open)-1].left != -1 {
 				return 0, &protocolError{"'.' outside a streamed aggregate"}
 			}
-			s.open = s.open[:len(s.open)-1]
+			if len(line) != 1 {
+				return 0, &protocolError{fmt.Sprintf("bad end of a streamed aggregate %q", truncate(line))}
+			}
 			s.pos = next
+			if top := &s.open[len(s.open)-1]; top.attr {
+				*top = openAggr{left: 1} // the value it describes
+				continue
+			}
+			s.open = s.open[:len(s.open)-1]
 		default:
 			return 0, &protocolError{fmt.Sprintf("unknown type byte %q", kind)}
 		}
@@ -283,11 +299,7 @@ func (s *frameScanner) elementDone() bool {
 		if top.left--; top.left > 0 {
 			return false
 		}
-		attr := top.attr
 		s.open = s.open[:len(s.open)-1]
-		if attr {
-			return false // the value the attribute describes comes next
-		}
 	}
 	return true
 }
@@ -300,6 +312,9 @@ func scanLine(buf []byte, pos int) (line []byte, next int, err error) {
 		if c == '\n' {
 			if i == 0 || rest[i-1] != '\r' {
 				return nil, 0, &protocolError{"line not ended by CRLF"}
+			}
+			if i > maxLine {
+				break // as if it had arrived in pieces
 			}
 			return rest[:i-1], pos + i + 1, nil
 		}

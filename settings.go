@@ -60,6 +60,7 @@ type settings struct {
 	connectRetry   int
 	keepAlive      time.Duration
 	tls            *tls.Config
+	pushBuffer     int // messages a PushConnection buffers (WithPushBuffer); 0: the default
 	call           callSettings
 }
 
