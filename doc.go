@@ -1,0 +1,183 @@
+// Package justredis is a Redis client with one way to call every command:
+// a slice of arguments in, a Go value out.
+//
+//	r, err := justredis.New(justredis.WithAddress("localhost:6379"))
+//	if err != nil {
+//		// handle error: New fails only on invalid settings, it never dials
+//	}
+//	defer r.Close()
+//
+//	_, err = r.Do(ctx, "SET", "greeting", "hello")
+//	v, err := r.Do(ctx, "GET", "greeting") // v == "hello"
+//
+// There are no per-command methods to learn: any command the server knows,
+// module commands included, is called the same way. The client finds out by
+// itself whether it talks to a single server or a Redis Cluster, and in a
+// cluster sends every command to the node that owns its keys.
+//
+// # Connecting
+//
+// New takes options; FromURL takes a URL and options that override it:
+//
+//	r, err := justredis.FromURL("redis://user:password@localhost:6379/0?protocol=3")
+//	r, err := justredis.FromURL("rediss://cache.example.com:6380")  // TLS
+//	r, err := justredis.FromURL("unix:///run/redis/redis.sock?db=2")
+//
+// Nothing is dialled until the first call. Connections are set up with
+// HELLO 3 (RESP3), falling back to RESP2 on servers that do not know it,
+// and carry the credentials (WithAuth), client name (WithClientName) and
+// database given.
+//
+// # Executing commands
+//
+// Do sends one command and waits for its reply:
+//
+//	n, err := r.Do(ctx, "INCR", "visits")        // int64
+//	v, err := r.Do(ctx, "HGETALL", "user:1")    // map[string]any under RESP3
+//
+// Arguments may be strings, []byte, integers of any size, floats (sent in
+// the shortest form that reads back exactly) and bools (1 or 0). Anything
+// else, nil included, is refused with ErrInvalidArgument before a byte is
+// sent. time.Duration is refused too, since Redis commands disagree on
+// whether they want seconds or milliseconds.
+//
+// Replies are Go values:
+//
+//	RESP type                  StringDecoder (default)   BytesDecoder
+//	simple string              string                    string
+//	bulk, verbatim string      string                    []byte
+//	integer                    int64                     int64
+//	double                     float64                   float64
+//	big number                 *big.Int                  *big.Int
+//	boolean                    bool                      bool
+//	null                       nil                       nil
+//	array, set, push           []any                     []any
+//	map                        map[string]any            map[string]any
+//	error inside an aggregate  *Error                    *Error
+//	error at top level         returned as the error     returned as the error
+//	attribute                  dropped                   dropped
+//
+// A missing key gives (nil, nil). RawDecoder keeps everything the wire
+// said, as a RawValue. You can write a Decoder of your own.
+//
+// # Reply helpers
+//
+// Under RESP2 the server sends maps as flat arrays and doubles as strings;
+// under RESP3 as maps and float64s. The helpers String, Bytes, Int64,
+// Float64, Bool, Strings, Values and StringMap accept both shapes, so code
+// does not depend on the protocol version. They take the two results of Do
+// directly:
+//
+//	s, err := justredis.String(r.Do(ctx, "GET", "greeting"))
+//	if errors.Is(err, justredis.ErrNil) {
+//		// the key does not exist
+//	}
+//	fields, err := justredis.StringMap(r.Do(ctx, "HGETALL", "user:1"))
+//
+// # Per-call settings
+//
+// Modify returns a copy of the client with other per-call settings that
+// shares its connections. It is cheap: make one per request if you like.
+//
+//	db2 := r.Modify(justredis.WithDatabase(2), justredis.WithDecoder(justredis.BytesDecoder))
+//	raw, err := db2.Do(ctx, "GET", "image:42") // []byte, from database 2
+//
+// # Concurrency and pipelining
+//
+// A Redis value is safe for concurrent use and meant to be shared by the
+// whole program. Calls to the same server are pipelined automatically:
+// concurrent calls share a few connections, their commands are coalesced
+// into single writes and their replies handed back in order. A caller that
+// is alone pays no goroutine hand-off at all.
+//
+// DoMulti sends several commands as one explicit pipeline, in one round
+// trip (one per node in a cluster):
+//
+//	replies, err := r.DoMulti(ctx,
+//		[]any{"SET", "a", 1},
+//		[]any{"INCR", "a"},
+//	)
+//	// replies == []any{"OK", int64(2)}; a failed command has its *Error at its index
+//
+// Blocking commands (BLPOP, XREAD, WAIT, ... as the server's COMMAND table
+// says) are sent on connections of their own, so they never stall other
+// callers.
+//
+// # Contexts and timeouts
+//
+// Every call honours its context while waiting for a connection, writing
+// and reading. A caller that gives up returns at once; its reply is still
+// read and dropped, so no later caller ever receives it. A blocking command
+// that is given up closes its connection instead, so the server hands
+// nothing more to it. WithTimeout gives calls without a deadline one.
+//
+// # Failures and retries
+//
+// After a network failure a command is sent again on a fresh connection
+// only when that cannot do harm: it is read-only, or it provably never left
+// the client. A write whose reply was lost is never repeated behind your
+// back; its error matches ErrNotRetried, because it may or may not have
+// run. Network errors name the server's address and wrap the cause.
+//
+// # Transactions and connection state
+//
+// Commands that change a connection's state would leak to other callers on
+// a shared connection, so Do refuses them and names the API to use:
+// SELECT (use WithDatabase), MULTI, EXEC, DISCARD, WATCH, UNWATCH (use
+// Connection), SUBSCRIBE and MONITOR (use PushConnection), AUTH and HELLO
+// (use WithAuth and WithRESP).
+//
+// A Connection is a server connection of your own:
+//
+//	c, err := r.Connection(ctx)
+//	if err != nil {
+//		return err
+//	}
+//	defer c.Close() // hands it back clean: DISCARD, UNWATCH, database restored
+//	c.Do(ctx, "WATCH", "balance")
+//	c.Do(ctx, "MULTI")
+//	c.Do(ctx, "INCRBY", "balance", 10)
+//	v, err := c.Do(ctx, "EXEC") // nil if "balance" changed since WATCH
+//
+// # Publish and subscribe
+//
+// SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and MONITOR run on a PushConnection,
+// which delivers what the server pushes as Messages and subscribes again by
+// itself after a reconnect:
+//
+//	p, err := r.PushConnection(ctx)
+//	if err != nil {
+//		return err
+//	}
+//	defer p.Close()
+//	p.Do(ctx, "SUBSCRIBE", "news")
+//	for msg, err := range p.Messages(ctx) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(msg.Kind, msg.Channel, msg.Data)
+//	}
+//
+// # Cluster
+//
+// With ModeAuto (the default) the first call finds out whether the server is
+// a cluster node. In a cluster, Do finds a command's keys from the server's
+// own COMMAND metadata and sends it to the node that owns their slot,
+// following MOVED and ASK redirections and refreshing the slot map as the
+// cluster changes. DoMulti splits a pipeline by node. Endpoints lists the
+// nodes, and WithEndpoint sends calls to one of them, or to every master at
+// once with Masters.
+//
+// # Errors
+//
+// An error reply is an *Error, whose Prefix is the server's error code
+// ("WRONGTYPE", "NOSCRIPT", ...). The client's own errors match ErrNil,
+// ErrClosed, ErrPoolTimeout, ErrInvalidArgument, ErrProtocol or
+// ErrNotRetried with errors.Is. No error and no String method ever shows a
+// password.
+//
+// # Testing
+//
+// Package redistest starts real Redis servers and clusters for tests, in
+// Docker containers or as local processes.
+package justredis

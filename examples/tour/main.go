@@ -1,0 +1,146 @@
+// Command tour walks through justredis against a real server: the one in
+// REDIS_URL, or a throwaway one it starts (and removes) itself.
+//
+//	go run ./examples/tour
+//	REDIS_URL=redis://localhost:6379/15 go run ./examples/tour
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/justredis/justredis"
+	"github.com/justredis/justredis/redistest"
+)
+
+func main() {
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		fmt.Println("REDIS_URL is not set: starting a throwaway Redis server")
+		s, err := redistest.StartServer(redistest.Options{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer s.Close()
+		url = s.URL()
+	}
+	if err := tour(url); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func tour(url string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	section("One value, one call form")
+	r, err := justredis.FromURL(url)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	show(r.Do(ctx, "SET", "tour:greeting", "hello"))
+	show(r.Do(ctx, "GET", "tour:greeting"))
+	show(r.Do(ctx, "GET", "tour:missing"))
+	show(r.Do(ctx, "INCRBY", "tour:visits", 10))
+	show(r.Do(ctx, "HSET", "tour:user", "name", "Ada", "born", 1815))
+	show(r.Do(ctx, "HGETALL", "tour:user"))
+
+	section("Arguments are checked before anything is sent")
+	show(r.Do(ctx, "SET", "tour:bad", time.Second))
+	show(r.Do(ctx, "SELECT", 1))
+
+	section("Modify: other per-call settings, same connections")
+	db1 := r.Modify(justredis.WithDatabase(1), justredis.WithDecoder(justredis.BytesDecoder))
+	show(db1.Do(ctx, "SET", "tour:greeting", "hello from database 1"))
+	show(db1.Do(ctx, "GET", "tour:greeting"))
+	show(r.Do(ctx, "GET", "tour:greeting"))
+
+	section("DoMulti: one round trip, replies in order")
+	show(r.DoMulti(ctx,
+		[]any{"SET", "tour:counter", 1},
+		[]any{"INCR", "tour:counter"},
+		[]any{"LPUSH", "tour:counter", "not a list"},
+		[]any{"GET", "tour:counter"},
+	))
+
+	section("A transaction on a connection of its own")
+	if err := transfer(ctx, r); err != nil {
+		return err
+	}
+
+	section("Converters read RESP2 and RESP3 replies alike")
+	name, err := justredis.String(r.Do(ctx, "HGET", "tour:user", "name"))
+	fmt.Printf("String  -> %q %v\n", name, err)
+	born, err := justredis.Int64(r.Do(ctx, "HGET", "tour:user", "born"))
+	fmt.Printf("Int64   -> %d %v\n", born, err)
+	fields, err := justredis.StringMap(r.Do(ctx, "HGETALL", "tour:user"))
+	fmt.Printf("StringMap -> %v %v\n", fields, err)
+	_, err = justredis.String(r.Do(ctx, "GET", "tour:missing"))
+	fmt.Printf("String of a missing key -> errors.Is(err, ErrNil) == %v\n", errors.Is(err, justredis.ErrNil))
+
+	section("Cleaning up")
+	show(r.Do(ctx, "DEL", "tour:greeting", "tour:visits", "tour:user", "tour:counter", "tour:a", "tour:b"))
+	show(db1.Do(ctx, "DEL", "tour:greeting"))
+	return nil
+}
+
+// transfer moves 10 from tour:a to tour:b atomically, with WATCH guarding
+// against a concurrent change.
+func transfer(ctx context.Context, r *justredis.Redis) error {
+	show(r.DoMulti(ctx, []any{"SET", "tour:a", 100}, []any{"SET", "tour:b", 0}))
+	c, err := r.Connection(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	show(c.Do(ctx, "WATCH", "tour:a"))
+	balance, err := justredis.Int64(c.Do(ctx, "GET", "tour:a"))
+	if err != nil {
+		return err
+	}
+	if balance < 10 {
+		return errors.New("not enough")
+	}
+	show(c.Do(ctx, "MULTI"))
+	show(c.Do(ctx, "DECRBY", "tour:a", 10))
+	show(c.Do(ctx, "INCRBY", "tour:b", 10))
+	show(c.Do(ctx, "EXEC"))
+	return nil
+}
+
+func section(title string) { fmt.Printf("\n== %s\n", title) }
+
+func show(v any, err error) {
+	if err != nil {
+		fmt.Printf("  error: %v\n", err)
+		return
+	}
+	fmt.Printf("  %s\n", format(v))
+}
+
+// format prints a reply with its Go types, and error replies by their text.
+func format(v any) string {
+	switch v := v.(type) {
+	case []any:
+		s := "[]any{"
+		for i, e := range v {
+			if i > 0 {
+				s += ", "
+			}
+			s += format(e)
+		}
+		return s + "}"
+	case []byte:
+		return fmt.Sprintf("[]byte(%q)", v)
+	case int64:
+		return fmt.Sprintf("int64(%d)", v)
+	case error:
+		return fmt.Sprintf("*Error(%q)", v.Error())
+	}
+	return fmt.Sprintf("%#v", v)
+}

@@ -1,0 +1,95 @@
+package justredis_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/justredis/justredis"
+	"github.com/justredis/justredis/redistest"
+	"github.com/stretchr/testify/require"
+)
+
+// server is one Redis server shared by the tests and examples of this
+// package that need nothing special. Tests that change server settings,
+// kill it or need TLS or ACLs start servers of their own.
+var server *redistest.Server
+
+func TestMain(m *testing.M) {
+	s, err := redistest.StartServer(redistest.Options{UnixSocket: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cannot start a Redis server for the tests:", err)
+		os.Exit(1)
+	}
+	server = s
+	code := m.Run()
+	s.Close()
+	os.Exit(code)
+}
+
+// newRedis returns a client of the shared server, closed when t ends.
+func newRedis(t testing.TB, opts ...justredis.Option) *justredis.Redis {
+	t.Helper()
+	r, err := justredis.New(append([]justredis.Option{justredis.WithAddress(server.Addr())}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// testCtx bounds a test's calls, so a bug fails the test instead of hanging
+// the run.
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// key returns a key unique to the test, so tests sharing a server never
+// see each other's data.
+func key(t testing.TB, name string) string {
+	return t.Name() + ":" + name
+}
+
+// forEachRESP runs f under RESP2 and RESP3.
+func forEachRESP(t *testing.T, f func(t *testing.T, resp int)) {
+	for _, resp := range []int{2, 3} {
+		t.Run(fmt.Sprintf("RESP%d", resp), func(t *testing.T) { f(t, resp) })
+	}
+}
+
+// commandsProcessed reads the server's count of commands, to show that a
+// refused call sent nothing.
+func commandsProcessed(t *testing.T) int64 {
+	t.Helper()
+	info, err := server.Do("INFO", "stats")
+	require.NoError(t, err)
+	var n int64
+	for _, line := range splitLines(info) {
+		if _, err := fmt.Sscanf(line, "total_commands_processed:%d", &n); err == nil {
+			return n
+		}
+	}
+	t.Fatal("no total_commands_processed in INFO")
+	return 0
+}
+
+func splitLines(s string) []string {
+	var lines []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			lines = append(lines, trimCR(s[start:i]))
+			start = i + 1
+		}
+	}
+	return append(lines, trimCR(s[start:]))
+}
+
+func trimCR(s string) string {
+	if len(s) > 0 && s[len(s)-1] == '\r' {
+		return s[:len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,76 @@
+package redistest
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests replace package variables, so they do not run in parallel.
+
+func TestRetriesWhenPortIsTaken(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	busyPort := busy.Addr().(*net.TCPAddr).Port
+
+	var once sync.Once
+	pickPorts = func(n int) ([]int, error) {
+		handOut := false
+		once.Do(func() { handOut = true })
+		if handOut {
+			return []int{busyPort}, nil
+		}
+		return freePorts(n)
+	}
+	defer func() { pickPorts = freePorts }()
+
+	srv := Start(t, Options{})
+	assert.NotEqual(t, "127.0.0.1:"+strconv.Itoa(busyPort), srv.Addr())
+	_, err = srv.Do("PING")
+	assert.NoError(t, err)
+}
+
+func TestMissingRedisServerExplainsInstall(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	old := fallbackRedisServer
+	fallbackRedisServer = "/nonexistent/redis-server"
+	defer func() { fallbackRedisServer = old }()
+
+	_, err := StartServer(Options{Backend: "process"})
+	assert.ErrorContains(t, err, "apt-get install -y redis-server")
+}
+
+func TestBadConfigFailsFastWithLog(t *testing.T) {
+	start := time.Now()
+	_, err := StartServer(Options{Args: []string{"--no-such-directive", "1"}})
+	require.Error(t, err)
+	t.Log(err)
+	assert.Contains(t, err.Error(), "no-such-directive")
+	assert.Less(t, time.Since(start), 10*time.Second)
+}
+
+func TestParseClusterNodes(t *testing.T) {
+	view, err := parseClusterNodes("" +
+		"07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004,host slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238317239 4 connected\n" +
+		"e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5460 5462 [5461->-292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f]\n")
+	require.NoError(t, err)
+	require.Len(t, view, 2)
+	assert.Equal(t, 30004, view[0].port)
+	assert.True(t, view[0].flags["slave"])
+	me, ok := myself(view)
+	require.True(t, ok)
+	assert.Equal(t, [][2]int{{0, 5460}, {5462, 5462}}, me.slots)
+	assert.Equal(t, me.id, slotOwner(view, 5462))
+	assert.Equal(t, "", slotOwner(view, 5461))
+}
+
+func TestQuoteConfig(t *testing.T) {
+	assert.Equal(t, `""`, quoteConfig(""))
+	assert.Equal(t, `"a \"b\" \\ \x0a"`, quoteConfig("a \"b\" \\ \n"))
+}
