@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,6 +169,7 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 	}
 	cn.seq++
 	c.seq = cn.seq
+	busy := !cn.queue.empty()
 	cn.queue.push(c)
 	write := !cn.writing
 	cn.writing = true
@@ -182,6 +184,11 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 		defer stop()
 	}
 	if write {
+		if busy {
+			// Replies are flowing, so the callers they wake are about to
+			// send more: let them queue first, and write all at once.
+			runtime.Gosched()
+		}
 		cn.flush(ctx)
 	}
 	if read {
