@@ -325,6 +325,12 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 		}
 		if state != abandoned {
 			v, err := decodeReply(&cn.rd, frame, c.decoder)
+			if errors.Is(err, ErrProtocol) {
+				// Well framed but malformed: nothing else it sends can be
+				// trusted either.
+				cn.fail(err)
+				return false
+			}
 			if err != nil {
 				v = err
 			}
@@ -342,11 +348,15 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 			c.state = finished
 		}
 		leave := c == mine || (mine == nil && cn.queue.empty())
+		var unsolicited error
 		if leave {
-			if cn.queue.empty() {
-				cn.reading = false
-			} else {
+			switch {
+			case !cn.queue.empty():
 				go cn.read(context.Background(), nil)
+			case cn.unsolicited():
+				unsolicited = &protocolError{"a reply came that no command asked for"}
+			default:
+				cn.reading = false
 			}
 		}
 		cn.mu.Unlock()
@@ -356,10 +366,22 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 		case c != mine:
 			c.done <- struct{}{}
 		}
+		if unsolicited != nil {
+			cn.fail(unsolicited)
+		}
 		if leave {
-			return
+			return false
 		}
 	}
+}
+
+// unsolicited reports whether bytes other than a push follow the last reply
+// when no reply is owed. They would be taken for the next caller's reply.
+// Bytes that arrive later, while nobody reads, cannot be told from the
+// next reply: no client can catch those without reading while idle.
+func (cn *conn) unsolicited() bool {
+	rest := cn.rbuf[cn.rstart+cn.lastFrame : cn.rend]
+	return len(rest) > 0 && Kind(rest[0]) != KindPush
 }
 
 // readFrame returns the next complete reply, which stays valid until the

@@ -109,6 +109,9 @@ func (r *Reader) Next() (Token, error) {
 					return Token{}, err
 				}
 				if kind == KindMap || kind == KindAttribute {
+					if n%2 != 0 {
+						return Token{}, &protocolError{fmt.Sprintf("streamed %v with a key but no value", kind)}
+					}
 					n /= 2
 				}
 				return Token{Kind: kind, Len: n}, nil
@@ -129,16 +132,26 @@ func (r *Reader) Next() (Token, error) {
 }
 
 // countStreamed counts the values of a streamed aggregate that starts at
-// r.pos, up to its '.' terminator.
+// r.pos, up to its '.' terminator. It steps over each value with a
+// frameScanner, which needs no counts: skipping with Next would count
+// every streamed aggregate nested inside again, which takes time
+// exponential in the depth of nesting.
 func (r *Reader) countStreamed() (int, error) {
-	probe := Reader{buf: r.buf, pos: r.pos}
+	var s frameScanner
+	pos := r.pos
 	for n := 0; ; n++ {
-		if probe.pos < len(probe.buf) && Kind(probe.buf[probe.pos]) == kindEnd {
+		if pos < len(r.buf) && Kind(r.buf[pos]) == kindEnd {
 			return n, nil
 		}
-		if err := probe.Skip(); err != nil {
+		s.reset()
+		m, err := s.scan(r.buf[pos:])
+		if err != nil {
 			return 0, err
 		}
+		if m == 0 {
+			return 0, &protocolError{"reply ended early"}
+		}
+		pos += m
 	}
 }
 
@@ -338,7 +351,7 @@ func decodeRaw(r *Reader) (RawValue, error) {
 			if v, err = decodeRaw(r); err != nil {
 				return RawValue{}, err
 			}
-			v.Attrs = attrs
+			v.Attrs = append(attrs, v.Attrs...) // the value may have had one too
 		}
 	default:
 		v.Data = bytes.Clone(t.Data)
@@ -358,8 +371,13 @@ func decodeReply(r *Reader, frame []byte, d Decoder) (any, error) {
 		}
 		return nil, &Error{msg: string(t.Data)}
 	case KindSimple:
-		if string(frame) == "+OK\r\n" {
-			return replyOK, nil
+		// Only for the decoders that give "OK" anyway: RawDecoder and the
+		// user's own must see every reply.
+		switch d.(type) {
+		case stringDecoder, bytesDecoder:
+			if string(frame) == "+OK\r\n" {
+				return replyOK, nil
+			}
 		}
 	}
 	*r = Reader{buf: frame}

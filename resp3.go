@@ -90,7 +90,14 @@ func parseBool(b []byte) (bool, error) {
 	return false, &protocolError{fmt.Sprintf("bad boolean %q", truncate(b))}
 }
 
+// maxBigNumber bounds the digits of a big number: parsing takes time
+// quadratic in its length, and no real reply comes near it.
+const maxBigNumber = 1 << 14
+
 func parseBigNumber(b []byte) (*big.Int, error) {
+	if len(b) > maxBigNumber {
+		return nil, &protocolError{fmt.Sprintf("big number of %d digits exceeds the limit of %d", len(b), maxBigNumber)}
+	}
 	n, ok := new(big.Int).SetString(string(b), 10)
 	if !ok {
 		return nil, &protocolError{fmt.Sprintf("bad big number %q", truncate(b))}
