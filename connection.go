@@ -74,6 +74,7 @@ type call struct {
 	vals    []any // one per command; a failed command holds its *Error
 	one     [1]any
 	got     int
+	arena   []byte // backs the short strings of a multi-reply call's replies
 	seq     uint64
 	state   callState // guarded by conn.mu
 	err     error     // the connection broke before every reply came
@@ -144,7 +145,7 @@ func (cn *conn) roundTripEncoded(ctx context.Context, encoded []byte, d Decoder,
 
 func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decoder, vals []any) (any, error) {
 	c := callPool.Get().(*call)
-	c.decoder, c.vals, c.got, c.err, c.state = d, vals, 0, nil, pending
+	c.decoder, c.vals, c.got, c.err, c.state, c.arena = d, vals, 0, nil, pending, nil
 	if vals == nil {
 		c.vals = c.one[:]
 	}
@@ -324,6 +325,10 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 			return
 		}
 		if state != abandoned {
+			cn.rd.arena = nil
+			if len(c.vals) > 1 {
+				cn.rd.arena = &c.arena
+			}
 			v, err := decodeReply(&cn.rd, frame, c.decoder)
 			if errors.Is(err, ErrProtocol) {
 				// Well framed but malformed: nothing else it sends can be

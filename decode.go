@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"unsafe"
 )
 
 // A Decoder turns one reply into a Go value. It reads the reply's tokens
@@ -58,6 +59,43 @@ func (t Token) Int() (int64, error) {
 type Reader struct {
 	buf []byte
 	pos int
+	// arena, when set, is where the decoders copy short strings: one
+	// allocation for the many small replies of a pipeline instead of one
+	// each. The strings then share its memory, so it is used only for the
+	// replies of one call.
+	arena *[]byte
+}
+
+const (
+	arenaChunk = 4 << 10
+	arenaMax   = 512 // longer strings get allocations of their own
+)
+
+// copyBytes returns a copy of b that the decoded value may keep.
+func (r *Reader) copyBytes(b []byte) []byte {
+	if r.arena == nil || len(b) > arenaMax || len(b) == 0 {
+		return bytes.Clone(b)
+	}
+	a := *r.arena
+	if cap(a)-len(a) < len(b) {
+		a = make([]byte, 0, arenaChunk)
+	}
+	start := len(a)
+	a = append(a, b...)
+	*r.arena = a
+	// Bytes past len are written later, never these: the capacity is
+	// capped so that appending to the copy cannot reach its neighbour.
+	return a[start:len(a):len(a)]
+}
+
+// copyString returns b as a string the decoded value may keep.
+func (r *Reader) copyString(b []byte) string {
+	if r.arena == nil || len(b) > arenaMax || len(b) == 0 {
+		return string(b)
+	}
+	c := r.copyBytes(b)
+	// The arena is never written again where c lies, so c is immutable.
+	return unsafe.String(&c[0], len(c))
 }
 
 // Next returns the next token. An aggregate's elements follow it as tokens
@@ -219,9 +257,9 @@ func decodeValue(r *Reader, asBytes bool) (any, error) {
 	switch t.Kind {
 	case KindBulk:
 		if asBytes {
-			return bytes.Clone(t.Data), nil
+			return r.copyBytes(t.Data), nil
 		}
-		return string(t.Data), nil
+		return r.copyString(t.Data), nil
 	case KindSimple:
 		return simpleString(t.Data), nil
 	case KindInt:
@@ -271,9 +309,9 @@ func decodeValue(r *Reader, asBytes bool) (any, error) {
 			return nil, err
 		}
 		if asBytes {
-			return bytes.Clone(text), nil
+			return r.copyBytes(text), nil
 		}
-		return string(text), nil
+		return r.copyString(text), nil
 	case KindAttribute:
 		for i := 0; i < 2*t.Len; i++ {
 			if err := r.Skip(); err != nil {
@@ -364,7 +402,7 @@ func decodeRaw(r *Reader) (RawValue, error) {
 func decodeReply(r *Reader, frame []byte, d Decoder) (any, error) {
 	switch Kind(frame[0]) {
 	case KindError, KindBlobError:
-		*r = Reader{buf: frame}
+		r.buf, r.pos = frame, 0
 		t, err := r.Next()
 		if err != nil {
 			return nil, err
@@ -380,7 +418,7 @@ func decodeReply(r *Reader, frame []byte, d Decoder) (any, error) {
 			}
 		}
 	}
-	*r = Reader{buf: frame}
+	r.buf, r.pos = frame, 0
 	v, err := d.Decode(r)
 	if err != nil {
 		return nil, err
