@@ -48,15 +48,17 @@ type conn struct {
 	scan         frameScanner
 	rd           Reader
 	lastFrame    int       // length of the frame returned last, dropped on the next read
+	smallFrames  int       // frames read since the last large one
 	timedOut     bool      // the read deadline needs setting again
 	readDeadline time.Time // the one set last
 }
 
 const (
 	readBufSize = 16 << 10
-	// A reader buffer grown past this by a large reply is given back once
-	// the reply has been decoded.
+	// A reader buffer grown past this by large replies is given back after
+	// shrinkAfter small ones.
 	keepReadBuf = 1 << 20
+	shrinkAfter = 1000
 )
 
 func newConn(nc net.Conn, addr string, socketTimeout time.Duration) *conn {
@@ -403,6 +405,11 @@ func (cn *conn) readFrame(ctx context.Context) ([]byte, error) {
 			frame := cn.rbuf[cn.rstart : cn.rstart+n]
 			cn.scan.reset()
 			cn.lastFrame = n
+			if n > keepReadBuf/2 {
+				cn.smallFrames = 0
+			} else {
+				cn.smallFrames++
+			}
 			return frame, nil
 		}
 		cn.makeRoom()
@@ -430,7 +437,9 @@ func (cn *conn) readFrame(ctx context.Context) ([]byte, error) {
 func (cn *conn) makeRoom() {
 	if cn.rstart == cn.rend {
 		cn.rstart, cn.rend = 0, 0
-		if len(cn.rbuf) > keepReadBuf {
+		// Give a grown buffer back only once large replies have stopped
+		// coming, or every large GET would grow it again.
+		if len(cn.rbuf) > keepReadBuf && cn.smallFrames > shrinkAfter {
 			cn.rbuf = make([]byte, readBufSize)
 		}
 		return
