@@ -14,12 +14,18 @@ type serverInfo struct {
 	resp     int          // the protocol spoken on the connection: 2 or 3
 	mode     string       // "standalone", "cluster" or "sentinel"; "" when unknown (RESP2)
 	commands commandTable // the COMMAND table, when asked for; empty if refused
+	slots    any          // the reply to CLUSTER SLOTS, when asked for (an *Error outside a cluster)
 }
 
 // setupPlan says what a new connection needs besides credentials.
 type setupPlan struct {
 	db       int
 	commands bool // also fetch the COMMAND table, in the same round trip
+	// readonly sends READONLY, which lets a cluster replica serve reads.
+	readonly bool
+	// slots also asks for CLUSTER SLOTS, so that finding out whether a
+	// server is a cluster node costs no round trip of its own.
+	slots bool
 }
 
 // dial opens a connection to addr and makes it ready for commands: TLS,
@@ -106,14 +112,22 @@ func handshake2(ctx context.Context, cn *conn, s *settings, plan setupPlan) (ser
 	return info, nil
 }
 
-// setup sends cmds, then SELECT and COMMAND as the plan says, as one round
-// trip. It returns the replies to cmds and SELECT.
+// setup sends cmds, then SELECT, READONLY, COMMAND and CLUSTER SLOTS as
+// the plan says, as one round trip. It returns the replies to cmds, SELECT
+// and READONLY, which must all succeed.
 func setup(ctx context.Context, cn *conn, plan setupPlan, cmds ...[]any) ([]any, serverInfo, error) {
 	if plan.db != 0 {
 		cmds = append(cmds, []any{"SELECT", plan.db})
 	}
+	if plan.readonly {
+		cmds = append(cmds, []any{"READONLY"})
+	}
+	checked := len(cmds)
 	if plan.commands {
 		cmds = append(cmds, []any{"COMMAND"})
+	}
+	if plan.slots {
+		cmds = append(cmds, []any{"CLUSTER", "SLOTS"})
 	}
 	var info serverInfo
 	if len(cmds) == 0 {
@@ -123,16 +137,20 @@ func setup(ctx context.Context, cn *conn, plan setupPlan, cmds ...[]any) ([]any,
 	if _, err := cn.roundTrip(ctx, cmds, StringDecoder, vals); err != nil {
 		return nil, info, err
 	}
+	i := checked
 	if plan.commands {
 		// A user not allowed COMMAND gets an empty table: every command is
 		// then treated as neither read-only nor blocking.
 		info.commands = commandTable{}
-		if t, err := parseCommandTable(vals[len(vals)-1]); err == nil {
+		if t, err := parseCommandTable(vals[i]); err == nil {
 			info.commands = t
 		}
-		vals = vals[:len(vals)-1]
+		i++
 	}
-	return vals, info, nil
+	if plan.slots {
+		info.slots = vals[i]
+	}
+	return vals[:checked], info, nil
 }
 
 func firstError(addr string, vals []any) error {

@@ -15,9 +15,10 @@ type server struct {
 	s    *settings
 	cmds *atomic.Pointer[commandTable] // the pool's, filled by the first handshake
 
-	// shared maps a database to its shared connection. It is replaced, never
-	// changed, so calls read it without a lock.
-	shared atomic.Pointer[map[int]*conn]
+	// shared maps a database (and, for cluster replicas, READONLY) to its
+	// shared connection. It is replaced, never changed, so calls read it
+	// without a lock.
+	shared atomic.Pointer[map[connKey]*conn]
 	// dialing is held while a shared connection is dialled, so concurrent
 	// first callers wait for one dial instead of making several.
 	dialing chan struct{}
@@ -30,6 +31,13 @@ type server struct {
 	all    map[*conn]struct{}
 	closed bool
 	info   serverInfo // from the latest handshake
+}
+
+// connKey tells shared connections apart by the state their setup gave
+// them.
+type connKey struct {
+	db       int
+	readonly bool // READONLY was sent: a cluster replica serves reads on it
 }
 
 // maxIdle bounds the dedicated connections kept at rest per server.
@@ -52,41 +60,88 @@ func newServer(addr string, s *settings, cmds *atomic.Pointer[commandTable]) *se
 // sharedConn returns the shared connection for db, dialling it first when
 // there is none or it broke.
 func (sv *server) sharedConn(ctx context.Context, db int) (*conn, error) {
+	cn, _, err := sv.sharedWith(ctx, setupPlan{db: db})
+	return cn, err
+}
+
+// readonlyConn returns the shared connection that sent READONLY, on which
+// a cluster replica serves reads.
+func (sv *server) readonlyConn(ctx context.Context) (*conn, error) {
+	cn, _, err := sv.sharedWith(ctx, setupPlan{readonly: true})
+	return cn, err
+}
+
+// sharedWith returns the shared connection set up as plan says, dialling it
+// when there is none or it broke. info is the handshake's when it dialled,
+// and zero otherwise.
+func (sv *server) sharedWith(ctx context.Context, plan setupPlan) (*conn, serverInfo, error) {
+	key := connKey{db: plan.db, readonly: plan.readonly}
 	if m := sv.shared.Load(); m != nil {
-		if cn := (*m)[db]; cn != nil && !cn.dead.Load() {
-			return cn, nil
+		if cn := (*m)[key]; cn != nil && !cn.dead.Load() {
+			return cn, serverInfo{}, nil
 		}
 	}
 	select {
 	case sv.dialing <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, serverInfo{}, ctx.Err()
 	}
 	defer func() { <-sv.dialing }()
 
 	m := sv.shared.Load()
 	var old *conn
 	if m != nil {
-		if old = (*m)[db]; old != nil && !old.dead.Load() {
-			return old, nil // another caller dialled it meanwhile
+		if old = (*m)[key]; old != nil && !old.dead.Load() {
+			return old, serverInfo{}, nil // another caller dialled it meanwhile
 		}
 	}
 	if old != nil {
 		sv.forget(old)
 	}
-	cn, err := sv.open(ctx, db)
+	cn, info, err := sv.openPlan(ctx, plan)
 	if err != nil {
-		return nil, err
+		return nil, serverInfo{}, err
 	}
-	next := make(map[int]*conn, 1)
+	next := make(map[connKey]*conn, 1)
 	if m != nil {
 		for k, v := range *m {
 			next[k] = v
 		}
 	}
-	next[db] = cn
+	next[key] = cn
 	sv.shared.Store(&next)
-	return cn, nil
+	return cn, info, nil
+}
+
+// adoptShared makes cn the shared connection for its database unless
+// there is one already, or one is being dialled; it reports whether it
+// did.
+func (sv *server) adoptShared(cn *conn) bool {
+	select {
+	case sv.dialing <- struct{}{}:
+	default:
+		return false
+	}
+	defer func() { <-sv.dialing }()
+	key := connKey{db: cn.db}
+	m := sv.shared.Load()
+	if m != nil {
+		if old := (*m)[key]; old != nil {
+			if !old.dead.Load() {
+				return false
+			}
+			sv.forget(old)
+		}
+	}
+	next := make(map[connKey]*conn, 1)
+	if m != nil {
+		for k, v := range *m {
+			next[k] = v
+		}
+	}
+	next[key] = cn
+	sv.shared.Store(&next)
+	return true
 }
 
 // dedicatedConn returns a connection for one user at a time, at db.
@@ -137,13 +192,21 @@ func (sv *server) drop(cn *conn) {
 
 // open dials a new connection, once a slot is free.
 func (sv *server) open(ctx context.Context, db int) (*conn, error) {
+	cn, _, err := sv.openPlan(ctx, setupPlan{db: db})
+	return cn, err
+}
+
+// openPlan is open with more to set up than the database; it also fetches
+// the COMMAND table if nobody has yet.
+func (sv *server) openPlan(ctx context.Context, plan setupPlan) (*conn, serverInfo, error) {
 	if err := sv.acquire(ctx); err != nil {
-		return nil, err
+		return nil, serverInfo{}, err
 	}
-	cn, info, err := dial(ctx, sv.addr, sv.s, setupPlan{db: db, commands: sv.cmds.Load() == nil})
+	plan.commands = sv.cmds.Load() == nil
+	cn, info, err := dial(ctx, sv.addr, sv.s, plan)
 	if err != nil {
 		sv.releaseSlot()
-		return nil, err
+		return nil, serverInfo{}, err
 	}
 	if info.commands != nil {
 		sv.cmds.CompareAndSwap(nil, &info.commands)
@@ -153,12 +216,13 @@ func (sv *server) open(ctx context.Context, db int) (*conn, error) {
 		sv.mu.Unlock()
 		cn.close()
 		sv.releaseSlot()
-		return nil, ErrClosed
+		return nil, serverInfo{}, ErrClosed
 	}
 	sv.all[cn] = struct{}{}
 	sv.info = info
+	sv.info.slots = nil // only the caller needs it
 	sv.mu.Unlock()
-	return cn, nil
+	return cn, info, nil
 }
 
 // forget lets go of a closed connection and its slot.

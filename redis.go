@@ -78,6 +78,15 @@ func (r *Redis) Close() error {
 // SUBSCRIBE, ...) are refused with ErrInvalidArgument naming the API to use
 // instead. Blocking commands get a connection of their own, so they never
 // delay other calls.
+//
+// In a Redis Cluster the command goes to the master that serves its keys,
+// found from the server's COMMAND metadata; keys in different slots are
+// refused before sending, with an error that starts with CROSSSLOT and
+// matches ErrInvalidArgument. Keyless commands go to the master of slot 0.
+// MOVED and ASK are followed (16 times at most), and TRYAGAIN and
+// CLUSTERDOWN retried with backoff until ctx ends: give ctx a deadline, or
+// use WithTimeout. Those replies prove the command did not run, so
+// following them never runs a command twice.
 func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 	if err := r.usable(args); err != nil {
 		return nil, err
@@ -92,9 +101,16 @@ func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 	if r.call.endpoint == Masters {
 		return r.onMasters(ctx, args)
 	}
-	sv, err := r.p.route(ctx, &r.call)
+	sv, cl, err := r.p.target(ctx, &r.call, false)
 	if err != nil {
 		return nil, err
+	}
+	if cl != nil {
+		vals, err := r.doCluster(ctx, cl, [][]any{args})
+		if err != nil {
+			return nil, err
+		}
+		return reply(vals[0])
 	}
 	cmd, err := r.p.command(ctx, sv, r.call.db, args)
 	if err != nil {
@@ -124,6 +140,13 @@ func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 // reply per command, in order. A command that failed has its *Error at its
 // index; the returned error is set only when the round trip itself failed
 // (network, closed, context), and then no reply is returned.
+//
+// In a Redis Cluster, the commands are split by node, one pipeline per
+// node, sent at once; redirections are followed per command. Commands to
+// one node keep their order; commands to different nodes have none. When
+// the round trip to one node fails, the others' replies are returned with
+// the error, which also stands at the indexes of the failed node's
+// commands, since commands to the other nodes did run.
 func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 	if err := r.usable(nil); err != nil {
 		return nil, err
@@ -143,9 +166,12 @@ func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 	if cancel != nil {
 		defer cancel()
 	}
-	sv, err := r.p.route(ctx, &r.call)
+	sv, cl, err := r.p.target(ctx, &r.call, false)
 	if err != nil {
 		return nil, err
+	}
+	if cl != nil {
+		return r.doCluster(ctx, cl, cmds)
 	}
 	readonly, blocking := true, false
 	for _, args := range cmds {
@@ -209,7 +235,7 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	masters, err := r.p.masters(ctx)
+	masters, err := r.p.masters(ctx, &r.call)
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +249,9 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 			v, err := r.onServer(ctx, sv, encoded)
 			if err != nil {
 				v = err
+				if !isServerError(err) {
+					r.p.serverLost(sv)
+				}
 			}
 			mu.Lock()
 			out[sv.addr] = v
@@ -263,7 +292,7 @@ func (r *Redis) Connection(ctx context.Context, keys ...string) (*Connection, er
 	if cancel != nil {
 		defer cancel()
 	}
-	sv, err := r.p.route(ctx, &r.call)
+	sv, err := r.p.serverFor(ctx, &r.call, keys)
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,9 @@ type callSettings struct {
 	decoder  Decoder
 	endpoint string
 	timeout  time.Duration
+	// replicaReads lets cluster replicas serve read-only commands
+	// (WithReplicaReads, in cluster.go).
+	replicaReads bool
 }
 
 func defaultSettings() settings {

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -84,6 +85,9 @@ func (c *Cluster) healthProblem() string {
 				return fmt.Sprintf("%s still flags port %d as failing", s.Addr(), n.port)
 			}
 		}
+		if problem := s.slotsProblem(v, up); problem != "" {
+			return problem
+		}
 		if me, ok := myself(v); ok && me.flags["slave"] {
 			repl, err := s.Do("INFO", "replication")
 			if err != nil {
@@ -92,6 +96,41 @@ func (c *Cluster) healthProblem() string {
 			if !strings.Contains(repl, "master_link_status:up") {
 				return s.Addr() + " has no replication link to its master yet"
 			}
+		}
+	}
+	return ""
+}
+
+// slotsProblem checks that the node's CLUSTER SLOTS, which is what cluster
+// clients route by, lists every running replica of a master that serves
+// slots. Redis 7 leaves a replica out until the node has heard, by gossip,
+// of the replica's replication offset, which lags behind CLUSTER NODES.
+func (s *Server) slotsProblem(view []clusterNode, up map[int]bool) string {
+	want := map[int]bool{}
+	for _, n := range view {
+		if !n.flags["slave"] || !up[n.port] {
+			continue
+		}
+		if m, ok := findNode(view, n.master); ok && len(m.slots) > 0 && up[m.port] {
+			want[n.port] = true
+		}
+	}
+	rep, err := s.command("CLUSTER", "SLOTS")
+	if err != nil {
+		return err.Error()
+	}
+	listed := map[int]bool{}
+	for _, r := range rep.elems {
+		for _, node := range r.elems[min(3, len(r.elems)):] {
+			if len(node.elems) > 1 {
+				port, _ := strconv.Atoi(node.elems[1].str)
+				listed[port] = true
+			}
+		}
+	}
+	for port := range want {
+		if !listed[port] {
+			return fmt.Sprintf("%s does not list replica port %d in CLUSTER SLOTS yet", s.Addr(), port)
 		}
 	}
 	return ""

@@ -1,0 +1,401 @@
+package justredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxRedirects bounds, per command and call, the MOVED and ASK
+// redirections followed and the retries after a node could not be
+// reached. TRYAGAIN and CLUSTERDOWN do not count: they are retried until
+// the context ends.
+const maxRedirects = 16
+
+// clusterCmd is one command of a call on a cluster, on its way to the node
+// that serves its keys.
+type clusterCmd struct {
+	i       int    // its index among the caller's commands
+	enc     []byte // encoded once, sent as often as needed
+	cmd     *command
+	slot    int     // -1: no key
+	replica bool    // a replica may serve it
+	ask     *server // where an ASK redirection sends it next, after ASKING
+	hops    int
+}
+
+// batch is the commands of one round that go to one node, as one pipeline.
+type batch struct {
+	sv       *server
+	replica  bool // on the connection that sent READONLY
+	blocking bool // on a connection of its own
+	cmds     []*clusterCmd
+
+	vals    []any // the replies, after the round
+	err     error // the round trip failed
+	dialErr bool  // ... before anything was sent
+}
+
+var askingCmd = appendStrings(nil, "ASKING")
+
+// doCluster runs cmds on the cluster, each on the node that serves its
+// keys, and returns their replies in order. A reply that redirects (MOVED,
+// ASK) is followed and one that says the cluster is busy (TRYAGAIN,
+// CLUSTERDOWN) retried: those replies prove the command did not run. A
+// command whose reply was lost is sent again only if it had not been
+// written, or is read-only.
+//
+// When a round trip fails for good, its commands hold the error at their
+// indexes, the others their replies, and the error is returned too.
+func (r *Redis) doCluster(ctx context.Context, cl *cluster, cmds [][]any) ([]any, error) {
+	if r.call.db != 0 {
+		return nil, dbInCluster(r.call.db)
+	}
+	todo, err := r.clusterCmds(ctx, cl, cmds)
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(cmds))
+	var failed error
+	for waits := 0; len(todo) > 0; {
+		batches := cl.group(todo)
+		if len(batches) == 1 {
+			cl.send(ctx, batches[0], r.call.decoder)
+		} else {
+			var wg sync.WaitGroup
+			for _, b := range batches {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					cl.send(ctx, b, r.call.decoder)
+				}()
+			}
+			wg.Wait()
+		}
+
+		if err := ctx.Err(); err != nil {
+			return ended(vals, batches, err)
+		}
+		todo = todo[:0]
+		wait := false
+		for _, b := range batches {
+			if b.err != nil {
+				retry, err := cl.roundTripFailed(b)
+				if err != nil {
+					for _, c := range b.cmds {
+						vals[c.i] = err
+					}
+					if failed == nil {
+						failed = err
+					}
+				}
+				todo = append(todo, retry...)
+				wait = wait || len(retry) > 0
+				continue
+			}
+			for k, c := range b.cmds {
+				again, pause := cl.redirected(c, b.vals[k], b.sv)
+				if again {
+					todo = append(todo, c)
+					wait = wait || pause
+				} else {
+					vals[c.i] = b.vals[k]
+				}
+			}
+		}
+		if len(todo) == 0 {
+			break
+		}
+		// Commands that go round again keep the caller's order.
+		slices.SortFunc(todo, func(a, b *clusterCmd) int { return a.i - b.i })
+		if wait {
+			if err := sleep(ctx, retryDelay(waits)); err != nil {
+				for _, c := range todo {
+					vals[c.i] = err
+				}
+				return vals, err
+			}
+			waits++
+		}
+	}
+	return vals, failed
+}
+
+// clusterCmds encodes each command once, so that nothing is sent if any
+// argument is invalid, and finds its slot.
+func (r *Redis) clusterCmds(ctx context.Context, cl *cluster, cmds [][]any) ([]*clusterCmd, error) {
+	t := cl.p.cmds.Load()
+	out := make([]*clusterCmd, len(cmds))
+	ends := make([]int, len(cmds))
+	var buf []byte
+	for i, args := range cmds {
+		var cmd *command
+		if t != nil {
+			cmd = t.lookup(args)
+		}
+		var err error
+		if buf, err = appendCommand(buf, args); err == nil {
+			var slot int
+			if slot, err = cl.slot(ctx, cmd, args); err == nil {
+				out[i] = &clusterCmd{
+					i:       i,
+					cmd:     cmd,
+					slot:    slot,
+					replica: r.call.replicaReads && cmd != nil && cmd.readonly && !cmd.blocking,
+				}
+				ends[i] = len(buf)
+				continue
+			}
+		}
+		if len(cmds) > 1 {
+			err = fmt.Errorf("command %d: %w", i, err)
+		}
+		return nil, err
+	}
+	start := 0
+	for i, c := range out {
+		c.enc = buf[start:ends[i]:ends[i]]
+		start = ends[i]
+	}
+	return out, nil
+}
+
+// group splits the commands by the node and kind of connection they need.
+func (cl *cluster) group(todo []*clusterCmd) []*batch {
+	type key struct {
+		sv      *server
+		replica bool
+	}
+	var batches []*batch
+	index := map[key]*batch{}
+	for _, c := range todo {
+		k := key{sv: c.ask}
+		if k.sv == nil {
+			k = key{sv: cl.pick(c.slot, c.replica), replica: c.replica}
+			k.replica = k.replica && k.sv != cl.pick(c.slot, false)
+		}
+		b := index[k]
+		if b == nil {
+			b = &batch{sv: k.sv, replica: k.replica}
+			index[k] = b
+			batches = append(batches, b)
+		}
+		b.cmds = append(b.cmds, c)
+		b.blocking = b.blocking || (c.cmd != nil && c.cmd.blocking)
+	}
+	return batches
+}
+
+// send makes one batch's round trip and leaves the replies in b.vals.
+func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
+	var cn *conn
+	var err error
+	switch {
+	case b.blocking:
+		cn, err = b.sv.dedicatedConn(ctx, 0)
+	case b.replica:
+		cn, err = b.sv.readonlyConn(ctx)
+	default:
+		cn, err = b.sv.sharedConn(ctx, 0)
+	}
+	if err != nil {
+		b.err, b.dialErr = err, true
+		return
+	}
+	enc := b.cmds[0].enc
+	n := 0
+	if len(b.cmds) > 1 || b.cmds[0].ask != nil {
+		enc = nil
+		for _, c := range b.cmds {
+			if c.ask != nil {
+				enc = append(enc, askingCmd...)
+				n++
+			}
+			enc = append(enc, c.enc...)
+		}
+	}
+	n += len(b.cmds)
+	raw := make([]any, n)
+	_, err = cn.roundTripEncoded(ctx, enc, d, raw)
+	if b.blocking {
+		if err != nil {
+			b.sv.drop(cn) // nobody will read what a blocked command gets
+		} else {
+			b.sv.release(cn)
+		}
+	}
+	if err != nil {
+		b.err = err
+		return
+	}
+	b.vals = raw
+	if n > len(b.cmds) {
+		// Leave out the replies to ASKING.
+		b.vals = make([]any, 0, len(b.cmds))
+		k := 0
+		for _, c := range b.cmds {
+			if c.ask != nil {
+				k++
+			}
+			b.vals = append(b.vals, raw[k])
+			k++
+		}
+	}
+}
+
+// roundTripFailed decides what becomes of the commands of a batch whose
+// round trip failed: those that cannot have run, or are read-only, go
+// again; the others fail with err, marked as not retried.
+func (cl *cluster) roundTripFailed(b *batch) (retry []*clusterCmd, err error) {
+	if !mayRetryDial(b.err) {
+		return nil, b.err
+	}
+	if !b.dialErr {
+		readonly := true
+		for _, c := range b.cmds {
+			readonly = readonly && c.cmd != nil && c.cmd.readonly
+		}
+		if !mayRetryAll(b.err, readonly) {
+			cl.refreshSoon()
+			return nil, notRetried(b.err)
+		}
+	}
+	cl.refreshSoon()
+	for _, c := range b.cmds {
+		c.hops++
+		if c.hops > maxRedirects {
+			return nil, notRetried(b.err)
+		}
+		// A replica that cannot be reached leaves the read to its master.
+		c.replica = c.replica && !b.replica
+		c.ask = nil
+	}
+	return b.cmds, nil
+}
+
+// mayRetryDial reports whether a failure to get or use a connection may be
+// worth another try, on a node that the refreshed slot map may name.
+func mayRetryDial(err error) bool {
+	if errors.Is(err, ErrClosed) || errors.Is(err, ErrPoolTimeout) || errors.Is(err, ErrInvalidArgument) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		// A handshake refused: only a node still loading its data is worth
+		// waiting for.
+		return e.Prefix() == "LOADING"
+	}
+	return true
+}
+
+// redirected looks at one reply and reports whether the command goes
+// again, and whether after a pause. from is the node that replied.
+func (cl *cluster) redirected(c *clusterCmd, v any, from *server) (again, pause bool) {
+	e, ok := v.(*Error)
+	if !ok {
+		return false, false
+	}
+	switch e.Prefix() {
+	case "MOVED", "ASK":
+		slot, addr, ok := parseRedirect(e.msg, from.addr)
+		if !ok || c.hops >= maxRedirects {
+			return false, false
+		}
+		c.hops++
+		c.ask = nil
+		if e.Prefix() == "ASK" {
+			c.ask = cl.p.server(addr)
+			return true, false
+		}
+		if c.slot < 0 {
+			c.slot = slot // a command whose keys we could not tell
+		}
+		// A replica that redirects does not serve the slot (yet): ask the
+		// master.
+		c.replica = false
+		cl.moved(slot, addr)
+		return true, false
+	case "TRYAGAIN":
+		// A multi-key command amid a migration: the ASK that led here
+		// does not count, so it is retried for as long as the migration
+		// lasts, or the context allows.
+		c.ask = nil
+		c.hops = 0
+		return true, true
+	case "CLUSTERDOWN":
+		c.ask = nil
+		cl.refreshSoon()
+		return true, true
+	}
+	return false, false
+}
+
+// parseRedirect reads "MOVED <slot> <host>:<port>" or the same with ASK.
+// A node that does not know its own host sends ":<port>": it is then
+// from's host.
+func parseRedirect(msg, from string) (slot int, addr string, ok bool) {
+	f := strings.Fields(msg)
+	if len(f) != 3 {
+		return 0, "", false
+	}
+	slot, err := strconv.Atoi(f[1])
+	if err != nil || slot < 0 || slot >= numSlots {
+		return 0, "", false
+	}
+	i := strings.LastIndexByte(f[2], ':')
+	if i < 0 {
+		return 0, "", false
+	}
+	host, port := f[2][:i], f[2][i+1:]
+	if host == "" {
+		host, _, _ = net.SplitHostPort(from)
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return slot, net.JoinHostPort(host, port), true
+}
+
+// ended gives the replies of the last round, and err at the indexes of
+// the commands that got none, when ctx ended during it.
+func ended(vals []any, batches []*batch, err error) ([]any, error) {
+	for _, b := range batches {
+		for k, c := range b.cmds {
+			if b.err != nil {
+				vals[c.i] = err
+			} else {
+				vals[c.i] = b.vals[k]
+			}
+		}
+	}
+	return vals, err
+}
+
+// retryDelay is the pause before the nth retry of a call (from 0): 10ms
+// doubling up to 1s, less up to a half at random, so that many clients do
+// not retry in step.
+func retryDelay(n int) time.Duration {
+	d := time.Second
+	if n < 7 {
+		d = 10 * time.Millisecond << n
+	}
+	return d - rand.N(d/2)
+}
+
+// sleep waits for d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
