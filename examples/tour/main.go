@@ -83,6 +83,11 @@ func tour(url string) error {
 	_, err = justredis.String(r.Do(ctx, "GET", "tour:missing"))
 	fmt.Printf("String of a missing key -> errors.Is(err, ErrNil) == %v\n", errors.Is(err, justredis.ErrNil))
 
+	section("Publish and subscribe on a push connection")
+	if err := pubsub(ctx, r); err != nil {
+		return err
+	}
+
 	section("Cleaning up")
 	show(r.Do(ctx, "DEL", "tour:greeting", "tour:visits", "tour:user", "tour:counter", "tour:a", "tour:b"))
 	show(db1.Do(ctx, "DEL", "tour:greeting"))
@@ -110,6 +115,38 @@ func transfer(ctx context.Context, r *justredis.Redis) error {
 	show(c.Do(ctx, "DECRBY", "tour:a", 10))
 	show(c.Do(ctx, "INCRBY", "tour:b", 10))
 	show(c.Do(ctx, "EXEC"))
+	return nil
+}
+
+// pubsub subscribes, publishes three messages and reads what the server
+// pushes: the confirmation, then the messages.
+func pubsub(ctx context.Context, r *justredis.Redis) error {
+	p, err := r.PushConnection(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if err := p.Do(ctx, "SUBSCRIBE", "tour:news"); err != nil {
+		return err
+	}
+	msg, err := p.NextMessage(ctx) // the confirmation comes as a message too
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  %s %s %v\n", msg.Kind, msg.Channel, msg.Data)
+	for i := 1; i <= 3; i++ {
+		show(r.Do(ctx, "PUBLISH", "tour:news", fmt.Sprintf("story %d", i)))
+	}
+	read := 0
+	for msg, err := range p.Messages(ctx) {
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  %s %s %v\n", msg.Kind, msg.Channel, msg.Data)
+		if read++; read == 3 {
+			break
+		}
+	}
 	return nil
 }
 
