@@ -439,7 +439,15 @@ func (c *cluster) finder(cmd *command) *keyFinder {
 
 // slot returns the slot of args' keys, -1 when it has none.
 func (c *cluster) slot(ctx context.Context, cmd *command, args []any) (int, error) {
-	return c.finder(cmd).slot(ctx, args, c.getKeys)
+	f := c.finder(cmd)
+	var asked []any
+	if f.ask {
+		var err error
+		if asked, err = c.getKeys(ctx, args); err != nil {
+			return -1, err
+		}
+	}
+	return f.slot(args, asked)
 }
 
 // getKeys asks the server which arguments of args are keys. A command the
@@ -452,7 +460,16 @@ func (c *cluster) getKeys(ctx context.Context, args []any) ([]any, error) {
 		c.refreshSoon()
 		return nil, err
 	}
-	v, err := cn.roundTrip(ctx, [][]any{append([]any{"COMMAND", "GETKEYS"}, args...)}, StringDecoder, nil)
+	// Encoded here rather than through a longer []any, which would let
+	// Do's arguments escape to the heap on every call.
+	enc := append([]byte("*"), strconv.Itoa(len(args)+2)...)
+	enc = append(enc, "\r\n$7\r\nCOMMAND\r\n$7\r\nGETKEYS\r\n"...)
+	for _, a := range args {
+		if enc, err = appendArg(enc, a); err != nil {
+			return nil, nil // appendCommand reports it, before anything is sent
+		}
+	}
+	v, err := cn.roundTripEncoded(ctx, enc, StringDecoder, nil)
 	if err != nil {
 		return nil, err
 	}

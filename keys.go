@@ -2,7 +2,6 @@ package justredis
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 )
 
@@ -135,16 +134,12 @@ func asList(v any) []any {
 
 // slot returns the one slot all keys of args hash to, or -1 for a command
 // without keys. Keys in different slots are refused with a CROSSSLOT error
-// before anything is sent. ask sends COMMAND GETKEYS for commands whose
-// keys only the server can find.
-func (f *keyFinder) slot(ctx context.Context, args []any, ask func(context.Context, []any) ([]any, error)) (int, error) {
+// before anything is sent. For a finder that must ask (f.ask), asked are
+// the keys the server named (COMMAND GETKEYS).
+func (f *keyFinder) slot(args, asked []any) (int, error) {
 	sl := slotOf{slot: -1}
 	if f.ask {
-		keys, err := ask(ctx, args)
-		if err != nil {
-			return -1, err
-		}
-		for _, k := range keys {
+		for _, k := range asked {
 			sl.add(-1, k)
 		}
 		return sl.result(args)
