@@ -128,6 +128,83 @@ func (r *Redis) doCluster(ctx context.Context, cl *cluster, cmds [][]any) ([]any
 	return vals, failed
 }
 
+// doClusterOne is Do's path in a cluster for the common case: a known,
+// non-blocking command whose reply is no redirection, on a connection that
+// holds. It sends args straight into the owner's pipeline, as a call to a
+// single server does, with none of doCluster's bookkeeping; anything else
+// it leaves to doCluster (done false), having sent nothing that could have
+// run.
+func (r *Redis) doClusterOne(ctx context.Context, cl *cluster, args []any) (v any, err error, done bool) {
+	t := cl.p.cmds.Load()
+	if t == nil || r.call.replicaReads {
+		return nil, nil, false
+	}
+	cmd := t.lookup(args)
+	if cmd == nil || cmd.blocking {
+		return nil, nil, false
+	}
+	slot, err := cl.slot(ctx, cmd, args)
+	if err != nil {
+		return nil, err, true
+	}
+	sv := cl.pick(slot, false)
+	cn, err := sv.sharedConn(ctx, 0)
+	if err != nil {
+		return nil, nil, false
+	}
+	v, err = cn.roundTrip(ctx, [][]any{args}, r.call.decoder, nil)
+	if err != nil {
+		if mayRetry(err, cmd) {
+			return nil, nil, false
+		}
+		cl.refreshSoon()
+		return nil, notRetried(err), true
+	}
+	if e, ok := v.(*Error); ok {
+		switch e.Prefix() {
+		case "MOVED":
+			if s, addr, ok := parseRedirect(e.msg, sv.addr); ok {
+				cl.moved(s, addr)
+			}
+			return nil, nil, false
+		case "ASK":
+			return r.askOnce(ctx, cl, sv, e, cmd, args)
+		case "TRYAGAIN", "CLUSTERDOWN":
+			return nil, nil, false
+		}
+	}
+	v, err = reply(v)
+	return v, err, true
+}
+
+// askOnce follows an ASK redirection for doClusterOne: ASKING and the
+// command, together, to the node importing the slot.
+func (r *Redis) askOnce(ctx context.Context, cl *cluster, from *server, e *Error, cmd *command, args []any) (v any, err error, done bool) {
+	_, addr, ok := parseRedirect(e.msg, from.addr)
+	if !ok {
+		return nil, nil, false
+	}
+	cn, err := cl.p.server(addr).sharedConn(ctx, 0)
+	if err != nil {
+		return nil, nil, false
+	}
+	vals := make([]any, 2)
+	if _, err := cn.roundTrip(ctx, [][]any{{"ASKING"}, args}, r.call.decoder, vals); err != nil {
+		if mayRetry(err, cmd) {
+			return nil, nil, false
+		}
+		return nil, notRetried(err), true
+	}
+	if e, ok := vals[1].(*Error); ok {
+		switch e.Prefix() {
+		case "MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN":
+			return nil, nil, false
+		}
+	}
+	v, err = reply(vals[1])
+	return v, err, true
+}
+
 // clusterCmds encodes each command once, so that nothing is sent if any
 // argument is invalid, and finds its slot.
 func (r *Redis) clusterCmds(ctx context.Context, cl *cluster, cmds [][]any) ([]*clusterCmd, error) {

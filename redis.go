@@ -106,6 +106,12 @@ func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 		return nil, err
 	}
 	if cl != nil {
+		if r.call.db != 0 {
+			return nil, dbInCluster(r.call.db)
+		}
+		if v, err, done := r.doClusterOne(ctx, cl, args); done {
+			return v, err
+		}
 		vals, err := r.doCluster(ctx, cl, [][]any{args})
 		if err != nil {
 			return nil, err
