@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Runs the client comparison end to end and writes bench/RESULTS.md (tables,
+# targets, benchstat) and the results block of bench/README.md.
+#
+#   bench/run.sh                      # the full run: COUNT=8, -benchtime 700ms (~18 min on 2 cores)
+#   COUNT=2 QUICK=1 bench/run.sh      # a smoke run: -benchtime 100ms, short redis-benchmark runs
+#
+# Settings (environment):
+#   COUNT      repeats of everything (default 8)
+#   QUICK=1    short benchtime and redis-benchmark runs; README is left alone
+#              unless UPDATE_README=1
+#   BENCHTIME  go test -benchtime (default 700ms, QUICK: 100ms)
+#   BENCH      regexp for the top-level benchmarks (default: all), e.g. '^BenchmarkParallelGet$'
+#   CLIENTS    space-separated clients (default: justredis go-redis rueidis redigo radix)
+#   CEILING=0  skip redis-benchmark
+#   NOTE       a line added to the results header
+#
+# How it runs: cmd/servers starts one standalone redis-server (TCP + unix
+# socket) and a 3-master cluster through redistest with
+# JUSTREDIS_TEST_BACKEND=process (plain local processes: no container
+# networking in the way), on loopback ports. The test binary is built once.
+# Each repeat runs every client in its own process (`-test.count 1`), one
+# after another in an order rotated per repeat, plus redis-benchmark against
+# the same server, so drift on the machine hits all of them alike. The
+# client processes run with -cpu 2 (GOMAXPROCS=2). Everything is appended to
+# one raw file per kind; medians, ratios and targets come from cmd/table.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+
+COUNT=${COUNT:-8}
+QUICK=${QUICK:-0}
+CEILING=${CEILING:-1}
+CLIENTS=${CLIENTS:-"justredis go-redis rueidis redigo radix"}
+BENCH=${BENCH:-.}
+if [ "$QUICK" = 1 ]; then
+	BENCHTIME=${BENCHTIME:-100ms}
+	RB_N1=20000     # requests for redis-benchmark -P 1
+	RB_N16=100000   # and -P 16
+	UPDATE_README=${UPDATE_README:-0}
+else
+	BENCHTIME=${BENCHTIME:-700ms}
+	RB_N1=100000
+	RB_N16=500000
+	UPDATE_README=${UPDATE_README:-1}
+fi
+export JUSTREDIS_TEST_BACKEND=process
+
+# The exact command, for the results header: only the settings that differ
+# from the defaults.
+prefix=
+for v in COUNT QUICK BENCHTIME BENCH CLIENTS CEILING; do
+	val=${!v}
+	case "$v=$val" in
+	COUNT=8 | QUICK=0 | CEILING=1 | BENCH=. | "CLIENTS=justredis go-redis rueidis redigo radix") continue ;;
+	BENCHTIME=700ms) [ "$QUICK" = 1 ] || continue ;;
+	BENCHTIME=100ms) [ "$QUICK" = 1 ] && continue ;;
+	esac
+	case "$val" in
+	*[!A-Za-z0-9._-]*) prefix+="$v='$val' " ;;
+	*) prefix+="$v=$val " ;;
+	esac
+done
+repro="${prefix}bench/run.sh"
+
+need_redis() {
+	if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then
+		echo "run.sh: redis-server or redis-benchmark is missing: installing redis-server with apt-get" >&2
+		sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+		$sudo apt-get update -q && $sudo apt-get install -y -q redis-server redis-tools
+	fi
+}
+need_redis
+
+benchstat=$(command -v benchstat || true)
+if [ -z "$benchstat" ]; then
+	benchstat="$(go env GOPATH)/bin/benchstat"
+	if [ ! -x "$benchstat" ]; then
+		echo "run.sh: installing benchstat" >&2
+		go install golang.org/x/perf/cmd/benchstat@latest
+	fi
+fi
+
+work=$(mktemp -d)
+servers_pid=
+cleanup() {
+	if [ -n "$servers_pid" ]; then
+		kill "$servers_pid" 2>/dev/null || true
+		wait "$servers_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "run.sh: building" >&2
+go build -o "$work/servers" ./cmd/servers
+go build -o "$work/table" ./cmd/table
+go test -c -o "$work/bench.test" .
+
+echo "run.sh: starting the servers" >&2
+"$work/servers" -env "$work/env" &
+servers_pid=$!
+for _ in $(seq 1 600); do
+	[ -f "$work/env" ] && break
+	kill -0 "$servers_pid" 2>/dev/null || { echo "run.sh: cmd/servers exited" >&2; exit 1; }
+	sleep 0.1
+done
+[ -f "$work/env" ] || { echo "run.sh: the servers did not start within 60s" >&2; exit 1; }
+set -a
+# shellcheck disable=SC1091
+. "$work/env"
+set +a
+echo "run.sh: redis $BENCH_REDIS_VERSION at $BENCH_ADDR and $BENCH_UNIX, cluster $BENCH_CLUSTER" >&2
+
+mkdir -p results
+raw=results/bench.txt
+ceil=results/ceiling.txt
+: >"$raw"
+: >"$ceil"
+failures=()
+
+run_client() { # client repeat
+	local c=$1 i=$2 log="$work/$1.$2.log"
+	if ! "$work/bench.test" -test.run '^$' -test.bench "$BENCH/.*/.*/client=$c\$" \
+		-test.benchtime "$BENCHTIME" -test.count 1 -test.cpu 2 -test.benchmem \
+		-test.timeout 20m >"$log" 2>&1; then
+		failures+=("repeat $i, $c: $(grep -m3 -E 'FAIL|Error|error|panic' "$log" | tr '\n' ' ')")
+	fi
+	cat "$log" >>"$raw"
+}
+
+run_ceiling() { # repeat
+	local i=$1 p net n rps
+	for p in 1 16; do
+		n=$RB_N1
+		[ "$p" = 16 ] && n=$RB_N16
+		for net in tcp unix; do
+			if [ "$net" = tcp ]; then
+				set -- -h "${BENCH_ADDR%:*}" -p "${BENCH_ADDR##*:}"
+			else
+				set -- -s "$BENCH_UNIX"
+			fi
+			rps=$(redis-benchmark "$@" -c 50 -n "$n" -P "$p" -t set,get -d 16 --csv -q 2>/dev/null |
+				awk -F'","' '$1 == "\"GET" { print $2; exit }' | tr -d '"')
+			if [ -z "$rps" ]; then
+				failures+=("repeat $i, redis-benchmark -P $p $net: no GET result")
+				continue
+			fi
+			echo "BenchmarkRedisBenchmark/P=$p/net=$net/client=redis-benchmark 1 $rps gets/s" >>"$ceil"
+		done
+	done
+}
+
+start=$(date +%s)
+order=($CLIENTS)
+[ "$CEILING" = 1 ] && order+=(redis-benchmark)
+n=${#order[@]}
+for i in $(seq 1 "$COUNT"); do
+	for j in $(seq 0 $((n - 1))); do
+		c=${order[$(((i - 1 + j) % n))]} # rotate, so no one always goes first
+		echo "run.sh: repeat $i/$COUNT: $c ($(($(date +%s) - start))s so far)" >&2
+		if [ "$c" = redis-benchmark ]; then
+			run_ceiling "$i"
+		else
+			run_client "$c" "$i"
+		fi
+	done
+done
+elapsed=$(($(date +%s) - start))
+
+"$benchstat" -col /client "$raw" >results/benchstat.txt 2>&1 || echo "run.sh: benchstat failed" >&2
+
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)
+readme_flag=()
+[ "$UPDATE_README" = 1 ] && readme_flag=(-readme README.md)
+meta=(
+	-meta "Date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+	-meta "Machine=$(nproc) cores${cpu:+ ($cpu)}${mem:+, $mem}, $(uname -sr)"
+	-meta "Go=$(go version | awk '{ print $3 }'), clients at -cpu 2 (GOMAXPROCS=2)"
+	-meta "Redis=$BENCH_REDIS_VERSION, redis-server as local processes (redistest, JUSTREDIS_TEST_BACKEND=$BENCH_BACKEND) on the same machine"
+	-meta "Runs=COUNT=$COUNT repeats × -benchtime $BENCHTIME, clients interleaved per repeat; took ${elapsed}s"
+	-meta "Command=\`$repro\` (from the repository root)"
+)
+[ -n "${NOTE:-}" ] && meta+=(-meta "Note=$NOTE")
+"$work/table" -raw "$raw" -ceiling "$ceil" -benchstat results/benchstat.txt \
+	-out RESULTS.md "${readme_flag[@]}" "${meta[@]}"
+echo "run.sh: wrote bench/RESULTS.md${readme_flag:+ and bench/README.md} in ${elapsed}s; raw results in bench/results/" >&2
+
+if [ ${#failures[@]} -gt 0 ]; then
+	printf 'run.sh: FAILED: %s\n' "${failures[@]}" >&2
+	exit 1
+fi
