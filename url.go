@@ -83,6 +83,8 @@ import (
 //	timeout          WithTimeout          duration; 0 or -1: none
 //	decoder          WithDecoder          string, bytes or raw
 //	endpoint         WithEndpoint         an address from Endpoints, or masters
+//	read_only        WithReplicaReads     boolean: a cluster's replicas serve read-only commands
+//	push_buffer      WithPushBuffer       messages a push connection keeps unread; 0: the default
 //
 // go-redis's max_retries counts retries of commands, WithConnectRetry
 // retries of connecting. Other go-redis parameters (min_idle_conns,
@@ -335,7 +337,7 @@ var urlParams = map[string]bool{
 	"pool_timeout": false, "wait_timeout": false,
 	"max_retries": false, "connect_retry": false,
 	"keepalive": false, "tcp_keepalive": false,
-	"skip_verify": true,
+	"skip_verify": true, "read_only": true, "push_buffer": false,
 }
 
 // goRedisOnly lists go-redis parameters that have no equivalent here, to
@@ -345,7 +347,7 @@ var goRedisOnly = map[string]bool{
 	"min_idle_conns": true, "max_idle_conns": true, "max_active_conns": true,
 	"conn_max_idle_time": true, "idle_timeout": true, "conn_max_lifetime": true,
 	"max_conn_age": true, "conn_max_lifetime_jitter": true, "idle_check_frequency": true,
-	"max_redirects": true, "read_only": true, "route_by_latency": true, "route_randomly": true,
+	"max_redirects": true, "route_by_latency": true, "route_randomly": true,
 	"context_timeout_enabled": true, "dialer_retries": true, "dialer_retry_timeout": true,
 	"max_concurrent_dials": true, "master_name": true, "unstable_resp3": true,
 }
@@ -477,6 +479,13 @@ func (p *urlParser) settings(params map[string][]string, db int, hasDB bool) err
 	if v, ok := params["endpoint"]; ok {
 		p.add(WithEndpoint(v[0]))
 	}
+	if v, ok := params["read_only"]; ok {
+		b, err := p.boolean("read_only", v[0])
+		if err != nil {
+			return err
+		}
+		p.add(WithReplicaReads(b))
+	}
 
 	// Durations.
 	for _, d := range []struct {
@@ -523,6 +532,14 @@ func (p *urlParser) settings(params map[string][]string, db int, hasDB bool) err
 			}
 			p.add(WithMaxConnections(n))
 		}
+	}
+
+	if v, ok := params["push_buffer"]; ok {
+		n, err := p.number(v[0])
+		if err != nil {
+			return p.errf("parameter push_buffer: %s: %v", p.show(v[0]), err)
+		}
+		p.add(WithPushBuffer(n))
 	}
 
 	for _, name := range []string{"max_retries", "connect_retry"} {

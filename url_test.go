@@ -54,6 +54,11 @@ func TestParseURL(t *testing.T) {
 		{"redis://?addr=b:7001&addr=c:7002", addrs("b:7001", "c:7002")},
 		{"redis:///?addr=b:7001", addrs("b:7001")},
 
+		// Cluster replica reads and the push buffer.
+		{"redis://h?read_only=true", func(s *settings) { s.addrs = []string{"h:6379"}; s.call.replicaReads = true }},
+		{"redis://h?read_only", func(s *settings) { s.addrs = []string{"h:6379"}; s.call.replicaReads = true }},
+		{"redis://h?push_buffer=50", func(s *settings) { s.addrs = []string{"h:6379"}; s.pushBuffer = 50 }},
+
 		// Unix sockets.
 		{"unix:///run/redis.sock", addrs("/run/redis.sock")},
 		{"unix:///run/redis.sock?db=2", func(s *settings) { s.addrs = []string{"/run/redis.sock"}; setDB(s, 2) }},
