@@ -30,6 +30,10 @@ type conn struct {
 	onPush        func(frame []byte) // RESP3 pushes; nil drops them
 	db            int                // the selected database; changed only by its one user
 	dead          atomic.Bool        // set once err is; read without the lock
+	// interrupted is set when interrupt may have left a deadline in the
+	// past, so that the next reader clears it. Clearing it on every call
+	// instead costs timer work, and wake-ups of the poller, per reply.
+	interrupted atomic.Bool
 
 	mu      sync.Mutex
 	wbuf    []byte // encoded commands waiting to be written
@@ -234,6 +238,7 @@ func (cn *conn) abandon(c *call) bool {
 // whose context ended can leave. The others see a timeout, find their own
 // context alive and carry on.
 func (cn *conn) interrupt() {
+	cn.interrupted.Store(true)
 	cn.nc.SetDeadline(time.Unix(1, 0))
 }
 
@@ -291,7 +296,6 @@ func (cn *conn) flush(ctx context.Context) {
 // reply is owed), and then gives the role up or hands it on. It reports
 // whether it gave up on mine because ctx ended.
 func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
-	cn.timedOut = true // make readFrame set the deadline for this reader
 	for {
 		frame, err := cn.readFrame(ctx)
 		if err != nil {
@@ -413,7 +417,7 @@ func (cn *conn) readFrame(ctx context.Context) ([]byte, error) {
 			return frame, nil
 		}
 		cn.makeRoom()
-		if cn.timedOut || cn.socketTimeout > 0 {
+		if cn.interrupted.Swap(false) || cn.timedOut || cn.socketTimeout > 0 {
 			cn.readDeadline = cn.ioDeadline()
 			cn.nc.SetReadDeadline(cn.readDeadline)
 			cn.timedOut = false
