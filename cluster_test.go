@@ -813,6 +813,28 @@ func TestClusterFailover(t *testing.T) {
 	converged("CLUSTER FAILOVER", start)
 	report("CLUSTER FAILOVER", start)
 
+	// Resharding: the slot of a busy counter goes back and forth between
+	// two masters, keys and all, while the load runs.
+	slot := keySlot(t, c, counters[0][0].key)
+	var from, to *redistest.Server
+	for _, m := range c.Masters() {
+		if owns(t, m, slot) {
+			from = m
+		} else if to == nil {
+			to = m
+		}
+	}
+	require.NotNil(t, from)
+	require.NotNil(t, to)
+	for i := 0; i < 3; i++ {
+		start = time.Now()
+		require.NoError(t, c.MoveSlot(slot, from, to))
+		phase := fmt.Sprintf("slot %d moved (%d)", slot, i+1)
+		converged(phase, start)
+		report(phase, start)
+		from, to = to, from
+	}
+
 	// SIGKILL of a master. Its writes are paused and its replica caught up
 	// first: Redis replicates asynchronously, so an increment acknowledged
 	// in the last instant could otherwise be lost by the server itself,
