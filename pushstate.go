@@ -1,0 +1,618 @@
+package justredis
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// pushState is what all copies of one PushConnection share. One goroutine
+// (run) reads frames from the server connection into a bounded queue,
+// unchanged; NextMessage decodes them, so that every copy decodes with its
+// own decoder. Writes are serialised by wmu.
+type pushState struct {
+	p     *pool
+	route callSettings // the server and database to connect to
+	keys  []string     // the keys given to PushConnection: in a cluster, they pick the node
+	limit int          // messages kept at most
+	// routeSlot is the cluster slot the connection in use was chosen by
+	// (see routeKeys, in shardpubsub.go); -1 for none. Only connect and the
+	// reader, one after the other, use it.
+	routeSlot int
+
+	ctx     context.Context // ended by Close
+	cancel  context.CancelFunc
+	closing atomic.Bool          // Close was called
+	cur     atomic.Pointer[conn] // the connection in use, for Close to close
+	addr    atomic.Pointer[string]
+	wg      sync.WaitGroup // the reader
+
+	// wmu serialises writes and guards the fields after it.
+	wmu     sync.Mutex
+	cn      *conn // nil while reconnecting
+	sv      *server
+	resp    int
+	lastErr error // why the last connection or attempt failed, naming the address
+	// What to set up again on a new connection, as the user asked for it.
+	subs     [3]map[string]struct{} // channels, patterns, shard channels
+	monitor  bool
+	tracking [][]string // CLIENT TRACKING commands since the last "off"
+
+	// mu guards the queue of frames.
+	mu      sync.Mutex
+	frames  [][]byte
+	head    int           // frames[head:] are waiting
+	dropped int64         // dropped since NextMessage last reported it
+	wake    chan struct{} // closed when a frame arrives; made by a waiter
+	closed  bool
+	done    chan struct{} // closed once closed is set
+}
+
+// The subscription sets.
+const (
+	subChannels = iota
+	subPatterns
+	subShards
+)
+
+// pushOp is a command allowed on a push connection.
+type pushOp struct {
+	kind pushKind
+	set  int // the subscription set for subscribe and unsubscribe
+}
+
+type pushKind uint8
+
+const (
+	opSubscribe pushKind = iota
+	opUnsubscribe
+	opPing
+	opMonitor
+	opTracking
+)
+
+var pushOps = map[string]pushOp{
+	"subscribe":    {opSubscribe, subChannels},
+	"psubscribe":   {opSubscribe, subPatterns},
+	"ssubscribe":   {opSubscribe, subShards},
+	"unsubscribe":  {opUnsubscribe, subChannels},
+	"punsubscribe": {opUnsubscribe, subPatterns},
+	"sunsubscribe": {opUnsubscribe, subShards},
+	"ping":         {kind: opPing},
+	"monitor":      {kind: opMonitor},
+}
+
+const pushAllowed = "SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE, SUNSUBSCRIBE, PING, MONITOR and (RESP3) CLIENT TRACKING"
+
+// pushCommand says which command args is, or why it is refused.
+func pushCommand(args []any) (pushOp, error) {
+	var buf [32]byte
+	name, ok := lowerName(buf[:0], args[0])
+	if !ok {
+		return pushOp{}, invalidArg(fmt.Sprintf("argument 0 (command name): unsupported type %T", args[0]))
+	}
+	if len(name) == 0 {
+		return pushOp{}, invalidArg("empty command name")
+	}
+	op, found := pushOps[string(name)]
+	if !found && string(name) == "client" && len(args) > 1 {
+		var sub [16]byte
+		if s, ok := lowerName(sub[:0], args[1]); ok && string(s) == "tracking" {
+			op, found = pushOp{kind: opTracking}, true
+		}
+	}
+	if !found {
+		shown := strings.ToUpper(string(name))
+		if shown == "CLIENT" && len(args) > 1 {
+			if s, ok := lowerName(nil, args[1]); ok {
+				shown += " " + strings.ToUpper(string(s))
+			}
+		}
+		if len(shown) > 40 {
+			shown = shown[:40] + "..."
+		}
+		return pushOp{}, invalidArg(fmt.Sprintf("%s is not allowed on a PushConnection, which takes only %s; use Redis.Do or a Connection for other commands", shown, pushAllowed))
+	}
+	if op.kind == opSubscribe && len(args) < 2 {
+		return pushOp{}, invalidArg(fmt.Sprintf("%s needs at least one channel or pattern", strings.ToUpper(string(name))))
+	}
+	return op, nil
+}
+
+// connect opens a new server connection.
+func (ps *pushState) connect(ctx context.Context) (*conn, *server, int, error) {
+	keys := ps.routeKeys()
+	sv, err := ps.p.serverFor(ctx, &ps.route, keys)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	ps.routeSlot = -1
+	if len(keys) > 0 {
+		ps.routeSlot = hashSlot(keys[0])
+	}
+	cn, info, err := sv.openPlan(ctx, setupPlan{db: ps.route.db})
+	if err != nil {
+		ps.p.serverLost(sv)
+		return nil, nil, 0, err
+	}
+	// The reader sets its own deadlines: an idle push connection is not a
+	// dead one, so the socket timeout means something else here.
+	cn.socketTimeout = 0
+	cn.timedOut = false
+	cn.nc.SetDeadline(time.Time{})
+	return cn, sv, info.resp, nil
+}
+
+// install makes cn the connection in use, after sending it everything the
+// user had set up.
+func (ps *pushState) install(ctx context.Context, cn *conn, sv *server, resp int) error {
+	ps.wmu.Lock()
+	defer ps.wmu.Unlock()
+	if buf := ps.setupCommands(nil); len(buf) > 0 {
+		if _, _, err := ps.write(ctx, cn, buf); err != nil {
+			sv.drop(cn)
+			return &netError{addr: sv.addr, err: err}
+		}
+	}
+	ps.cn, ps.sv, ps.resp = cn, sv, resp
+	ps.addr.Store(&sv.addr)
+	ps.cur.Store(cn)
+	if ps.closing.Load() {
+		// Close came meanwhile, and may have missed cn.
+		ps.cn = nil
+		sv.drop(cn)
+		return ErrClosed
+	}
+	return nil
+}
+
+// setupCommands appends the commands that restore the tracked state: CLIENT
+// TRACKING, MONITOR, then the subscriptions, one SSUBSCRIBE per slot.
+func (ps *pushState) setupCommands(buf []byte) []byte {
+	for _, t := range ps.tracking {
+		buf = appendStrings(buf, t...)
+	}
+	if ps.monitor {
+		buf = appendStrings(buf, "MONITOR")
+	}
+	buf = appendInChunks(buf, "SUBSCRIBE", sortedKeys(ps.subs[subChannels]))
+	buf = appendInChunks(buf, "PSUBSCRIBE", sortedKeys(ps.subs[subPatterns]))
+	bySlot := make(map[int][]string)
+	for ch := range ps.subs[subShards] {
+		s := hashSlot(ch)
+		bySlot[s] = append(bySlot[s], ch)
+	}
+	slots := make([]int, 0, len(bySlot))
+	for s := range bySlot {
+		slots = append(slots, s)
+	}
+	slices.Sort(slots)
+	for _, s := range slots {
+		chans := bySlot[s]
+		slices.Sort(chans)
+		buf = appendInChunks(buf, "SSUBSCRIBE", chans)
+	}
+	return buf
+}
+
+// resubscribeChunk bounds the channels given to one command when
+// subscribing again.
+const resubscribeChunk = 1000
+
+func appendInChunks(buf []byte, cmd string, names []string) []byte {
+	for len(names) > 0 {
+		n := min(len(names), resubscribeChunk)
+		buf = appendStrings(buf, append([]string{cmd}, names[:n]...)...)
+		names = names[n:]
+	}
+	return buf
+}
+
+func appendStrings(buf []byte, args ...string) []byte {
+	a := make([]any, len(args))
+	for i, s := range args {
+		a[i] = s
+	}
+	buf, _ = appendCommand(buf, a) // strings always encode
+	return buf
+}
+
+func sortedKeys(m map[string]struct{}) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// do sends one encoded command and remembers what it changes.
+func (ps *pushState) do(ctx context.Context, op pushOp, buf []byte) error {
+	if ps.isClosed() {
+		return ErrClosed
+	}
+	ps.wmu.Lock()
+	defer ps.wmu.Unlock()
+	if ps.isClosed() {
+		return ErrClosed
+	}
+	if op.kind == opTracking && ps.resp == 2 {
+		return invalidArg("CLIENT TRACKING on a PushConnection needs RESP3 (WithRESP(3)): under RESP2 the server cannot push invalidations to it; subscribe to __redis__:invalidate there instead and send CLIENT TRACKING ... REDIRECT on a Connection")
+	}
+	cn := ps.cn
+	if cn == nil {
+		if op.kind == opPing {
+			return ps.downError()
+		}
+		ps.remember(op, buf)
+		return nil
+	}
+	n, ctxEnded, err := ps.write(ctx, cn, buf)
+	switch {
+	case err == nil:
+		ps.remember(op, buf)
+		return nil
+	case ctxEnded:
+		if n > 0 {
+			// Half a command went out: only a new connection is clean.
+			cn.fail(err)
+		}
+		return err
+	}
+	cn.fail(err) // the reader sees it and connects again
+	if op.kind == opPing {
+		return &netError{addr: cn.addr, err: err, written: n > 0}
+	}
+	ps.remember(op, buf)
+	return nil
+}
+
+// remember records what a command sent (or to be sent) changes, so that a
+// new connection can be set up the same way. wmu is held.
+func (ps *pushState) remember(op pushOp, buf []byte) {
+	args := commandStrings(buf)
+	switch op.kind {
+	case opSubscribe:
+		for _, a := range args[1:] {
+			ps.subs[op.set][a] = struct{}{}
+		}
+	case opUnsubscribe:
+		if len(args) == 1 {
+			clear(ps.subs[op.set])
+		}
+		for _, a := range args[1:] {
+			delete(ps.subs[op.set], a)
+		}
+	case opMonitor:
+		// Under RESP2 the server refuses MONITOR while subscribed.
+		if ps.resp != 2 || len(ps.subs[subChannels])+len(ps.subs[subPatterns])+len(ps.subs[subShards]) == 0 {
+			ps.monitor = true
+		}
+	case opTracking:
+		if len(args) > 2 && strings.EqualFold(args[2], "off") {
+			ps.tracking = nil
+		} else {
+			ps.tracking = append(ps.tracking, args)
+		}
+	}
+}
+
+// commandStrings reads back the arguments of an encoded command.
+func commandStrings(buf []byte) []string {
+	r := Reader{buf: buf}
+	t, err := r.Next()
+	if err != nil {
+		return nil
+	}
+	args := make([]string, 0, t.Len)
+	for i := 0; i < t.Len; i++ {
+		a, err := r.Next()
+		if err != nil {
+			break
+		}
+		args = append(args, string(a.Data))
+	}
+	return args
+}
+
+// write writes buf to cn within ctx and the socket timeout. It returns how
+// much it wrote, and whether it stopped because ctx ended (err is then
+// ctx's error).
+func (ps *pushState) write(ctx context.Context, cn *conn, buf []byte) (written int, ctxEnded bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, true, err
+	}
+	var deadline time.Time
+	if t := ps.p.s.socketTimeout; t > 0 {
+		deadline = time.Now().Add(t)
+	}
+	ctxDeadline, hasCtxDeadline := ctx.Deadline()
+	if hasCtxDeadline && (deadline.IsZero() || ctxDeadline.Before(deadline)) {
+		deadline = ctxDeadline
+	}
+	cn.nc.SetWriteDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { cn.nc.SetWriteDeadline(time.Unix(1, 0)) })
+	defer stop()
+	for written < len(buf) {
+		n, err := cn.nc.Write(buf[written:])
+		written += n
+		if err == nil {
+			continue
+		}
+		if isTimeout(err) {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return written, true, ctxErr
+			}
+			if hasCtxDeadline && !time.Now().Before(ctxDeadline) {
+				return written, true, context.DeadlineExceeded
+			}
+			if deadline.IsZero() || time.Now().Before(deadline) {
+				cn.nc.SetWriteDeadline(deadline) // a stale interrupt: carry on
+				continue
+			}
+		}
+		return written, false, err
+	}
+	return written, false, nil
+}
+
+// keepAliveArg is the argument of the PINGs a push connection sends when
+// the server has been silent for the socket timeout. Their replies are not
+// delivered.
+const keepAliveArg = "justredis-keepalive"
+
+var (
+	keepAliveCmd      = appendStrings(nil, "PING", keepAliveArg)
+	keepAliveBulk     = appendBulkString(nil, keepAliveArg)
+	keepAlivePong     = appendBulkString([]byte("*2\r\n$4\r\npong\r\n"), keepAliveArg)
+	keepAliveMonitor  = []byte(`"PING" "` + keepAliveArg + "\"\r\n")
+	replyOKFrame      = []byte("+OK\r\n")
+	emptyBulkFrame    = []byte("$0\r\n\r\n")
+	trackingChannel   = "__redis__:invalidate"
+	errNotConnected   = errors.New("not connected")
+	reconnectMaxDelay = 2 * time.Second
+)
+
+// keepAlive sends a PING unless a write is under way; it reports whether
+// it did.
+func (ps *pushState) keepAlive(cn *conn) bool {
+	if !ps.wmu.TryLock() {
+		return false
+	}
+	defer ps.wmu.Unlock()
+	if ps.cn != cn {
+		return false
+	}
+	_, _, err := ps.write(ps.ctx, cn, keepAliveCmd)
+	return err == nil
+}
+
+// run reads from cn, connects again whenever the connection is lost, and
+// ends when the PushConnection or its pool is closed.
+func (ps *pushState) run(cn *conn) {
+	defer ps.wg.Done()
+	for cn != nil {
+		err := ps.read(cn)
+		ps.lost(cn, err)
+		cn = ps.reconnect()
+	}
+	ps.finish()
+	ps.cancel()
+}
+
+// read queues the frames cn receives until it fails.
+func (ps *pushState) read(cn *conn) error {
+	idle := ps.p.s.socketTimeout
+	pinged := false
+	for {
+		var deadline time.Time
+		if idle > 0 {
+			deadline = time.Now().Add(idle)
+			cn.nc.SetReadDeadline(deadline)
+		}
+		frame, err := cn.readFrame(context.Background())
+		if err != nil {
+			if ps.closing.Load() {
+				return ErrClosed
+			}
+			if !isTimeout(err) {
+				return err
+			}
+			if deadline.IsZero() {
+				cn.nc.SetReadDeadline(time.Time{}) // a stale interrupt
+				continue
+			}
+			if time.Now().Before(deadline) {
+				continue
+			}
+			// Silent for the socket timeout: ask whether it is alive, and
+			// give up after another timeout without a word.
+			if pinged {
+				return err
+			}
+			pinged = ps.keepAlive(cn)
+			continue
+		}
+		pinged = false
+		if quietFrame(frame) {
+			continue
+		}
+		ps.push(frame)
+		if ps.shardMoved(frame) {
+			return errShardMoved // connect again, to the slot's new owner
+		}
+	}
+}
+
+// quietFrame reports whether a frame is not for the user: the OK that
+// confirms MONITOR or CLIENT TRACKING, and what keep-alive PINGs cause.
+func quietFrame(f []byte) bool {
+	return bytes.Equal(f, replyOKFrame) || bytes.Equal(f, keepAliveBulk) || bytes.Equal(f, keepAlivePong) ||
+		(f[0] == byte(KindSimple) && bytes.HasSuffix(f, keepAliveMonitor))
+}
+
+// push queues a copy of frame, dropping the oldest when the queue is full.
+func (ps *pushState) push(frame []byte) {
+	f := bytes.Clone(frame)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		return
+	}
+	if len(ps.frames)-ps.head >= ps.limit {
+		ps.frames[ps.head] = nil
+		ps.head++
+		ps.dropped++
+	}
+	if ps.head >= 64 && 2*ps.head >= len(ps.frames) {
+		n := copy(ps.frames, ps.frames[ps.head:])
+		clear(ps.frames[n:])
+		ps.frames, ps.head = ps.frames[:n], 0
+	}
+	ps.frames = append(ps.frames, f)
+	if ps.wake != nil {
+		close(ps.wake)
+		ps.wake = nil
+	}
+}
+
+// take returns the oldest frame, or the count of dropped frames, waiting
+// for one until ctx ends or the connection is closed.
+func (ps *pushState) take(ctx context.Context) ([]byte, int64, error) {
+	for {
+		ps.mu.Lock()
+		if ps.closed {
+			ps.mu.Unlock()
+			return nil, 0, ErrClosed
+		}
+		if n := ps.dropped; n > 0 {
+			ps.dropped = 0
+			ps.mu.Unlock()
+			return nil, n, nil
+		}
+		if ps.head < len(ps.frames) {
+			f := ps.frames[ps.head]
+			ps.frames[ps.head] = nil
+			ps.head++
+			if ps.head == len(ps.frames) {
+				ps.frames, ps.head = ps.frames[:0], 0
+				if cap(ps.frames) > 1024 {
+					ps.frames = nil // a burst is over: give its memory back
+				}
+			}
+			ps.mu.Unlock()
+			return f, 0, nil
+		}
+		if ps.wake == nil {
+			ps.wake = make(chan struct{})
+		}
+		wake := ps.wake
+		ps.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ps.done:
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+	}
+}
+
+// finish marks the PushConnection closed and wakes those waiting.
+func (ps *pushState) finish() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if !ps.closed {
+		ps.closed = true
+		ps.frames, ps.head, ps.dropped = nil, 0, 0
+		close(ps.done)
+	}
+}
+
+func (ps *pushState) isClosed() bool {
+	if ps.closing.Load() || ps.p.closed.Load() {
+		return true
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.closed
+}
+
+// lost lets go of a connection that failed.
+func (ps *pushState) lost(cn *conn, err error) {
+	ps.wmu.Lock()
+	sv := ps.sv
+	if ps.cn == cn {
+		ps.cn = nil
+		ps.lastErr = &netError{addr: cn.addr, err: err}
+	}
+	ps.wmu.Unlock()
+	ps.cur.CompareAndSwap(cn, nil)
+	sv.drop(cn)
+}
+
+// reconnect connects again, with backoff, until it succeeds or the
+// PushConnection or its pool is closed (then it returns nil).
+func (ps *pushState) reconnect() *conn {
+	for attempt := 0; ; attempt++ {
+		if ps.closing.Load() || ps.p.closed.Load() {
+			return nil
+		}
+		if attempt > 0 {
+			t := time.NewTimer(reconnectDelay(attempt))
+			select {
+			case <-t.C:
+			case <-ps.ctx.Done():
+				t.Stop()
+				return nil
+			}
+		}
+		timeout := ps.p.s.connectTimeout
+		if timeout == 0 {
+			timeout = 10 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(ps.ctx, timeout)
+		cn, sv, resp, err := ps.connect(ctx)
+		if err == nil {
+			err = ps.install(ctx, cn, sv, resp)
+		}
+		cancel()
+		if err == nil {
+			return cn
+		}
+		ps.wmu.Lock()
+		ps.lastErr = err
+		ps.wmu.Unlock()
+	}
+}
+
+// reconnectDelay is the wait before attempt (from 1): 50ms doubling up to
+// 2s, half of it random.
+func reconnectDelay(attempt int) time.Duration {
+	d := reconnectMaxDelay
+	if attempt < 7 {
+		d = min(50*time.Millisecond<<(attempt-1), reconnectMaxDelay)
+	}
+	return d/2 + rand.N(d/2)
+}
+
+func (ps *pushState) addrText() string {
+	if a := ps.addr.Load(); a != nil {
+		return *a
+	}
+	return ""
+}
+
+// downError says why the connection is down. wmu is held.
+func (ps *pushState) downError() error {
+	if ps.lastErr != nil {
+		return ps.lastErr // it names the address
+	}
+	return &netError{addr: ps.addrText(), err: errNotConnected}
+}
