@@ -52,15 +52,7 @@ func (c *Connection) GoString() string { return c.String() }
 // before each call that needs it.
 func (c *Connection) Modify(opts ...CallOption) *Connection {
 	m := *c
-	for _, o := range opts {
-		if o == nil {
-			m.err = invalidArg("Modify: nil CallOption")
-			break
-		}
-		if err := o.applyToCall(&m.call); err != nil && m.err == nil {
-			m.err = err
-		}
-	}
+	m.call, m.err = modified(m.call, m.err, opts)
 	return &m
 }
 

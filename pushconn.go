@@ -164,15 +164,7 @@ func (p *PushConnection) GoString() string { return p.String() }
 // PushConnection.
 func (p *PushConnection) Modify(opts ...CallOption) *PushConnection {
 	m := *p
-	for _, o := range opts {
-		if o == nil {
-			m.err = invalidArg("Modify: nil CallOption")
-			break
-		}
-		if err := o.applyToCall(&m.call); err != nil && m.err == nil {
-			m.err = err
-		}
-	}
+	m.call, m.err = modified(m.call, m.err, opts)
 	return &m
 }
 

@@ -51,15 +51,7 @@ func (r *Redis) GoString() string { return r.String() }
 // like.
 func (r *Redis) Modify(opts ...CallOption) *Redis {
 	c := *r
-	for _, o := range opts {
-		if o == nil {
-			c.err = invalidArg("Modify: nil CallOption")
-			break
-		}
-		if err := o.applyToCall(&c.call); err != nil && c.err == nil {
-			c.err = err
-		}
-	}
+	c.call, c.err = modified(c.call, c.err, opts)
 	return &c
 }
 

@@ -296,3 +296,18 @@ func WithTimeout(d time.Duration) CallOption {
 		return nil
 	})
 }
+
+// modified applies the CallOptions given to a Modify. An invalid option is
+// kept as err, which every call of the copy then returns, since Modify
+// itself returns no error.
+func modified(cs callSettings, err error, opts []CallOption) (callSettings, error) {
+	for _, o := range opts {
+		if o == nil {
+			return cs, invalidArg("Modify: nil CallOption")
+		}
+		if e := o.applyToCall(&cs); e != nil && err == nil {
+			err = e
+		}
+	}
+	return cs, err
+}
