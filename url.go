@@ -214,7 +214,10 @@ func (p *urlParser) parse(rawURL string) error {
 			userinfo, before, hasUserinfo = before[:at], before[at+1:], true
 		}
 	}
-	p.hide = strings.Contains(query, "@")
+	// An '@' after the first '?', or left in a socket path, may be the end
+	// of user info the URL's writer meant: then no text of the URL is
+	// shown, lest it hold a password.
+	p.hide = strings.Contains(query, "@") || (scheme == "unix" && strings.Contains(before, "@"))
 	if strings.Contains(before, "#") || strings.Contains(query, "#") {
 		return p.errf("fragments (#...) are not supported; write '#' as %%23")
 	}
