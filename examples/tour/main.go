@@ -1,13 +1,16 @@
 // Command tour walks through justredis against a real server: the one in
-// REDIS_URL, or a throwaway one it starts (and removes) itself.
+// REDIS_URL, or a throwaway one it starts (and removes) itself. The same
+// code runs against a single server and against a Redis Cluster.
 //
 //	go run ./examples/tour
+//	go run ./examples/tour -cluster   # a throwaway 3-master cluster
 //	REDIS_URL=redis://localhost:6379/15 go run ./examples/tour
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log"
 	"os"
@@ -18,8 +21,20 @@ import (
 )
 
 func main() {
+	cluster := flag.Bool("cluster", false, "start a throwaway Redis Cluster instead of a single server")
+	flag.Parse()
 	url := os.Getenv("REDIS_URL")
-	if url == "" {
+	switch {
+	case url != "":
+	case *cluster:
+		fmt.Println("REDIS_URL is not set: starting a throwaway Redis Cluster (3 masters)")
+		c, err := redistest.StartClusterServer(3, 0, redistest.Options{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer c.Close()
+		url = c.URL()
+	default:
 		fmt.Println("REDIS_URL is not set: starting a throwaway Redis server")
 		s, err := redistest.StartServer(redistest.Options{})
 		if err != nil {
@@ -43,29 +58,48 @@ func tour(url string) error {
 		return err
 	}
 	defer r.Close()
-	show(r.Do(ctx, "SET", "tour:greeting", "hello"))
-	show(r.Do(ctx, "GET", "tour:greeting"))
-	show(r.Do(ctx, "GET", "tour:missing"))
-	show(r.Do(ctx, "INCRBY", "tour:visits", 10))
-	show(r.Do(ctx, "HSET", "tour:user", "name", "Ada", "born", 1815))
-	show(r.Do(ctx, "HGETALL", "tour:user"))
+	show(r.Do(ctx, "SET", "{tour}:greeting", "hello"))
+	show(r.Do(ctx, "GET", "{tour}:greeting"))
+	show(r.Do(ctx, "GET", "{tour}:missing"))
+	show(r.Do(ctx, "INCRBY", "{tour}:visits", 10))
+	show(r.Do(ctx, "HSET", "{tour}:user", "name", "Ada", "born", 1815))
+	show(r.Do(ctx, "HGETALL", "{tour}:user"))
 
 	section("Arguments are checked before anything is sent")
-	show(r.Do(ctx, "SET", "tour:bad", time.Second))
+	show(r.Do(ctx, "SET", "{tour}:bad", time.Second))
 	show(r.Do(ctx, "SELECT", 1))
 
+	section("Where the calls go")
+	endpoints, err := r.Endpoints(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range endpoints {
+		fmt.Printf("  %s (%s)\n", e.Address, e.Role)
+	}
+	inCluster := endpoints[0].Role != "standalone"
+	// Keys share the hash tag {tour}, so in a cluster they live on one
+	// node and multi-key commands and transactions work there too.
+	show(r.Modify(justredis.WithEndpoint(justredis.Masters)).Do(ctx, "DBSIZE"))
+
 	section("Modify: other per-call settings, same connections")
-	db1 := r.Modify(justredis.WithDatabase(1), justredis.WithDecoder(justredis.BytesDecoder))
-	show(db1.Do(ctx, "SET", "tour:greeting", "hello from database 1"))
-	show(db1.Do(ctx, "GET", "tour:greeting"))
-	show(r.Do(ctx, "GET", "tour:greeting"))
+	raw := r.Modify(justredis.WithDecoder(justredis.BytesDecoder))
+	show(raw.Do(ctx, "GET", "{tour}:greeting"))
+	db1 := r.Modify(justredis.WithDatabase(1))
+	if inCluster {
+		show(db1.Do(ctx, "SET", "{tour}:greeting", "a cluster has database 0 only"))
+	} else {
+		show(db1.Do(ctx, "SET", "{tour}:greeting", "hello from database 1"))
+		show(db1.Do(ctx, "GET", "{tour}:greeting"))
+		show(r.Do(ctx, "GET", "{tour}:greeting"))
+	}
 
 	section("DoMulti: one round trip, replies in order")
 	show(r.DoMulti(ctx,
-		[]any{"SET", "tour:counter", 1},
-		[]any{"INCR", "tour:counter"},
-		[]any{"LPUSH", "tour:counter", "not a list"},
-		[]any{"GET", "tour:counter"},
+		[]any{"SET", "{tour}:counter", 1},
+		[]any{"INCR", "{tour}:counter"},
+		[]any{"LPUSH", "{tour}:counter", "not a list"},
+		[]any{"GET", "{tour}:counter"},
 	))
 
 	section("A transaction on a connection of its own")
@@ -74,13 +108,13 @@ func tour(url string) error {
 	}
 
 	section("Converters read RESP2 and RESP3 replies alike")
-	name, err := justredis.String(r.Do(ctx, "HGET", "tour:user", "name"))
+	name, err := justredis.String(r.Do(ctx, "HGET", "{tour}:user", "name"))
 	fmt.Printf("String  -> %q %v\n", name, err)
-	born, err := justredis.Int64(r.Do(ctx, "HGET", "tour:user", "born"))
+	born, err := justredis.Int64(r.Do(ctx, "HGET", "{tour}:user", "born"))
 	fmt.Printf("Int64   -> %d %v\n", born, err)
-	fields, err := justredis.StringMap(r.Do(ctx, "HGETALL", "tour:user"))
+	fields, err := justredis.StringMap(r.Do(ctx, "HGETALL", "{tour}:user"))
 	fmt.Printf("StringMap -> %v %v\n", fields, err)
-	_, err = justredis.String(r.Do(ctx, "GET", "tour:missing"))
+	_, err = justredis.String(r.Do(ctx, "GET", "{tour}:missing"))
 	fmt.Printf("String of a missing key -> errors.Is(err, ErrNil) == %v\n", errors.Is(err, justredis.ErrNil))
 
 	section("Publish and subscribe on a push connection")
@@ -89,22 +123,24 @@ func tour(url string) error {
 	}
 
 	section("Cleaning up")
-	show(r.Do(ctx, "DEL", "tour:greeting", "tour:visits", "tour:user", "tour:counter", "tour:a", "tour:b"))
-	show(db1.Do(ctx, "DEL", "tour:greeting"))
+	show(r.Do(ctx, "DEL", "{tour}:greeting", "{tour}:visits", "{tour}:user", "{tour}:counter", "{tour}:a", "{tour}:b"))
+	if !inCluster {
+		show(db1.Do(ctx, "DEL", "{tour}:greeting"))
+	}
 	return nil
 }
 
 // transfer moves 10 from tour:a to tour:b atomically, with WATCH guarding
 // against a concurrent change.
 func transfer(ctx context.Context, r *justredis.Redis) error {
-	show(r.DoMulti(ctx, []any{"SET", "tour:a", 100}, []any{"SET", "tour:b", 0}))
-	c, err := r.Connection(ctx)
+	show(r.DoMulti(ctx, []any{"SET", "{tour}:a", 100}, []any{"SET", "{tour}:b", 0}))
+	c, err := r.Connection(ctx, "{tour}:a") // in a cluster, the node of the key
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	show(c.Do(ctx, "WATCH", "tour:a"))
-	balance, err := justredis.Int64(c.Do(ctx, "GET", "tour:a"))
+	show(c.Do(ctx, "WATCH", "{tour}:a"))
+	balance, err := justredis.Int64(c.Do(ctx, "GET", "{tour}:a"))
 	if err != nil {
 		return err
 	}
@@ -112,8 +148,8 @@ func transfer(ctx context.Context, r *justredis.Redis) error {
 		return errors.New("not enough")
 	}
 	show(c.Do(ctx, "MULTI"))
-	show(c.Do(ctx, "DECRBY", "tour:a", 10))
-	show(c.Do(ctx, "INCRBY", "tour:b", 10))
+	show(c.Do(ctx, "DECRBY", "{tour}:a", 10))
+	show(c.Do(ctx, "INCRBY", "{tour}:b", 10))
 	show(c.Do(ctx, "EXEC"))
 	return nil
 }
@@ -126,7 +162,7 @@ func pubsub(ctx context.Context, r *justredis.Redis) error {
 		return err
 	}
 	defer p.Close()
-	if err := p.Do(ctx, "SUBSCRIBE", "tour:news"); err != nil {
+	if err := p.Do(ctx, "SUBSCRIBE", "{tour}:news"); err != nil {
 		return err
 	}
 	msg, err := p.NextMessage(ctx) // the confirmation comes as a message too
@@ -135,7 +171,7 @@ func pubsub(ctx context.Context, r *justredis.Redis) error {
 	}
 	fmt.Printf("  %s %s %v\n", msg.Kind, msg.Channel, msg.Data)
 	for i := 1; i <= 3; i++ {
-		show(r.Do(ctx, "PUBLISH", "tour:news", fmt.Sprintf("story %d", i)))
+		show(r.Do(ctx, "PUBLISH", "{tour}:news", fmt.Sprintf("story %d", i)))
 	}
 	read := 0
 	for msg, err := range p.Messages(ctx) {
