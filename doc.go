@@ -166,7 +166,14 @@
 // following MOVED and ASK redirections and refreshing the slot map as the
 // cluster changes. DoMulti splits a pipeline by node. Endpoints lists the
 // nodes, and WithEndpoint sends calls to one of them, or to every master at
-// once with Masters.
+// once with Masters. WithReplicaReads lets replicas serve read-only
+// commands. Keys that share a hash tag ("{user1}:name", "{user1}:mail")
+// share a node, so multi-key commands and transactions can use them
+// together:
+//
+//	c, err := r.Connection(ctx, "{user1}:balance") // the node that owns the key
+//	replicas := r.Modify(justredis.WithReplicaReads(true))
+//	v, err := replicas.Do(ctx, "GET", "{user1}:name")
 //
 // # Errors
 //
