@@ -150,6 +150,9 @@ func (cn *conn) roundTripEncoded(ctx context.Context, encoded []byte, d Decoder,
 }
 
 func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decoder, vals []any) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // a caller that has given up sends nothing
+	}
 	c := callPool.Get().(*call)
 	c.decoder, c.vals, c.got, c.err, c.state, c.arena = d, vals, 0, nil, pending, nil
 	if vals == nil {

@@ -776,3 +776,23 @@ func TestUnreachable(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "127.0.0.1:1")
 }
+
+// TestCancelledContextSendsNothing: a call whose context has already ended
+// fails at once, and the command never reaches the server.
+func TestCancelledContextSendsNothing(t *testing.T) {
+	r := newRedis(t)
+	_, err := r.Do(testCtx(t), "PING") // connect first
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	counter := key(t, "counter")
+	before := commandsProcessed(t)
+	_, err = r.Do(ctx, "INCR", counter)
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = r.DoMulti(ctx, []any{"INCR", counter})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, int64(1), commandsProcessed(t)-before, "only the INFO of commandsProcessed reached the server")
+	v, err := r.Do(testCtx(t), "GET", counter)
+	require.NoError(t, err)
+	require.Nil(t, v)
+}
