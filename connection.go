@@ -312,7 +312,7 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 					continue
 				}
 			}
-			cn.fail(err)
+			cn.failReading(err)
 			return
 		}
 		if Kind(frame[0]) == KindPush {
@@ -330,7 +330,7 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 		}
 		cn.mu.Unlock()
 		if c == nil {
-			cn.fail(&protocolError{fmt.Sprintf("unexpected reply %q with no command waiting", truncate(frame))})
+			cn.failReading(&protocolError{fmt.Sprintf("unexpected reply %q with no command waiting", truncate(frame))})
 			return
 		}
 		if state != abandoned {
@@ -342,7 +342,7 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 			if errors.Is(err, ErrProtocol) {
 				// Well framed but malformed: nothing else it sends can be
 				// trusted either.
-				cn.fail(err)
+				cn.failReading(err)
 				return false
 			}
 			if err != nil {
@@ -381,7 +381,7 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 			c.done <- struct{}{}
 		}
 		if unsolicited != nil {
-			cn.fail(unsolicited)
+			cn.failReading(unsolicited)
 		}
 		if leave {
 			return false
@@ -477,28 +477,39 @@ func (cn *conn) ioDeadline() time.Time {
 }
 
 // fail breaks the connection: every call still owed a reply gets err.
-func (cn *conn) fail(err error) {
+func (cn *conn) fail(err error) { cn.breakDown(err, false) }
+
+// failReading is fail for the holder of the reading role.
+func (cn *conn) failReading(err error) { cn.breakDown(err, true) }
+
+// breakDown marks the connection broken and closes it. The calls still owed
+// replies are failed by the reader when there is one, since it may be
+// decoding into one of them right now; closing the socket makes it stop
+// and call failReading. Otherwise they are failed here.
+func (cn *conn) breakDown(err error, reader bool) {
 	cn.mu.Lock()
-	if cn.err != nil {
-		cn.mu.Unlock()
-		return
+	first := cn.err == nil
+	if first {
+		cn.err = err
+		cn.dead.Store(true)
+		cn.wbuf = nil
 	}
-	cn.err = err
-	cn.dead.Store(true)
-	calls := cn.queue.drain()
-	sent := cn.sent
-	cn.wbuf = nil
 	var wake []*call
-	for _, c := range calls {
-		if c.state == abandoned {
-			continue
+	if reader || !cn.reading {
+		calls := cn.queue.drain()
+		for _, c := range calls {
+			if c.state == abandoned {
+				continue
+			}
+			c.state = finished
+			c.err = &netError{addr: cn.addr, err: cn.err, written: c.seq <= cn.sent}
+			wake = append(wake, c)
 		}
-		c.state = finished
-		c.err = &netError{addr: cn.addr, err: err, written: c.seq <= sent}
-		wake = append(wake, c)
 	}
 	cn.mu.Unlock()
-	cn.nc.Close()
+	if first {
+		cn.nc.Close()
+	}
 	for _, c := range wake {
 		c.done <- struct{}{}
 	}
