@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,10 +49,16 @@ func testCtx(t testing.TB) context.Context {
 }
 
 // key returns a key unique to the test, so tests sharing a server never
-// see each other's data.
+// see each other's data, nor their own from an earlier run (-count=2).
 func key(t testing.TB, name string) string {
-	return t.Name() + ":" + name
+	run, _ := runs.LoadOrStore(t, runCount.Add(1))
+	return fmt.Sprintf("%s:%d:%s", t.Name(), run, name)
 }
+
+var (
+	runs     sync.Map // testing.TB → its run number
+	runCount atomic.Int64
+)
 
 // forEachRESP runs f under RESP2 and RESP3.
 func forEachRESP(t *testing.T, f func(t *testing.T, resp int)) {
