@@ -54,7 +54,7 @@ func TestCluster(t *testing.T) {
 		require.ErrorAs(t, err, &e, "ModeStandalone never follows redirections")
 		require.Equal(t, "MOVED", e.Prefix())
 
-		_, err = clusterClient(t, server.Addr(), justredis.WithMode(justredis.ModeCluster)).Do(testCtx(t), "PING")
+		_, err = clusterClient(t, server().Addr(), justredis.WithMode(justredis.ModeCluster)).Do(testCtx(t), "PING")
 		require.ErrorIs(t, err, justredis.ErrInvalidArgument, "ModeCluster on a single server")
 		require.Contains(t, err.Error(), "not a cluster node")
 	})

@@ -12,7 +12,7 @@ import (
 // code, the address is your server's.
 
 func ExampleNew() {
-	r, err := justredis.New(justredis.WithAddress(server.Addr()))
+	r, err := justredis.New(justredis.WithAddress(server().Addr()))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -30,7 +30,7 @@ func ExampleNew() {
 }
 
 func ExampleFromURL() {
-	r, err := justredis.FromURL("redis://" + server.Addr() + "/3?protocol=2&client_name=example")
+	r, err := justredis.FromURL("redis://" + server().Addr() + "/3?protocol=2&client_name=example")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -41,7 +41,7 @@ func ExampleFromURL() {
 }
 
 func ExampleRedis_Do() {
-	r, _ := justredis.New(justredis.WithAddress(server.Addr()))
+	r, _ := justredis.New(justredis.WithAddress(server().Addr()))
 	defer r.Close()
 	ctx := context.Background()
 
@@ -64,7 +64,7 @@ func ExampleRedis_Do() {
 }
 
 func ExampleRedis_Modify() {
-	r, _ := justredis.New(justredis.WithAddress(server.Addr()))
+	r, _ := justredis.New(justredis.WithAddress(server().Addr()))
 	defer r.Close()
 	ctx := context.Background()
 
@@ -79,7 +79,7 @@ func ExampleRedis_Modify() {
 }
 
 func ExampleRedis_DoMulti() {
-	r, _ := justredis.New(justredis.WithAddress(server.Addr()))
+	r, _ := justredis.New(justredis.WithAddress(server().Addr()))
 	defer r.Close()
 
 	replies, err := r.DoMulti(context.Background(),
@@ -99,7 +99,7 @@ func ExampleRedis_DoMulti() {
 }
 
 func ExampleRedis_Connection() {
-	r, _ := justredis.New(justredis.WithAddress(server.Addr()))
+	r, _ := justredis.New(justredis.WithAddress(server().Addr()))
 	defer r.Close()
 	ctx := context.Background()
 	r.Do(ctx, "SET", "example:balance", 100)
@@ -118,7 +118,7 @@ func ExampleRedis_Connection() {
 }
 
 func ExampleStringMap() {
-	r, _ := justredis.New(justredis.WithAddress(server.Addr()), justredis.WithRESP(2))
+	r, _ := justredis.New(justredis.WithAddress(server().Addr()), justredis.WithRESP(2))
 	defer r.Close()
 	ctx := context.Background()
 	r.Do(ctx, "DEL", "example:user")
@@ -131,7 +131,7 @@ func ExampleStringMap() {
 }
 
 func ExampleString() {
-	r, _ := justredis.New(justredis.WithAddress(server.Addr()))
+	r, _ := justredis.New(justredis.WithAddress(server().Addr()))
 	defer r.Close()
 
 	_, err := justredis.String(r.Do(context.Background(), "GET", "example:nothing"))

@@ -14,27 +14,40 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// server is one Redis server shared by the tests and examples of this
-// package that need nothing special. Tests that change server settings,
-// kill it or need TLS or ACLs start servers of their own.
-var server *redistest.Server
+// sharedServer is one Redis server shared by the tests and examples of
+// this package that need nothing special; server starts it at first use,
+// so that test binaries that need none (fuzz workers, say) start none.
+// Tests that change server settings, kill it or need TLS or ACLs start
+// servers of their own.
+var (
+	sharedOnce   sync.Once
+	sharedServer *redistest.Server
+)
+
+func server() *redistest.Server {
+	sharedOnce.Do(func() {
+		s, err := redistest.StartServer(redistest.Options{UnixSocket: true})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cannot start a Redis server for the tests:", err)
+			os.Exit(1)
+		}
+		sharedServer = s
+	})
+	return sharedServer
+}
 
 func TestMain(m *testing.M) {
-	s, err := redistest.StartServer(redistest.Options{UnixSocket: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cannot start a Redis server for the tests:", err)
-		os.Exit(1)
-	}
-	server = s
 	code := m.Run()
-	s.Close()
+	if sharedServer != nil {
+		sharedServer.Close()
+	}
 	os.Exit(code)
 }
 
 // newRedis returns a client of the shared server, closed when t ends.
 func newRedis(t testing.TB, opts ...justredis.Option) *justredis.Redis {
 	t.Helper()
-	r, err := justredis.New(append([]justredis.Option{justredis.WithAddress(server.Addr())}, opts...)...)
+	r, err := justredis.New(append([]justredis.Option{justredis.WithAddress(server().Addr())}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { r.Close() })
 	return r
@@ -71,7 +84,7 @@ func forEachRESP(t *testing.T, f func(t *testing.T, resp int)) {
 // refused call sent nothing.
 func commandsProcessed(t *testing.T) int64 {
 	t.Helper()
-	info, err := server.Do("INFO", "stats")
+	info, err := server().Do("INFO", "stats")
 	require.NoError(t, err)
 	var n int64
 	for _, line := range splitLines(info) {

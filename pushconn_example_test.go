@@ -11,7 +11,7 @@ import (
 func ExamplePushConnection() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, err := justredis.New(justredis.WithAddress(server.Addr()))
+	r, err := justredis.New(justredis.WithAddress(server().Addr()))
 	if err != nil {
 		panic(err)
 	}
@@ -48,7 +48,7 @@ func ExamplePushConnection() {
 func ExamplePushConnection_Messages() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, err := justredis.New(justredis.WithAddress(server.Addr()))
+	r, err := justredis.New(justredis.WithAddress(server().Addr()))
 	if err != nil {
 		panic(err)
 	}

@@ -407,14 +407,14 @@ func TestConnectionModifyDatabase(t *testing.T) {
 }
 
 func TestUnixSocket(t *testing.T) {
-	r, err := justredis.New(justredis.WithAddress(server.UnixPath()))
+	r, err := justredis.New(justredis.WithAddress(server().UnixPath()))
 	require.NoError(t, err)
 	defer r.Close()
 	v, err := r.Do(testCtx(t), "PING")
 	require.NoError(t, err)
 	require.Equal(t, "PONG", v)
 
-	r, err = justredis.FromURL("unix://" + server.UnixPath())
+	r, err = justredis.FromURL("unix://" + server().UnixPath())
 	require.NoError(t, err)
 	defer r.Close()
 	v, err = r.Do(testCtx(t), "PING")
@@ -640,7 +640,7 @@ func TestRetries(t *testing.T) {
 	killShared := func() {
 		id, err := r.Do(ctx, "CLIENT", "ID")
 		require.NoError(t, err)
-		_, err = server.Do("CLIENT", "KILL", "ID", fmt.Sprint(id))
+		_, err = server().Do("CLIENT", "KILL", "ID", fmt.Sprint(id))
 		require.NoError(t, err)
 	}
 
@@ -654,7 +654,7 @@ func TestRetries(t *testing.T) {
 	require.Error(t, err)
 	require.ErrorIs(t, err, justredis.ErrNotRetried)
 	require.True(t, errors.Is(err, io.EOF) || isNetError(err), "the cause is kept: %v", err)
-	require.Contains(t, err.Error(), server.Addr(), "the error names the address")
+	require.Contains(t, err.Error(), server().Addr(), "the error names the address")
 
 	v, err = r.Do(ctx, "INCR", counter)
 	require.NoError(t, err, "the client serves again by itself")
@@ -669,7 +669,7 @@ func isNetError(err error) bool {
 }
 
 func TestClosed(t *testing.T) {
-	r, err := justredis.New(justredis.WithAddress(server.Addr()))
+	r, err := justredis.New(justredis.WithAddress(server().Addr()))
 	require.NoError(t, err)
 	ctx := testCtx(t)
 	copy := r.Modify(justredis.WithDatabase(1))
@@ -751,20 +751,20 @@ func TestEndpointsStandalone(t *testing.T) {
 	ctx := testCtx(t)
 	eps, err := r.Endpoints(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []justredis.Endpoint{{Address: server.Addr(), Role: "standalone"}}, eps)
+	require.Equal(t, []justredis.Endpoint{{Address: server().Addr(), Role: "standalone"}}, eps)
 
 	v, err := r.Modify(justredis.WithEndpoint(justredis.Masters)).Do(ctx, "PING")
 	require.NoError(t, err)
-	require.Equal(t, map[string]any{server.Addr(): "PONG"}, v)
+	require.Equal(t, map[string]any{server().Addr(): "PONG"}, v)
 
-	v, err = r.Modify(justredis.WithEndpoint(server.Addr())).Do(ctx, "PING")
+	v, err = r.Modify(justredis.WithEndpoint(server().Addr())).Do(ctx, "PING")
 	require.NoError(t, err)
 	require.Equal(t, "PONG", v)
 }
 
 func TestSeveralSeeds(t *testing.T) {
 	dead := "127.0.0.1:1" // nothing listens on port 1
-	r := newRedis(t, justredis.WithAddresses(dead, server.Addr()), justredis.WithConnectRetry(0))
+	r := newRedis(t, justredis.WithAddresses(dead, server().Addr()), justredis.WithConnectRetry(0))
 	v, err := r.Do(testCtx(t), "PING")
 	require.NoError(t, err, "the seed that answers serves")
 	require.Equal(t, "PONG", v)
