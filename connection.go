@@ -520,20 +520,6 @@ func (cn *conn) close() {
 	cn.fail(ErrClosed)
 }
 
-// broken reports whether the connection has failed.
-func (cn *conn) broken() bool {
-	cn.mu.Lock()
-	defer cn.mu.Unlock()
-	return cn.err != nil
-}
-
-// idle reports whether no reply is owed and nothing waits to be written.
-func (cn *conn) idle() bool {
-	cn.mu.Lock()
-	defer cn.mu.Unlock()
-	return cn.err == nil && cn.queue.empty() && len(cn.wbuf) == 0 && !cn.writing
-}
-
 func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)
 }

@@ -709,7 +709,9 @@ func TestInvalidOptions(t *testing.T) {
 	}
 }
 
-func TestRESP2Fallback(t *testing.T) {
+// TestRESPVersions: WithRESP(2) speaks RESP2, and the default asks for
+// RESP3. (The fallback to RESP2 needs a server older than Redis 6.)
+func TestRESPVersions(t *testing.T) {
 	r := newRedis(t, justredis.WithRESP(2))
 	ctx := testCtx(t)
 	v, err := r.Do(ctx, "CLIENT", "INFO")

@@ -192,7 +192,8 @@ func (s *Server) Resume() error {
 
 // Restart kills the server if it is running and starts it again on the same
 // ports with the same configuration, returning once it answers. The data is
-// gone (persistence is off), but a cluster node keeps its identity.
+// gone unless the server persisted it (persistence is off unless Args turn
+// it on, as "--appendonly", "yes" does); a cluster node keeps its identity.
 func (s *Server) Restart() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
