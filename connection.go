@@ -35,9 +35,13 @@ type conn struct {
 	// instead costs timer work, and wake-ups of the poller, per reply.
 	interrupted atomic.Bool
 
-	mu      sync.Mutex
-	wbuf    []byte // encoded commands waiting to be written
-	spare   []byte // wbuf's twin, filled while the other is written
+	mu   sync.Mutex
+	wbuf []byte // encoded commands waiting to be written
+	// spare is a buffer no write holds, to become wbuf at the next flush.
+	// A buffer given to Write is the writer's alone until Write returns:
+	// it is nil here meanwhile, so nobody can append into bytes the
+	// kernel is still reading.
+	spare   []byte
 	writing bool
 	reading bool
 	queue   callQueue
@@ -63,6 +67,9 @@ const (
 	// shrinkAfter small ones.
 	keepReadBuf = 1 << 20
 	shrinkAfter = 1000
+	// A write buffer grown past this by a large command is dropped after
+	// its write, not kept as the spare.
+	keepWriteBuf = 1 << 20
 )
 
 func newConn(nc net.Conn, addr string, socketTimeout time.Duration) *conn {
@@ -257,7 +264,7 @@ func (cn *conn) flush(ctx context.Context) {
 			return
 		}
 		buf := cn.wbuf
-		cn.wbuf = cn.spare[:0]
+		cn.wbuf, cn.spare = cn.spare[:0], nil
 		cn.sent = cn.seq
 		cn.mu.Unlock()
 
@@ -286,11 +293,11 @@ func (cn *conn) flush(ctx context.Context) {
 			// Woken for another caller's sake: carry on.
 			cn.nc.SetWriteDeadline(deadline)
 		}
-		cn.mu.Lock()
-		if cap(buf) <= keepReadBuf {
+		if cap(buf) <= keepWriteBuf {
+			cn.mu.Lock()
 			cn.spare = buf[:0]
+			cn.mu.Unlock()
 		}
-		cn.mu.Unlock()
 	}
 }
 

@@ -1,0 +1,105 @@
+package justredis_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/justredis/justredis"
+	"github.com/justredis/justredis/redistest"
+	"github.com/stretchr/testify/require"
+)
+
+// serverStat reads one integer field of INFO from s.
+func serverStat(t testing.TB, s *redistest.Server, section, field string) int64 {
+	t.Helper()
+	info, err := s.Do("INFO", section)
+	require.NoError(t, err)
+	for _, line := range splitLines(info) {
+		var n int64
+		if _, err := fmt.Sscanf(line, field+":%d", &n); err == nil {
+			return n
+		}
+	}
+	t.Fatalf("no %s in INFO %s", field, section)
+	return 0
+}
+
+// A buffer handed to a write must never be appended to until that write
+// returns. After one large command the client used to hand out, as the next
+// write buffer, the array still being written: callers then encoded into
+// bytes the kernel was reading, and the server ran garbled commands. A
+// paused server makes writes partial, which is when that shows.
+func TestWriteBufferNeverSharedWithAWrite(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{})
+	r, err := justredis.New(justredis.WithAddress(s.Addr()))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx := testCtx(t)
+	big := bytes.Repeat([]byte("B"), 3<<20/2)
+	_, err = r.Do(ctx, "SET", "big", big)
+	require.NoError(t, err)
+	// Counted after the first call, whose handshake asks CLUSTER SLOTS.
+	errorsBefore := serverStat(t, s, "stats", "total_error_replies")
+
+	stop := make(chan struct{})
+	var pauses sync.WaitGroup
+	pauses.Add(1)
+	go func() {
+		defer pauses.Done()
+		for i := 0; i < 3; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			s.Pause()
+			time.Sleep(50 * time.Millisecond)
+			s.Resume()
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(g), 1))
+			for i := 0; i < 100; i++ {
+				k := fmt.Sprintf("k:%d:%d", g, i)
+				v := strings.Repeat(string(rune('a'+g)), rnd.IntN(64<<10))
+				if i%10 == 0 {
+					v = string(big) // more large writes among the small
+				}
+				_, err := r.Do(ctx, "SET", k, v)
+				if err != nil {
+					t.Errorf("SET %s: %v", k, err)
+					return
+				}
+				got, err := justredis.String(r.Do(ctx, "GET", k))
+				if err != nil || got != v {
+					t.Errorf("GET %s: %d bytes, %v; want %d bytes", k, len(got), err, len(v))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	pauses.Wait()
+	requireNoErrorReplies(t, s, errorsBefore)
+}
+
+// requireNoErrorReplies fails t when s answered an error since its
+// total_error_replies was before: a garbled command makes one.
+func requireNoErrorReplies(t testing.TB, s *redistest.Server, before int64) {
+	t.Helper()
+	if n := serverStat(t, s, "stats", "total_error_replies"); n != before {
+		stats, _ := s.Do("INFO", "errorstats")
+		t.Fatalf("the server answered %d error replies:\n%s", n-before, stats)
+	}
+}
