@@ -2,6 +2,7 @@ package justredis
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/justredis/justredis/socket"
 )
 
 // conn is one pipelined connection to a server. Any number of goroutines
@@ -194,6 +197,13 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 	cn.reading = true
 	cn.mu.Unlock()
 
+	if write && read && !busy {
+		if err := cn.checkIdle(); err != nil {
+			// c fails with the rest, as never written, so it may be retried.
+			cn.failReading(err)
+			write, read = false, false
+		}
+	}
 	// Only a caller that does I/O itself needs waking from it when its
 	// context is cancelled; one that merely waits selects on ctx.Done.
 	if (write || read) && ctx.Done() != nil {
@@ -230,6 +240,35 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 	c.vals, c.one[0] = nil, nil
 	callPool.Put(c)
 	return v, err
+}
+
+// checkIdle looks at a connection that owed nothing before its caller took
+// both roles, before anything is written. Bytes waiting there are no reply
+// to any command, and would be taken for the caller's; a peer that closed
+// the connection (an idle timeout, a restart, a proxy) would swallow the
+// command without a word, leaving nobody to know whether it ran. Either
+// way the connection must go before the write, while the command is still
+// provably unsent.
+func (cn *conn) checkIdle() error {
+	pending, err := socket.Peek(cn.nc)
+	if err != nil || !pending {
+		return err
+	}
+	if _, ok := cn.nc.(*tls.Conn); ok {
+		// What waits may be TLS records that carry no data: read them and
+		// see whether any data comes out.
+		var b [64]byte
+		cn.nc.SetReadDeadline(time.Now())
+		n, err := cn.nc.Read(b[:])
+		cn.timedOut = true // the next read sets its own deadline
+		if n == 0 && isTimeout(err) {
+			return nil
+		}
+		if n == 0 {
+			return err
+		}
+	}
+	return &protocolError{"bytes arrived while no reply was owed"}
 }
 
 // abandon marks c as given up by its caller, unless its replies are all in

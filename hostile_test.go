@@ -469,6 +469,52 @@ func TestHostileUnsolicitedReply(t *testing.T) {
 	hostileGet(t, r, "again")
 }
 
+// A reply that comes later, while the connection owes nothing, is no reply
+// to the next command either: the connection is closed before that command
+// is written, and the command goes to a fresh one. Dedicated connections
+// taken from the pool, and blocking commands, are checked the same way.
+func TestHostileStrayReplyWhileIdle(t *testing.T) {
+	s := startHostile(t, func(hc *hostileConn, args []string) bool {
+		if len(args) >= 2 && args[1] == "bad" {
+			if !hc.send(respBulk("v:bad")) {
+				return false
+			}
+			go func() {
+				time.Sleep(20 * time.Millisecond)
+				hc.send("+STRAY\r\n")
+			}()
+			return true
+		}
+		return hostileGood(hc, args)
+	})
+	r := hostileClient(t, s)
+	ctx := hostileCtx(t)
+	for i := 0; i < 3; i++ {
+		hostileGet(t, r, "bad")
+		time.Sleep(100 * time.Millisecond) // the stray arrives meanwhile
+		before := s.accepted.Load()
+		hostileGet(t, r, "next")
+		require.Greater(t, s.accepted.Load(), before, "the connection that got the stray reply was not replaced")
+	}
+
+	c, err := r.Connection(ctx)
+	require.NoError(t, err)
+	v, err := c.Do(ctx, "GET", "bad")
+	require.NoError(t, err)
+	require.Equal(t, "v:bad", v)
+	require.NoError(t, c.Close())
+	time.Sleep(100 * time.Millisecond)
+	c, err = r.Connection(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	v, err = c.Do(ctx, "GET", "next")
+	if err == nil {
+		require.Equal(t, "v:next", v, "a pooled connection handed the stray reply to its next user")
+	} else {
+		require.ErrorIs(t, err, ErrProtocol)
+	}
+}
+
 // RESP3 pushes arriving in the middle of a pipeline are set aside: every
 // caller gets its own reply.
 func TestHostilePushInPipeline(t *testing.T) {
