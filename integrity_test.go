@@ -103,3 +103,55 @@ func requireNoErrorReplies(t testing.TB, s *redistest.Server, before int64) {
 		t.Fatalf("the server answered %d error replies:\n%s", n-before, stats)
 	}
 }
+
+// Bad input at any public entry point is an error matching
+// ErrInvalidArgument that says what was wrong: never a panic, and nothing
+// sent.
+func TestBadInputAtEveryEntryPoint(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{}) // its own, to count commands
+	r, err := justredis.New(justredis.WithAddress(s.Addr()))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx := testCtx(t)
+	c, err := r.Connection(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	p, err := r.PushConnection(ctx)
+	require.NoError(t, err)
+	defer p.Close()
+
+	bad := map[string][]any{
+		"no arguments":  nil,
+		"empty":         {},
+		"nil name":      {nil},
+		"empty name":    {""},
+		"nil argument":  {"GET", nil},
+		"struct":        {"SET", "k", struct{}{}},
+		"duration":      {"EXPIRE", "k", time.Second},
+		"slice of args": {"SET", "k", []string{"a"}},
+	}
+	for name, args := range bad {
+		t.Run(name, func(t *testing.T) {
+			check := func(where string, err error) {
+				t.Helper()
+				require.ErrorIs(t, err, justredis.ErrInvalidArgument, "%s(%v)", where, args)
+				require.NotEmpty(t, err.Error())
+			}
+			_, err := r.Do(ctx, args...)
+			check("Redis.Do", err)
+			_, err = r.DoMulti(ctx, []any{"ECHO", "sent"}, args)
+			check("Redis.DoMulti", err)
+			_, err = c.Do(ctx, args...)
+			check("Connection.Do", err)
+			_, err = c.DoMulti(ctx, []any{"ECHO", "sent"}, args)
+			check("Connection.DoMulti", err)
+			check("PushConnection.Do", p.Do(ctx, args...))
+		})
+	}
+	_, err = r.DoMulti(ctx, nil)
+	require.ErrorIs(t, err, justredis.ErrInvalidArgument)
+	// The good command beside a bad one in a pipeline was not sent either.
+	stats, err := s.Do("INFO", "commandstats")
+	require.NoError(t, err)
+	require.NotContains(t, stats, "cmdstat_echo:")
+}

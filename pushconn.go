@@ -108,7 +108,7 @@ type PushConnection struct {
 // choose the node (they must hash to one slot). The connection is made
 // before it returns, so a server that cannot be reached is an error here.
 func (r *Redis) PushConnection(ctx context.Context, keys ...string) (*PushConnection, error) {
-	if err := r.usable(nil); err != nil {
+	if err := r.usable(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := r.withTimeout(ctx)

@@ -80,8 +80,11 @@ func (r *Redis) Close() error {
 // use WithTimeout. Those replies prove the command did not run, so
 // following them never runs a command twice.
 func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
-	if err := r.usable(args); err != nil {
+	if err := r.usable(); err != nil {
 		return nil, err
+	}
+	if len(args) == 0 {
+		return nil, invalidArg("empty command")
 	}
 	if err := checkAllowed(args, false); err != nil {
 		return nil, err
@@ -146,7 +149,7 @@ func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 // the error, which also stands at the indexes of the failed node's
 // commands, since commands to the other nodes did run.
 func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
-	if err := r.usable(nil); err != nil {
+	if err := r.usable(); err != nil {
 		return nil, err
 	}
 	for i, args := range cmds {
@@ -283,7 +286,7 @@ func (r *Redis) onServer(ctx context.Context, sv *server, encoded []byte) (any, 
 // cluster, keys choose the node: they must all hash to one slot. Close it
 // when done, which hands it back clean.
 func (r *Redis) Connection(ctx context.Context, keys ...string) (*Connection, error) {
-	if err := r.usable(nil); err != nil {
+	if err := r.usable(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := r.withTimeout(ctx)
@@ -306,22 +309,19 @@ func (r *Redis) Connection(ctx context.Context, keys ...string) (*Connection, er
 
 // Endpoints lists every server of the deployment once, with its role.
 func (r *Redis) Endpoints(ctx context.Context) ([]Endpoint, error) {
-	if err := r.usable(nil); err != nil {
+	if err := r.usable(); err != nil {
 		return nil, err
 	}
 	return r.p.endpoints(ctx)
 }
 
 // usable checks what every call checks first.
-func (r *Redis) usable(args []any) error {
+func (r *Redis) usable() error {
 	if r.err != nil {
 		return r.err
 	}
 	if r.p.closed.Load() {
 		return ErrClosed
-	}
-	if args != nil && len(args) == 0 {
-		return invalidArg("empty command")
 	}
 	return nil
 }
