@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/justredis/justredis"
 	"github.com/justredis/justredis/redistest"
@@ -154,4 +155,43 @@ func TestBadInputAtEveryEntryPoint(t *testing.T) {
 	stats, err := s.Do("INFO", "commandstats")
 	require.NoError(t, err)
 	require.NotContains(t, stats, "cmdstat_echo:")
+}
+
+// An argument larger than a Redis string may be is refused at once, at
+// every entry point, before anything is encoded or sent; the server would
+// read it all, for many seconds, only to refuse it.
+func TestArgumentOverMaxBulkLength(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{}) // its own, to count commands
+	r, err := justredis.New(justredis.WithAddress(s.Addr()))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx := testCtx(t)
+	huge := make([]byte, 512<<20+1) // never touched, so never really allocated
+	hugeString := unsafe.String(&huge[0], len(huge))
+
+	c, err := r.Connection(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	p, err := r.PushConnection(ctx)
+	require.NoError(t, err)
+	defer p.Close()
+	for _, arg := range []any{huge, hugeString} {
+		_, err = r.Do(ctx, "SET", "k", arg)
+		require.ErrorIs(t, err, justredis.ErrInvalidArgument)
+		require.Contains(t, err.Error(), "argument 2")
+		require.Contains(t, err.Error(), "512 MiB")
+		_, err = r.DoMulti(ctx, []any{"ECHO", "sent"}, []any{"SET", "k", arg})
+		require.ErrorIs(t, err, justredis.ErrInvalidArgument)
+		_, err = c.Do(ctx, "SET", "k", arg)
+		require.ErrorIs(t, err, justredis.ErrInvalidArgument)
+		require.ErrorIs(t, p.Do(ctx, "SUBSCRIBE", arg), justredis.ErrInvalidArgument)
+	}
+	stats, err := s.Do("INFO", "commandstats")
+	require.NoError(t, err)
+	require.NotContains(t, stats, "cmdstat_set:")
+	require.NotContains(t, stats, "cmdstat_echo:")
+	require.NotContains(t, stats, "cmdstat_subscribe:")
+	v, err := r.Do(ctx, "SET", "k", huge[:1<<20]) // the client still works
+	require.NoError(t, err)
+	require.Equal(t, "OK", v)
 }

@@ -61,6 +61,15 @@ func appendCommand(b []byte, args []any) ([]byte, error) {
 	return b, nil
 }
 
+// maxBulkLen is the most a Redis bulk string may hold unless the server's
+// proto-max-bulk-len was raised. A longer argument is refused before it is
+// encoded: the server would read it all, for seconds, only to refuse it.
+const maxBulkLen = 512 << 20
+
+func bulkTooLong(n int) error {
+	return fmt.Errorf("%d bytes is more than the %d MiB a Redis string may hold (proto-max-bulk-len)", n, maxBulkLen>>20)
+}
+
 // argName shows which argument was wrong without echoing its value, which
 // may be secret.
 func argName(args []any, i int) string {
@@ -77,8 +86,14 @@ func appendArg(b []byte, a any) ([]byte, error) {
 	var num [32]byte
 	switch v := a.(type) {
 	case string:
+		if len(v) > maxBulkLen {
+			return b, bulkTooLong(len(v))
+		}
 		return appendBulkString(b, v), nil
 	case []byte:
+		if len(v) > maxBulkLen {
+			return b, bulkTooLong(len(v))
+		}
 		return appendBulk(b, v), nil
 	case int:
 		return appendBulk(b, strconv.AppendInt(num[:0], int64(v), 10)), nil
