@@ -513,6 +513,27 @@ func (cn *conn) makeRoom() {
 	cn.rbuf = grown
 }
 
+// trim gives back the buffers that large commands or replies grew, for a
+// connection about to rest in a pool with nothing owed: a resting
+// connection should not hold on to the memory of its largest reply.
+func (cn *conn) trim() {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.reading || cn.writing || !cn.queue.empty() {
+		return // in use after all: its buffers are not ours to touch
+	}
+	if len(cn.rbuf) > readBufSize && cn.rstart+cn.lastFrame == cn.rend {
+		cn.rbuf = make([]byte, readBufSize)
+		cn.rstart, cn.rend, cn.lastFrame, cn.smallFrames = 0, 0, 0, 0
+	}
+	if cap(cn.wbuf) > readBufSize {
+		cn.wbuf = nil
+	}
+	if cap(cn.spare) > readBufSize {
+		cn.spare = nil
+	}
+}
+
 // ioDeadline is when a read or write starting now gives up: the socket
 // timeout, or never. Callers' contexts end I/O through interrupt instead.
 func (cn *conn) ioDeadline() time.Time {

@@ -174,6 +174,7 @@ func (sv *server) dedicatedConn(ctx context.Context, db int) (*conn, error) {
 // release takes back a dedicated connection that is clean: no transaction,
 // no WATCH, no reply owed.
 func (sv *server) release(cn *conn) {
+	cn.trim()
 	sv.mu.Lock()
 	if !sv.closed && !cn.dead.Load() && len(sv.idle) < maxIdle {
 		sv.idle = append(sv.idle, cn)

@@ -1,0 +1,49 @@
+package justredis
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/justredis/justredis/redistest"
+	"github.com/stretchr/testify/require"
+)
+
+// A dedicated connection handed back to the pool gives back the buffers a
+// large reply or command grew, before it rests there: four Connections
+// that each read 64 MiB used to keep 514 MiB until Redis.Close.
+func TestPooledConnectionsGiveBackGrownBuffers(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{})
+	r, err := New(WithAddress(s.Addr()))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	big := bytes.Repeat([]byte("x"), 8<<20)
+	_, err = r.Do(ctx, "SET", "big", big)
+	require.NoError(t, err)
+
+	var conns []*Connection
+	for i := 0; i < 4; i++ {
+		c, err := r.Connection(ctx)
+		require.NoError(t, err)
+		v, err := c.Modify(WithDecoder(BytesDecoder)).Do(ctx, "GET", "big")
+		require.NoError(t, err)
+		require.Equal(t, len(big), len(v.([]byte)))
+		_, err = c.Do(ctx, "SET", "big2", big) // grows the write buffer too
+		require.NoError(t, err)
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		require.NoError(t, c.Close())
+	}
+	sv := r.p.server(s.Addr())
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	require.Len(t, sv.idle, 4)
+	for _, cn := range sv.idle {
+		require.LessOrEqual(t, len(cn.rbuf), readBufSize, "read buffer kept at rest")
+		require.LessOrEqual(t, cap(cn.wbuf)+cap(cn.spare), 2*readBufSize, "write buffers kept at rest")
+	}
+}
