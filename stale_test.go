@@ -22,7 +22,7 @@ const staleClients = 100
 
 // staleCycles breaks every idle connection to s in each way in turn.
 var staleCycles = []struct {
-	name  string
+	name   string
 	break_ func(t *testing.T, s *redistest.Server)
 }{
 	{"idle timeout", func(t *testing.T, s *redistest.Server) {
