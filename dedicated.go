@@ -12,7 +12,8 @@ import (
 // other commands that change a connection's state.
 //
 // It is safe for concurrent use, but its calls run one at a time: a
-// transaction is a sequence. It never reconnects behind your back: if the
+// transaction is a sequence. A call waiting for its turn gives up when its
+// context ends. It never reconnects behind your back: if the
 // server connection breaks, its calls fail with an error naming the
 // address, because the state it held is gone.
 //
