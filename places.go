@@ -25,17 +25,17 @@ type waiter struct {
 // the bound is reached it frees a place that nobody uses, or else waits
 // its turn, up to WithWaitTimeout.
 func (sv *server) acquire(ctx context.Context, dedicated, idleOK bool) (*conn, error) {
-	w := &waiter{dedicated: dedicated, idleOK: idleOK}
 	sv.mu.Lock()
 	if sv.closed {
 		sv.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if sv.serveOneLocked(w) {
+	now := waiter{dedicated: dedicated, idleOK: idleOK}
+	if sv.serveOneLocked(&now) {
 		sv.unlock()
-		return w.cn, nil
+		return now.cn, nil
 	}
-	w.ready = make(chan struct{})
+	w := &waiter{dedicated: dedicated, idleOK: idleOK, ready: make(chan struct{})}
 	sv.waiters = append(sv.waiters, w)
 	sv.waiting.Add(1)
 	sv.unlock()
