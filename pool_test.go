@@ -324,40 +324,35 @@ func TestPoolBlockingKeepsSharedPlace(t *testing.T) {
 	require.NoError(t, err, "another database takes the shared place in turn")
 }
 
-// TestConnectionCloseDuringCall: Close does not wait for a call in flight
-// on the connection; the call fails with ErrClosed. A call queued behind
-// it gives up when its context ends.
-func TestConnectionCloseDuringCall(t *testing.T) {
-	s := redistest.Start(t, redistest.Options{})
+// blockedConnection returns a Connection of a server of its own, with a
+// BLPOP 0 in flight on it; blpop gets the BLPOP's error.
+func blockedConnection(t *testing.T) (s *redistest.Server, r *justredis.Redis, c *justredis.Connection, blpop <-chan error) {
+	s = redistest.Start(t, redistest.Options{})
 	r, err := justredis.New(justredis.WithAddress(s.Addr()))
 	require.NoError(t, err)
-	defer r.Close()
-	ctx := poolCtx(t)
-	c, err := r.Connection(ctx)
+	t.Cleanup(func() { r.Close() })
+	c, err = r.Connection(poolCtx(t))
 	require.NoError(t, err)
-
 	// Its own context outlasts returns' patience, so that a wait for it
 	// shows as a hang.
 	blockCtx, stop := context.WithTimeout(context.Background(), time.Minute)
-	defer stop()
-	blpop := make(chan error, 1)
-	go func() { _, err := c.Do(blockCtx, "BLPOP", "never", 0); blpop <- err }()
+	t.Cleanup(stop)
+	errs := make(chan error, 1)
+	go func() { _, err := c.Do(blockCtx, "BLPOP", "never", 0); errs <- err }()
 	waitBlocked(t, s, 1)
+	return s, r, c, errs
+}
 
-	pinged := make(chan error, 1)
-	go func() {
-		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		defer cancel()
-		_, err := c.Do(short, "PING")
-		pinged <- err
-	}()
-	require.ErrorIs(t, returns(t, pinged, "a call behind a blocked one"), context.DeadlineExceeded, "it gives up with its context")
-
+// TestConnectionCloseDuringCall: Close does not wait for a call in flight
+// on the connection; the call fails with ErrClosed.
+func TestConnectionCloseDuringCall(t *testing.T) {
+	s, r, c, blpop := blockedConnection(t)
+	ctx := poolCtx(t)
 	closed := make(chan error, 1)
 	go func() { closed <- c.Close() }()
 	require.NoError(t, returns(t, closed, "Close"))
 	require.ErrorIs(t, returns(t, blpop, "the BLPOP in flight"), justredis.ErrClosed)
-	_, err = c.Do(ctx, "PING")
+	_, err := c.Do(ctx, "PING")
 	require.ErrorIs(t, err, justredis.ErrClosed)
 	require.Zero(t, blockedClients(t, s), "the server connection was closed")
 
@@ -366,10 +361,24 @@ func TestConnectionCloseDuringCall(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// TestPushConnectionCloseDuringWrite: PushConnection.Close does not wait
-// for a Do stuck writing to a server that does not read; that Do fails,
-// and another one waiting to write gives up when its context ends.
-func TestPushConnectionCloseDuringWrite(t *testing.T) {
+// TestConnectionCallKeepsItsDeadline: a call waiting for its turn behind
+// one that is blocked gives up when its context ends.
+func TestConnectionCallKeepsItsDeadline(t *testing.T) {
+	_, _, c, _ := blockedConnection(t)
+	pinged := make(chan error, 1)
+	go func() {
+		short, cancel := context.WithTimeout(poolCtx(t), 100*time.Millisecond)
+		defer cancel()
+		_, err := c.Do(short, "PING")
+		pinged <- err
+	}()
+	require.ErrorIs(t, returns(t, pinged, "a call behind a blocked one"), context.DeadlineExceeded)
+}
+
+// TestPushConnectionStuckWrite: a Do waiting to write behind one stuck
+// writing to a server that does not read gives up when its context ends;
+// Close does not wait for the stuck one, which ends.
+func TestPushConnectionStuckWrite(t *testing.T) {
 	s := redistest.Start(t, redistest.Options{})
 	r, err := justredis.New(justredis.WithAddress(s.Addr()))
 	require.NoError(t, err)
