@@ -368,6 +368,7 @@ func (c *cluster) ask(ctx context.Context, sv *server) (*slotMap, error) {
 		return nil, err
 	}
 	v, err := cn.roundTrip(ctx, [][]any{{"CLUSTER", "SLOTS"}}, StringDecoder, nil)
+	cn.done()
 	if err != nil {
 		return nil, err
 	}
@@ -466,10 +467,12 @@ func (c *cluster) getKeys(ctx context.Context, args []any) ([]any, error) {
 	enc = append(enc, "\r\n$7\r\nCOMMAND\r\n$7\r\nGETKEYS\r\n"...)
 	for _, a := range args {
 		if enc, err = appendArg(enc, a); err != nil {
+			cn.done()
 			return nil, nil // appendCommand reports it, before anything is sent
 		}
 	}
 	v, err := cn.roundTripEncoded(ctx, enc, StringDecoder, nil)
+	cn.done()
 	if err != nil {
 		return nil, err
 	}

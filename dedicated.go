@@ -12,7 +12,8 @@ import (
 // other commands that change a connection's state.
 //
 // It is safe for concurrent use, but its calls run one at a time: a
-// transaction is a sequence. It never reconnects behind your back: if the
+// transaction is a sequence. A call waiting for its turn gives up when its
+// context ends. It never reconnects behind your back: if the
 // server connection breaks, its calls fail with an error naming the
 // address, because the state it held is gone.
 //
@@ -33,11 +34,17 @@ type dedicated struct {
 	cn     *conn
 	baseDB int // the database it was taken at, restored by Close
 
-	mu       sync.Mutex
+	// turn is held by the call under way, and by Close while it cleans
+	// up: calls run one at a time. It guards inMulti, watching and
+	// unknown.
+	turn     ctxMutex
 	inMulti  bool
 	watching bool
 	unknown  bool // a call ended without its reply: the state cannot be known
-	closed   bool
+
+	mu     sync.Mutex // guards closed and busy
+	closed bool
+	busy   bool // a call holds turn, and may be blocked in the server for good
 }
 
 // String describes the connection without credentials.
@@ -109,11 +116,14 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		}
 	}
 	d := c.d
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed || d.p.closed.Load() {
+	if err := d.turn.LockContext(ctx); err != nil {
+		return nil, err // a call before this one is still under way
+	}
+	defer d.turn.Unlock()
+	if !d.begin() {
 		return nil, ErrClosed
 	}
+	defer d.end()
 	sent := cmds
 	switchDB := c.call.dbSet && c.call.db != d.cn.db
 	if switchDB {
@@ -123,13 +133,14 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		sent = append([][]any{{"SELECT", c.call.db}}, cmds...)
 	}
 	blocking := false
-	for _, args := range cmds {
-		cmd, err := d.p.command(ctx, d.sv, d.cn.db, args)
-		if err != nil {
-			return nil, err
-		}
-		if cmd != nil && cmd.blocking {
-			blocking = true
+	// The table came with the first handshake. Without one, nothing is
+	// known to block; fetching it here could wait for a place in the pool
+	// that this very connection holds.
+	if t := d.p.cmds.Load(); t != nil {
+		for _, args := range cmds {
+			if cmd := t.lookup(args); cmd != nil && cmd.blocking {
+				blocking = true
+			}
 		}
 	}
 	vals := make([]any, len(sent))
@@ -152,6 +163,24 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		d.observe(args, vals[i])
 	}
 	return vals, nil
+}
+
+// begin marks a call under way, unless the connection is closed; it
+// reports whether it did. turn is held.
+func (d *dedicated) begin() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || d.p.closed.Load() {
+		return false
+	}
+	d.busy = true
+	return true
+}
+
+func (d *dedicated) end() {
+	d.mu.Lock()
+	d.busy = false
+	d.mu.Unlock()
 }
 
 // observe follows the state a command changed, so that Close can undo it.
@@ -189,15 +218,26 @@ func (d *dedicated) observe(args []any, v any) {
 }
 
 // Close hands the connection back to the pool, clean, or closes it when its
-// state cannot be restored. Calls after Close fail with ErrClosed.
+// state cannot be restored. Calls after Close fail with ErrClosed. Close
+// does not wait for a call under way (a BLPOP, say): it closes the server
+// connection, and that call fails with ErrClosed.
 func (c *Connection) Close() error {
 	d := c.d
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.closed {
+		d.mu.Unlock()
 		return nil
 	}
 	d.closed = true
+	busy := d.busy
+	d.mu.Unlock()
+	if busy {
+		d.sv.drop(d.cn)
+		return nil
+	}
+	// Only a call about to find the connection closed can hold turn now.
+	d.turn.Lock()
+	defer d.turn.Unlock()
 	if d.unknown || d.cn.dead.Load() {
 		d.sv.drop(d.cn)
 		return nil

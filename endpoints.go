@@ -59,6 +59,9 @@ func (p *pool) server(addr string) *server {
 	if sv == nil {
 		sv = newServer(addr, &p.s, &p.cmds)
 		p.servers[addr] = sv
+		if p.closed.Load() {
+			sv.close() // close has listed the servers already
+		}
 	}
 	return sv
 }
@@ -159,7 +162,7 @@ func (p *pool) find(ctx context.Context, cs *callSettings, dedicated bool) (*ser
 // connection to db, or as a dedicated one at rest. It returns nil for a
 // standalone server.
 func (p *pool) probe(ctx context.Context, sv *server, db int, dedicated bool) (*cluster, error) {
-	cn, info, err := sv.openPlan(ctx, setupPlan{db: db, slots: true})
+	cn, info, err := sv.openPlan(ctx, setupPlan{db: db, slots: true}, dedicated)
 	if err != nil {
 		var e *Error
 		if db != 0 && errors.As(err, &e) && strings.Contains(e.msg, "cluster mode") {
@@ -211,13 +214,15 @@ func (p *pool) findServer(ctx context.Context) (*server, error) {
 	var errs []error
 	for _, addr := range p.s.addrs {
 		sv := p.server(addr)
-		if _, err := sv.sharedConn(ctx, 0); err != nil {
+		cn, err := sv.sharedConn(ctx, 0)
+		if err != nil {
 			errs = append(errs, err)
 			if ctx.Err() != nil {
 				break
 			}
 			continue
 		}
+		cn.done()
 		p.current.Store(sv)
 		return sv, nil
 	}
@@ -244,9 +249,11 @@ func (p *pool) command(ctx context.Context, sv *server, db int, args []any) (*co
 	if t := p.cmds.Load(); t != nil {
 		return t.lookup(args), nil
 	}
-	if _, err := sv.sharedConn(ctx, db); err != nil {
+	cn, err := sv.sharedConn(ctx, db)
+	if err != nil {
 		return nil, err
 	}
+	cn.done()
 	if t := p.cmds.Load(); t != nil {
 		return t.lookup(args), nil
 	}

@@ -2,35 +2,43 @@ package justredis
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // server keeps the connections to one address: one shared, pipelined
-// connection per database, and dedicated connections at rest.
+// connection per database (shared.go), and dedicated connections at rest.
+// With WithMaxConnections, each connection holds one of the server's
+// places (places.go).
 type server struct {
 	addr string
 	s    *settings
 	cmds *atomic.Pointer[commandTable] // the pool's, filled by the first handshake
 
 	// shared maps a database (and, for cluster replicas, READONLY) to its
-	// shared connection. It is replaced, never changed, so calls read it
-	// without a lock.
-	shared atomic.Pointer[map[connKey]*conn]
+	// shared connection. It is replaced, never changed, under mu, so calls
+	// read it without a lock.
+	shared atomic.Pointer[map[connKey]*sharedConn]
 	// dialing is held while a shared connection is dialled, so concurrent
 	// first callers wait for one dial instead of making several.
 	dialing chan struct{}
-	// slots holds a token per open connection when WithMaxConnections is
-	// set.
-	slots chan struct{}
+	// ctx ends when the server is closed, which wakes the callers waiting
+	// for a place and aborts the dials under way.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// waiting is len(waiters), for the last user of a shared connection to
+	// see without the lock that someone may want its place.
+	waiting atomic.Int32
 
-	mu     sync.Mutex
-	idle   []*conn // dedicated connections at rest
-	all    map[*conn]struct{}
-	closed bool
-	info   serverInfo // from the latest handshake
+	mu        sync.Mutex
+	idle      []*conn        // dedicated connections at rest, oldest first
+	all       map[*conn]bool // open connections; true for dedicated ones
+	places    int            // places held: open connections and dials under way
+	dedicated int            // of those, by connections of their own
+	waiters   []*waiter      // callers waiting for a place, in order of arrival
+	doomed    []*conn        // let go of under mu, closed by unlock
+	closed    bool
+	info      serverInfo // from the latest handshake
 }
 
 // connKey tells shared connections apart by the state their setup gave
@@ -49,112 +57,24 @@ func newServer(addr string, s *settings, cmds *atomic.Pointer[commandTable]) *se
 		s:       s,
 		cmds:    cmds,
 		dialing: make(chan struct{}, 1),
-		all:     make(map[*conn]struct{}),
+		all:     make(map[*conn]bool),
 	}
-	if s.maxConns > 0 {
-		sv.slots = make(chan struct{}, s.maxConns)
-	}
+	sv.ctx, sv.cancel = context.WithCancel(context.Background())
 	return sv
 }
 
-// sharedConn returns the shared connection for db, dialling it first when
-// there is none or it broke.
-func (sv *server) sharedConn(ctx context.Context, db int) (*conn, error) {
-	cn, _, err := sv.sharedWith(ctx, setupPlan{db: db})
-	return cn, err
-}
-
-// readonlyConn returns the shared connection that sent READONLY, on which
-// a cluster replica serves reads.
-func (sv *server) readonlyConn(ctx context.Context) (*conn, error) {
-	cn, _, err := sv.sharedWith(ctx, setupPlan{readonly: true})
-	return cn, err
-}
-
-// sharedWith returns the shared connection set up as plan says, dialling it
-// when there is none or it broke. info is the handshake's when it dialled,
-// and zero otherwise.
-func (sv *server) sharedWith(ctx context.Context, plan setupPlan) (*conn, serverInfo, error) {
-	key := connKey{db: plan.db, readonly: plan.readonly}
-	if m := sv.shared.Load(); m != nil {
-		if cn := (*m)[key]; cn != nil && !cn.dead.Load() {
-			return cn, serverInfo{}, nil
-		}
-	}
-	select {
-	case sv.dialing <- struct{}{}:
-	case <-ctx.Done():
-		return nil, serverInfo{}, ctx.Err()
-	}
-	defer func() { <-sv.dialing }()
-
-	m := sv.shared.Load()
-	var old *conn
-	if m != nil {
-		if old = (*m)[key]; old != nil && !old.dead.Load() {
-			return old, serverInfo{}, nil // another caller dialled it meanwhile
-		}
-	}
-	if old != nil {
-		sv.forget(old)
-	}
-	cn, info, err := sv.openPlan(ctx, plan)
-	if err != nil {
-		return nil, serverInfo{}, err
-	}
-	next := make(map[connKey]*conn, 1)
-	if m != nil {
-		for k, v := range *m {
-			next[k] = v
-		}
-	}
-	next[key] = cn
-	sv.shared.Store(&next)
-	return cn, info, nil
-}
-
-// adoptShared makes cn the shared connection for its database unless
-// there is one already, or one is being dialled; it reports whether it
-// did.
-func (sv *server) adoptShared(cn *conn) bool {
-	select {
-	case sv.dialing <- struct{}{}:
-	default:
-		return false
-	}
-	defer func() { <-sv.dialing }()
-	key := connKey{db: cn.db}
-	m := sv.shared.Load()
-	if m != nil {
-		if old := (*m)[key]; old != nil {
-			if !old.dead.Load() {
-				return false
-			}
-			sv.forget(old)
-		}
-	}
-	next := make(map[connKey]*conn, 1)
-	if m != nil {
-		for k, v := range *m {
-			next[k] = v
-		}
-	}
-	next[key] = cn
-	sv.shared.Store(&next)
-	return true
-}
-
-// dedicatedConn returns a connection for one user at a time, at db.
+// dedicatedConn returns a connection for one user at a time, at db: one at
+// rest, or a new one.
 func (sv *server) dedicatedConn(ctx context.Context, db int) (*conn, error) {
 	for {
-		sv.mu.Lock()
-		if len(sv.idle) == 0 {
-			sv.mu.Unlock()
-			break
+		cn, err := sv.acquire(ctx, true, true)
+		if err != nil {
+			return nil, err
 		}
-		cn := sv.idle[len(sv.idle)-1]
-		sv.idle = sv.idle[:len(sv.idle)-1]
-		sv.mu.Unlock()
+		if cn == nil {
+			cn, _, err := sv.connect(ctx, setupPlan{db: db}, true)
+			return cn, err
+		}
 		if cn.brokenAtRest() {
 			sv.forget(cn)
 			continue
@@ -168,7 +88,6 @@ func (sv *server) dedicatedConn(ctx context.Context, db int) (*conn, error) {
 		}
 		return cn, nil
 	}
-	return sv.open(ctx, db)
 }
 
 // release takes back a dedicated connection that is clean: no transaction,
@@ -176,122 +95,128 @@ func (sv *server) dedicatedConn(ctx context.Context, db int) (*conn, error) {
 func (sv *server) release(cn *conn) {
 	cn.trim()
 	sv.mu.Lock()
-	if !sv.closed && !cn.dead.Load() && len(sv.idle) < maxIdle {
-		sv.idle = append(sv.idle, cn)
-		sv.mu.Unlock()
+	sv.restLocked(cn)
+	sv.serveLocked()
+	sv.unlock()
+}
+
+// restLocked puts cn at rest, or closes it when it is not wanted there.
+func (sv *server) restLocked(cn *conn) {
+	isDedicated, ok := sv.all[cn]
+	if !ok || sv.closed || cn.dead.Load() || len(sv.idle) >= maxIdle {
+		sv.dropLocked(cn)
 		return
 	}
-	sv.mu.Unlock()
-	sv.drop(cn)
+	if !isDedicated {
+		// Dialled as a shared connection (by probe) but not adopted.
+		if sv.dedicated >= sv.dedicatedCap() {
+			sv.dropLocked(cn)
+			return
+		}
+		sv.all[cn] = true
+		sv.dedicated++
+	}
+	sv.idle = append(sv.idle, cn)
 }
 
 // drop closes a connection whose state is unknown or unwanted.
 func (sv *server) drop(cn *conn) {
-	cn.close()
-	sv.forget(cn)
+	sv.mu.Lock()
+	sv.dropLocked(cn)
+	sv.serveLocked()
+	sv.unlock()
 }
 
-// open dials a new connection, once a slot is free.
-func (sv *server) open(ctx context.Context, db int) (*conn, error) {
-	cn, _, err := sv.openPlan(ctx, setupPlan{db: db})
-	return cn, err
+func (sv *server) dropLocked(cn *conn) {
+	sv.forgetLocked(cn)
+	sv.doomed = append(sv.doomed, cn)
 }
 
-// openPlan is open with more to set up than the database; it also fetches
-// the COMMAND table if nobody has yet.
-func (sv *server) openPlan(ctx context.Context, plan setupPlan) (*conn, serverInfo, error) {
-	if err := sv.acquire(ctx); err != nil {
+// forget lets go of a closed connection and its place.
+func (sv *server) forget(cn *conn) {
+	sv.mu.Lock()
+	sv.forgetLocked(cn)
+	sv.serveLocked()
+	sv.unlock()
+}
+
+// forgetLocked gives cn's place back, once however often it is called.
+func (sv *server) forgetLocked(cn *conn) {
+	isDedicated, ok := sv.all[cn]
+	if !ok {
+		return
+	}
+	delete(sv.all, cn)
+	sv.places--
+	if isDedicated {
+		sv.dedicated--
+	}
+}
+
+// unlock releases mu, then closes the connections let go of while it was
+// held: closing may wait on the network (a TLS goodbye), which must not
+// hold up the pool.
+func (sv *server) unlock() {
+	doomed := sv.doomed
+	sv.doomed = nil
+	sv.mu.Unlock()
+	for _, cn := range doomed {
+		cn.close()
+	}
+}
+
+// openPlan dials a new connection, once a place is free, set up as plan
+// says; dedicated says which kind of place it takes.
+func (sv *server) openPlan(ctx context.Context, plan setupPlan, dedicated bool) (*conn, serverInfo, error) {
+	if _, err := sv.acquire(ctx, dedicated, false); err != nil {
 		return nil, serverInfo{}, err
 	}
+	return sv.connect(ctx, plan, dedicated)
+}
+
+// connect dials a connection into the place acquire took for it; it also
+// fetches the COMMAND table if nobody has yet.
+func (sv *server) connect(ctx context.Context, plan setupPlan, dedicated bool) (*conn, serverInfo, error) {
 	plan.commands = sv.cmds.Load() == nil
-	cn, info, err := dial(ctx, sv.addr, sv.s, plan)
-	if err != nil {
-		sv.releaseSlot()
-		return nil, serverInfo{}, err
-	}
-	if info.commands != nil {
+	dctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(sv.ctx, cancel) // Close aborts the dial
+	cn, info, err := dial(dctx, sv.addr, sv.s, plan)
+	stop()
+	cancel()
+	if err == nil && info.commands != nil {
 		sv.cmds.CompareAndSwap(nil, &info.commands)
 	}
 	sv.mu.Lock()
+	defer sv.unlock()
 	if sv.closed {
-		sv.mu.Unlock()
-		cn.close()
-		sv.releaseSlot()
+		if cn != nil {
+			sv.doomed = append(sv.doomed, cn)
+		}
 		return nil, serverInfo{}, ErrClosed
 	}
-	sv.all[cn] = struct{}{}
+	if err != nil {
+		sv.unreserveLocked(dedicated)
+		sv.serveLocked()
+		return nil, serverInfo{}, err
+	}
+	sv.all[cn] = dedicated
 	sv.info = info
 	sv.info.slots = nil // only the caller needs it
-	sv.mu.Unlock()
 	return cn, info, nil
 }
 
-// forget lets go of a closed connection and its slot.
-func (sv *server) forget(cn *conn) {
-	sv.mu.Lock()
-	_, ok := sv.all[cn]
-	delete(sv.all, cn)
-	sv.mu.Unlock()
-	if ok {
-		sv.releaseSlot()
-	}
-}
-
-// acquire takes a connection slot, closing an idle dedicated connection to
-// free one if need be, and waits up to WithWaitTimeout otherwise.
-func (sv *server) acquire(ctx context.Context) error {
-	if sv.slots == nil {
-		return nil
-	}
-	select {
-	case sv.slots <- struct{}{}:
-		return nil
-	default:
-	}
-	sv.mu.Lock()
-	var victim *conn
-	if len(sv.idle) > 0 {
-		victim = sv.idle[0]
-		sv.idle = sv.idle[1:]
-	}
-	sv.mu.Unlock()
-	if victim != nil {
-		sv.drop(victim)
-	}
-	var expired <-chan time.Time
-	if sv.s.waitTimeout > 0 {
-		t := time.NewTimer(sv.s.waitTimeout)
-		defer t.Stop()
-		expired = t.C
-	}
-	select {
-	case sv.slots <- struct{}{}:
-		return nil
-	case <-expired:
-		return fmt.Errorf("%w: all %d connections to %s busy for %v", ErrPoolTimeout, sv.s.maxConns, sv.addr, sv.s.waitTimeout)
-	case <-ctx.Done():
-		return fmt.Errorf("%w: all %d connections to %s busy: %w", ErrPoolTimeout, sv.s.maxConns, sv.addr, ctx.Err())
-	}
-}
-
-func (sv *server) releaseSlot() {
-	if sv.slots != nil {
-		<-sv.slots
-	}
-}
-
-// close closes every connection; calls in flight fail with ErrClosed.
+// close closes every connection; calls in flight fail with ErrClosed, and
+// so do those waiting for a place or dialling.
 func (sv *server) close() {
 	sv.mu.Lock()
 	sv.closed = true
-	conns := make([]*conn, 0, len(sv.all))
+	sv.cancel()
 	for cn := range sv.all {
-		conns = append(conns, cn)
+		sv.doomed = append(sv.doomed, cn)
 	}
-	sv.all = map[*conn]struct{}{}
+	sv.all = map[*conn]bool{}
 	sv.idle = nil
-	sv.mu.Unlock()
-	for _, cn := range conns {
-		cn.close()
-	}
+	sv.places, sv.dedicated = 0, 0
+	sv.shared.Store(nil)
+	sv.unlock()
 }

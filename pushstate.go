@@ -34,8 +34,10 @@ type pushState struct {
 	addr    atomic.Pointer[string]
 	wg      sync.WaitGroup // the reader
 
-	// wmu serialises writes and guards the fields after it.
-	wmu     sync.Mutex
+	// wmu serialises writes and guards the fields after it. A Do waiting
+	// for it behind a write stuck on a server that does not read gives up
+	// when its context ends.
+	wmu     ctxMutex
 	cn      *conn // nil while reconnecting
 	sv      *server
 	resp    int
@@ -137,7 +139,7 @@ func (ps *pushState) connect(ctx context.Context) (*conn, *server, int, error) {
 	if len(keys) > 0 {
 		ps.routeSlot = hashSlot(keys[0])
 	}
-	cn, info, err := sv.openPlan(ctx, setupPlan{db: ps.route.db})
+	cn, info, err := sv.openPlan(ctx, setupPlan{db: ps.route.db}, true)
 	if err != nil {
 		ps.p.serverLost(sv)
 		return nil, nil, 0, err
@@ -238,7 +240,9 @@ func (ps *pushState) do(ctx context.Context, op pushOp, buf []byte) error {
 	if ps.isClosed() {
 		return ErrClosed
 	}
-	ps.wmu.Lock()
+	if err := ps.wmu.LockContext(ctx); err != nil {
+		return err // nothing was sent
+	}
 	defer ps.wmu.Unlock()
 	if ps.isClosed() {
 		return ErrClosed

@@ -153,6 +153,7 @@ func (r *Redis) doClusterOne(ctx context.Context, cl *cluster, args []any) (v an
 		return nil, nil, false
 	}
 	v, err = cn.roundTrip(ctx, [][]any{args}, r.call.decoder, nil)
+	cn.done()
 	if err != nil {
 		if mayRetry(err, cmd) {
 			return nil, nil, false
@@ -189,7 +190,9 @@ func (r *Redis) askOnce(ctx context.Context, cl *cluster, from *server, e *Error
 		return nil, nil, false
 	}
 	vals := make([]any, 2)
-	if _, err := cn.roundTrip(ctx, [][]any{{"ASKING"}, args}, r.call.decoder, vals); err != nil {
+	_, err = cn.roundTrip(ctx, [][]any{{"ASKING"}, args}, r.call.decoder, vals)
+	cn.done()
+	if err != nil {
 		if mayRetry(err, cmd) {
 			return nil, nil, false
 		}
@@ -273,18 +276,23 @@ func (cl *cluster) group(todo []*clusterCmd) []*batch {
 // send makes one batch's round trip and leaves the replies in b.vals.
 func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
 	var cn *conn
+	var shared *sharedConn
 	var err error
 	switch {
 	case b.blocking:
 		cn, err = b.sv.dedicatedConn(ctx, 0)
 	case b.replica:
-		cn, err = b.sv.readonlyConn(ctx)
+		shared, err = b.sv.readonlyConn(ctx)
 	default:
-		cn, err = b.sv.sharedConn(ctx, 0)
+		shared, err = b.sv.sharedConn(ctx, 0)
 	}
 	if err != nil {
 		b.err, b.dialErr = err, true
 		return
+	}
+	if shared != nil {
+		cn = shared.conn
+		defer shared.done()
 	}
 	enc := b.cmds[0].enc
 	n := 0

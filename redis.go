@@ -127,6 +127,7 @@ func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 			return nil, err
 		}
 		v, err := cn.roundTrip(ctx, [][]any{args}, r.call.decoder, nil)
+		cn.done()
 		if err != nil {
 			if !retried && mayRetry(err, cmd) {
 				continue
@@ -202,7 +203,9 @@ func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 			r.p.serverLost(sv)
 			return nil, err
 		}
-		if _, err := cn.roundTrip(ctx, cmds, r.call.decoder, vals); err != nil {
+		_, err = cn.roundTrip(ctx, cmds, r.call.decoder, vals)
+		cn.done()
+		if err != nil {
 			if !retried && mayRetryAll(err, readonly) {
 				continue
 			}
@@ -271,6 +274,7 @@ func (r *Redis) onServer(ctx context.Context, sv *server, encoded []byte) (any, 
 			return nil, err
 		}
 		v, err := cn.roundTripEncoded(ctx, encoded, r.call.decoder, nil)
+		cn.done()
 		if err != nil {
 			if !retried && mayRetryAll(err, false) {
 				continue

@@ -167,9 +167,24 @@ func WithMode(m Mode) Option {
 	})
 }
 
-// WithMaxConnections bounds the connections to each server, shared and
-// dedicated ones together. A caller that needs one more waits up to
-// WithWaitTimeout. 0 (the default) means no bound.
+// WithMaxConnections bounds the connections to each server: the shared
+// ones (one per database in use), the connections of their own that
+// Connection, PushConnection and blocking commands (BLPOP, XREAD BLOCK,
+// WAIT, ...) take, and dials under way, all together. 0 (the default)
+// means no bound.
+//
+// Connections of their own hold at most n-1 of the n, so that one is
+// always left for the shared connections: however many blocking commands
+// wait, other calls go on. With n = 1 nothing can be set aside: a
+// Connection, a PushConnection or a blocking command then holds the only
+// connection, and other calls wait until it is given back.
+//
+// A caller that needs a connection when none is free first frees one that
+// nobody uses: one that broke, a dedicated one at rest, or a shared one
+// (of another database, say) with no call under way, which is closed; a
+// call in flight is never broken to make room. Otherwise it waits, in
+// turn, up to WithWaitTimeout, and then fails with ErrPoolTimeout. Close
+// ends the wait with ErrClosed.
 func WithMaxConnections(n int) Option {
 	return poolOption(func(s *settings) error {
 		if n < 0 {
@@ -181,8 +196,9 @@ func WithMaxConnections(n int) Option {
 }
 
 // WithWaitTimeout bounds how long a caller waits for a connection when
-// WithMaxConnections are all in use; it then fails with ErrPoolTimeout.
-// 0 (the default) waits as long as the call's context allows.
+// the WithMaxConnections are all in use and none is idle; it then fails
+// with ErrPoolTimeout. 0 (the default) waits as long as the call's context
+// allows. Close ends the wait at once, with ErrClosed.
 func WithWaitTimeout(d time.Duration) Option {
 	return poolOption(func(s *settings) error {
 		if d < 0 {
