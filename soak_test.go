@@ -280,7 +280,7 @@ const (
 var (
 	failShown = [...]int{wrongReply: 10, callError: 3, afterClose: 5}
 	failStop  = [...]int{wrongReply: 10, callError: 20, afterClose: 1 << 30}
-	failName  = [...]string{wrongReply: "", callError: "", afterClose: "after Close: "}
+	failName  = [...]string{wrongReply: "", callError: "", afterClose: "reported after Close was called: "}
 )
 
 // fail reports a failure, the first few of each class in full; after a
