@@ -460,14 +460,9 @@ func (c *cluster) getKeys(ctx context.Context, args []any) ([]any, error) {
 		c.refreshSoon()
 		return nil, err
 	}
-	// Encoded here rather than through a longer []any, which would let
-	// Do's arguments escape to the heap on every call.
-	enc := append([]byte("*"), strconv.Itoa(len(args)+2)...)
-	enc = append(enc, "\r\n$7\r\nCOMMAND\r\n$7\r\nGETKEYS\r\n"...)
-	for _, a := range args {
-		if enc, err = appendArg(enc, a); err != nil {
-			return nil, nil // appendCommand reports it, before anything is sent
-		}
+	enc, err := appendGetKeys(nil, args)
+	if err != nil {
+		return nil, nil // appendCommand reports it, before anything is sent
 	}
 	v, err := cn.roundTripEncoded(ctx, enc, StringDecoder, nil)
 	if err != nil {

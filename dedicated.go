@@ -223,18 +223,3 @@ func (c *Connection) Close() error {
 	d.sv.release(d.cn)
 	return nil
 }
-
-// argInt reads an integer argument as the server will.
-func argInt(a any) (int64, bool) {
-	var digits [24]byte
-	b, err := appendArg(digits[:0], a)
-	if err != nil {
-		return 0, false
-	}
-	// appendArg wrote a bulk string: "$<len>\r\n<digits>\r\n".
-	_, next, _ := scanLine(b, 0)
-	if next == 0 || len(b) < next+2 {
-		return 0, false
-	}
-	return parseInt(b[next : len(b)-2])
-}

@@ -215,26 +215,6 @@ func equalFold(a any, word string) bool {
 	return ok && bytes.EqualFold(b, []byte(word))
 }
 
-// argText returns an argument as the server receives it.
-func argText(buf []byte, a any) ([]byte, bool) {
-	switch v := a.(type) {
-	case string:
-		return append(buf, v...), true
-	case []byte:
-		return v, true
-	}
-	enc, err := appendArg(buf, a)
-	if err != nil {
-		return nil, false
-	}
-	// enc is a bulk string: "$<len>\r\n<text>\r\n".
-	_, next, err := scanLine(enc, 0)
-	if err != nil || next == 0 || len(enc) < next+2 {
-		return nil, false
-	}
-	return enc[next : len(enc)-2], true
-}
-
 // slotOf collects the slots of a command's keys.
 type slotOf struct {
 	slot      int

@@ -215,15 +215,6 @@ func appendInChunks(buf []byte, cmd string, names []string) []byte {
 	return buf
 }
 
-func appendStrings(buf []byte, args ...string) []byte {
-	a := make([]any, len(args))
-	for i, s := range args {
-		a[i] = s
-	}
-	buf, _ = appendCommand(buf, a) // strings always encode
-	return buf
-}
-
 func sortedKeys(m map[string]struct{}) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -363,18 +354,7 @@ func (ps *pushState) write(ctx context.Context, cn *conn, buf []byte) (written i
 	return written, false, nil
 }
 
-// keepAliveArg is the argument of the PINGs a push connection sends when
-// the server has been silent for the socket timeout. Their replies are not
-// delivered.
-const keepAliveArg = "justredis-keepalive"
-
 var (
-	keepAliveCmd      = appendStrings(nil, "PING", keepAliveArg)
-	keepAliveBulk     = appendBulkString(nil, keepAliveArg)
-	keepAlivePong     = appendBulkString([]byte("*2\r\n$4\r\npong\r\n"), keepAliveArg)
-	keepAliveMonitor  = []byte(`"PING" "` + keepAliveArg + "\"\r\n")
-	replyOKFrame      = []byte("+OK\r\n")
-	emptyBulkFrame    = []byte("$0\r\n\r\n")
 	trackingChannel   = "__redis__:invalidate"
 	errNotConnected   = errors.New("not connected")
 	reconnectMaxDelay = 2 * time.Second

@@ -43,8 +43,6 @@ type batch struct {
 	dialErr bool  // ... before anything was sent
 }
 
-var askingCmd = appendStrings(nil, "ASKING")
-
 // doCluster runs cmds on the cluster, each on the node that serves its
 // keys, and returns their replies in order. A reply that redirects (MOVED,
 // ASK) is followed and one that says the cluster is busy (TRYAGAIN,
