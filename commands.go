@@ -202,3 +202,23 @@ func checkAllowed(args []any, dedicated bool) error {
 	}
 	return invalidArg(fmt.Sprintf("%s is not allowed %s: %s", strings.ToUpper(string(name)), where, why))
 }
+
+// extraSetup asks the first connections' handshakes for the COMMAND
+// table, until one has brought it.
+func (p *pool) extraSetup() [][]any {
+	if p.cmds.Load() != nil {
+		return nil
+	}
+	return [][]any{{"COMMAND"}}
+}
+
+// tookSetup keeps the COMMAND table a handshake brought. A user not
+// allowed COMMAND gets an empty table: every command is then treated as
+// neither read-only nor blocking.
+func (p *pool) tookSetup(replies []any) {
+	t, err := parseCommandTable(replies[0])
+	if err != nil {
+		t = commandTable{}
+	}
+	p.cmds.CompareAndSwap(nil, &t)
+}

@@ -2,296 +2,303 @@ package justredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
-// server keeps the connections to one address: one shared, pipelined
-// connection per database, and dedicated connections at rest.
-type server struct {
-	addr string
-	s    *settings
-	cmds *atomic.Pointer[commandTable] // the pool's, filled by the first handshake
+// Masters, given to WithEndpoint, runs a command on every master at once.
+// The reply is a map[string]any from each master's address to its reply, or
+// to its *Error.
+const Masters = "masters"
 
-	// shared maps a database (and, for cluster replicas, READONLY) to its
-	// shared connection. It is replaced, never changed, so calls read it
-	// without a lock.
-	shared atomic.Pointer[map[connKey]*conn]
-	// dialing is held while a shared connection is dialled, so concurrent
-	// first callers wait for one dial instead of making several.
-	dialing chan struct{}
-	// slots holds a token per open connection when WithMaxConnections is
-	// set.
-	slots chan struct{}
-
-	mu     sync.Mutex
-	idle   []*conn // dedicated connections at rest
-	all    map[*conn]struct{}
-	closed bool
-	info   serverInfo // from the latest handshake
+// Endpoint is one server of a deployment, as Endpoints lists it.
+type Endpoint struct {
+	Address string // host:port (or socket path) as the client dials it
+	Role    string // "master", "replica" or "standalone"
 }
 
-// connKey tells shared connections apart by the state their setup gave
-// them.
-type connKey struct {
-	db       int
-	readonly bool // READONLY was sent: a cluster replica serves reads on it
+// pool is everything a Redis value and all its copies share: settings,
+// servers and what the client learned about them.
+type pool struct {
+	s      settings
+	closed atomic.Bool
+
+	mu      sync.Mutex
+	servers map[string]*server
+
+	// current is the server of a standalone deployment: the first seed
+	// that answered. cluster is set instead when the deployment is a Redis
+	// Cluster, and then for good. Neither is set until the first call
+	// finds out.
+	current atomic.Pointer[server]
+	cluster atomic.Pointer[cluster]
+	// finding is held while seeds are tried.
+	finding chan struct{}
+
+	// cmds is the server's COMMAND table, which the first handshake
+	// fetches.
+	cmds atomic.Pointer[commandTable]
 }
 
-// maxIdle bounds the dedicated connections kept at rest per server.
-const maxIdle = 16
-
-func newServer(addr string, s *settings, cmds *atomic.Pointer[commandTable]) *server {
-	sv := &server{
-		addr:    addr,
+func newPool(s settings) *pool {
+	return &pool{
 		s:       s,
-		cmds:    cmds,
-		dialing: make(chan struct{}, 1),
-		all:     make(map[*conn]struct{}),
+		servers: make(map[string]*server),
+		finding: make(chan struct{}, 1),
 	}
-	if s.maxConns > 0 {
-		sv.slots = make(chan struct{}, s.maxConns)
+}
+
+// server returns the server for addr, creating it on first use.
+func (p *pool) server(addr string) *server {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sv := p.servers[addr]
+	if sv == nil {
+		sv = newServer(addr, &p.s, p)
+		p.servers[addr] = sv
 	}
 	return sv
 }
 
-// sharedConn returns the shared connection for db, dialling it first when
-// there is none or it broke.
-func (sv *server) sharedConn(ctx context.Context, db int) (*conn, error) {
-	cn, _, err := sv.sharedWith(ctx, setupPlan{db: db})
-	return cn, err
+// target picks where a call goes: the server WithEndpoint names, the
+// server of a standalone deployment, or, with sv nil, the cluster, which
+// routes by key. The first call finds out which the deployment is; after
+// that a standalone deployment costs one atomic load. dedicated says
+// which kind of connection the caller needs, so that the one made to find
+// out serves it.
+func (p *pool) target(ctx context.Context, cs *callSettings, dedicated bool) (*server, *cluster, error) {
+	if cs.endpoint != "" && cs.endpoint != Masters {
+		if cs.db != 0 && p.cluster.Load() != nil {
+			return nil, nil, dbInCluster(cs.db)
+		}
+		return p.server(cs.endpoint), nil, nil
+	}
+	if sv := p.current.Load(); sv != nil {
+		return sv, nil, nil
+	}
+	if cl := p.cluster.Load(); cl != nil {
+		return nil, cl, nil
+	}
+	return p.find(ctx, cs, dedicated)
 }
 
-// readonlyConn returns the shared connection that sent READONLY, on which
-// a cluster replica serves reads.
-func (sv *server) readonlyConn(ctx context.Context) (*conn, error) {
-	cn, _, err := sv.sharedWith(ctx, setupPlan{readonly: true})
-	return cn, err
-}
-
-// sharedWith returns the shared connection set up as plan says, dialling it
-// when there is none or it broke. info is the handshake's when it dialled,
-// and zero otherwise.
-func (sv *server) sharedWith(ctx context.Context, plan setupPlan) (*conn, serverInfo, error) {
-	key := connKey{db: plan.db, readonly: plan.readonly}
-	if m := sv.shared.Load(); m != nil {
-		if cn := (*m)[key]; cn != nil && !cn.dead.Load() {
-			return cn, serverInfo{}, nil
-		}
+// serverFor picks the server for a connection of its own: in a cluster,
+// the master of the slot keys share (any master without keys).
+func (p *pool) serverFor(ctx context.Context, cs *callSettings, keys []string) (*server, error) {
+	if cs.endpoint == Masters {
+		return nil, invalidArg("WithEndpoint(Masters) runs single commands on every master; a connection needs one server: give keys or an address")
 	}
-	select {
-	case sv.dialing <- struct{}{}:
-	case <-ctx.Done():
-		return nil, serverInfo{}, ctx.Err()
+	sv, cl, err := p.target(ctx, cs, true)
+	if err != nil || cl == nil {
+		return sv, err
 	}
-	defer func() { <-sv.dialing }()
-
-	m := sv.shared.Load()
-	var old *conn
-	if m != nil {
-		if old = (*m)[key]; old != nil && !old.dead.Load() {
-			return old, serverInfo{}, nil // another caller dialled it meanwhile
-		}
+	if cs.db != 0 {
+		return nil, dbInCluster(cs.db)
 	}
-	if old != nil {
-		sv.forget(old)
+	slots := slotOf{slot: -1}
+	for i, k := range keys {
+		slots.add(i+1, k)
 	}
-	cn, info, err := sv.openPlan(ctx, plan)
+	slot, err := slots.result([]any{"keys"})
 	if err != nil {
-		return nil, serverInfo{}, err
+		return nil, err
 	}
-	next := make(map[connKey]*conn, 1)
-	if m != nil {
-		for k, v := range *m {
-			next[k] = v
-		}
-	}
-	next[key] = cn
-	sv.shared.Store(&next)
-	return cn, info, nil
+	return cl.pick(slot, false), nil
 }
 
-// adoptShared makes cn the shared connection for its database unless
-// there is one already, or one is being dialled; it reports whether it
-// did.
-func (sv *server) adoptShared(cn *conn) bool {
+// find tries the seeds in order and keeps the first that answers, finding
+// out on the way whether the deployment is a cluster. Concurrent first
+// callers wait for one of them to find out.
+func (p *pool) find(ctx context.Context, cs *callSettings, dedicated bool) (*server, *cluster, error) {
 	select {
-	case sv.dialing <- struct{}{}:
-	default:
-		return false
+	case p.finding <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
 	}
-	defer func() { <-sv.dialing }()
-	key := connKey{db: cn.db}
-	m := sv.shared.Load()
-	if m != nil {
-		if old := (*m)[key]; old != nil {
-			if !old.dead.Load() {
-				return false
+	defer func() { <-p.finding }()
+	if sv := p.current.Load(); sv != nil {
+		return sv, nil, nil
+	}
+	if cl := p.cluster.Load(); cl != nil {
+		return nil, cl, nil
+	}
+	if p.s.mode == ModeStandalone {
+		sv, err := p.findServer(ctx)
+		return sv, nil, err
+	}
+	var errs []error
+	for _, addr := range p.s.addrs {
+		sv := p.server(addr)
+		cl, err := p.probe(ctx, sv, cs.db, dedicated)
+		if err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
 			}
-			sv.forget(old)
-		}
-	}
-	next := make(map[connKey]*conn, 1)
-	if m != nil {
-		for k, v := range *m {
-			next[k] = v
-		}
-	}
-	next[key] = cn
-	sv.shared.Store(&next)
-	return true
-}
-
-// dedicatedConn returns a connection for one user at a time, at db.
-func (sv *server) dedicatedConn(ctx context.Context, db int) (*conn, error) {
-	for {
-		sv.mu.Lock()
-		if len(sv.idle) == 0 {
-			sv.mu.Unlock()
-			break
-		}
-		cn := sv.idle[len(sv.idle)-1]
-		sv.idle = sv.idle[:len(sv.idle)-1]
-		sv.mu.Unlock()
-		if cn.dead.Load() {
-			sv.forget(cn)
 			continue
 		}
-		if cn.db != db {
-			if _, err := cn.roundTrip(ctx, [][]any{{"SELECT", db}}, StringDecoder, nil); err != nil {
-				sv.drop(cn)
-				return nil, err
+		if cl != nil {
+			p.cluster.Store(cl)
+			if p.closed.Load() {
+				cl.close() // close may have missed it
 			}
-			cn.db = db
+			return nil, cl, nil
 		}
-		return cn, nil
+		p.current.Store(sv)
+		return sv, nil, nil
 	}
-	return sv.open(ctx, db)
+	return nil, nil, errors.Join(errs...)
 }
 
-// release takes back a dedicated connection that is clean: no transaction,
-// no WATCH, no reply owed.
-func (sv *server) release(cn *conn) {
-	cn.trim()
-	sv.mu.Lock()
-	if !sv.closed && !cn.dead.Load() && len(sv.idle) < maxIdle {
-		sv.idle = append(sv.idle, cn)
-		sv.mu.Unlock()
+// probe finds out whether sv is a cluster node, and if so loads the slot
+// map, by asking CLUSTER SLOTS in the same round trip as the handshake of
+// a new connection, which then serves the caller: as the shared
+// connection to db, or as a dedicated one at rest. It returns nil for a
+// standalone server.
+func (p *pool) probe(ctx context.Context, sv *server, db int, dedicated bool) (*cluster, error) {
+	cn, info, err := sv.openPlan(ctx, setupPlan{db: db, extra: [][]any{{"CLUSTER", "SLOTS"}}})
+	if err != nil {
+		var e *Error
+		if db != 0 && errors.As(err, &e) && strings.Contains(e.msg, "cluster mode") {
+			return nil, dbInCluster(db) // SELECT refused
+		}
+		return nil, err
+	}
+	if dedicated || !sv.adoptShared(cn) {
+		sv.release(cn)
+	}
+	slots := info.extra[0]
+	e, refused := slots.(*Error)
+	if _, ok := slots.([]any); !ok && !refused {
+		// Not what a cluster node or Redis would say: a proxy, or a server
+		// that only looks like Redis. Take it for a single server.
+		return nil, nil
+	}
+	switch {
+	case !refused:
+		m, err := parseSlotMap(p, slots, sv.addr)
+		if err != nil {
+			return nil, fmt.Errorf("justredis: %s: %w", sv.addr, err)
+		}
+		return newCluster(p, m), nil
+	case info.mode == "cluster":
+		// A cluster node that will not tell its slots (an ACL, say).
+		return nil, fmt.Errorf("justredis: %s is a cluster node, but CLUSTER SLOTS failed: %w", sv.addr, e)
+	case p.s.mode == ModeCluster:
+		if isClusterDisabled(e) {
+			return nil, invalidArg(fmt.Sprintf("WithMode(ModeCluster): %s is not a cluster node", sv.addr))
+		}
+		return nil, fmt.Errorf("justredis: %s: CLUSTER SLOTS: %w", sv.addr, e)
+	}
+	// Cluster support disabled, or (under RESP2, where HELLO cannot tell)
+	// CLUSTER SLOTS not allowed: a single server.
+	return nil, nil
+}
+
+// findServer tries the seeds in order and keeps the first that answers,
+// without asking whether they are cluster nodes (ModeStandalone). p.finding
+// is held.
+func (p *pool) findServer(ctx context.Context) (*server, error) {
+	if len(p.s.addrs) == 1 {
+		// Nothing to choose: dial when a connection is needed, and only
+		// the kind that is.
+		sv := p.server(p.s.addrs[0])
+		p.current.Store(sv)
+		return sv, nil
+	}
+	var errs []error
+	for _, addr := range p.s.addrs {
+		sv := p.server(addr)
+		if _, err := sv.sharedConn(ctx, 0); err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		p.current.Store(sv)
+		return sv, nil
+	}
+	return nil, errors.Join(errs...)
+}
+
+// serverLost forgets the current server after a failure to reach it, so
+// the next call tries the seeds again; in a cluster it reloads the slot
+// map.
+func (p *pool) serverLost(sv *server) {
+	if cl := p.cluster.Load(); cl != nil {
+		cl.refreshSoon()
 		return
 	}
-	sv.mu.Unlock()
-	sv.drop(cn)
-}
-
-// drop closes a connection whose state is unknown or unwanted.
-func (sv *server) drop(cn *conn) {
-	cn.close()
-	sv.forget(cn)
-}
-
-// open dials a new connection, once a slot is free.
-func (sv *server) open(ctx context.Context, db int) (*conn, error) {
-	cn, _, err := sv.openPlan(ctx, setupPlan{db: db})
-	return cn, err
-}
-
-// openPlan is open with more to set up than the database; it also fetches
-// the COMMAND table if nobody has yet.
-func (sv *server) openPlan(ctx context.Context, plan setupPlan) (*conn, serverInfo, error) {
-	if err := sv.acquire(ctx); err != nil {
-		return nil, serverInfo{}, err
+	if len(p.s.addrs) > 1 {
+		p.current.CompareAndSwap(sv, nil)
 	}
-	plan.commands = sv.cmds.Load() == nil
-	cn, info, err := dial(ctx, sv.addr, sv.s, plan)
+}
+
+// command returns what the server says of the command in args; nil when
+// unknown. The table comes with the first connection's handshake, so
+// before it is there, command makes sure of a connection to sv.
+func (p *pool) command(ctx context.Context, sv *server, db int, args []any) (*command, error) {
+	if t := p.cmds.Load(); t != nil {
+		return t.lookup(args), nil
+	}
+	if _, err := sv.sharedConn(ctx, db); err != nil {
+		return nil, err
+	}
+	if t := p.cmds.Load(); t != nil {
+		return t.lookup(args), nil
+	}
+	return nil, nil
+}
+
+// endpoints lists the servers of the deployment: in a cluster every node,
+// from a slot map reloaded for the occasion; otherwise the one in use.
+func (p *pool) endpoints(ctx context.Context) ([]Endpoint, error) {
+	sv, cl, err := p.target(ctx, &callSettings{}, false)
 	if err != nil {
-		sv.releaseSlot()
-		return nil, serverInfo{}, err
+		return nil, err
 	}
-	if info.commands != nil {
-		sv.cmds.CompareAndSwap(nil, &info.commands)
+	if cl != nil {
+		if err := cl.refresh(ctx); err != nil {
+			return nil, err
+		}
+		return cl.endpoints(), nil
 	}
-	sv.mu.Lock()
-	if sv.closed {
-		sv.mu.Unlock()
-		cn.close()
-		sv.releaseSlot()
-		return nil, serverInfo{}, ErrClosed
-	}
-	sv.all[cn] = struct{}{}
-	sv.info = info
-	sv.info.slots = nil // only the caller needs it
-	sv.mu.Unlock()
-	return cn, info, nil
+	return []Endpoint{{Address: sv.addr, Role: "standalone"}}, nil
 }
 
-// forget lets go of a closed connection and its slot.
-func (sv *server) forget(cn *conn) {
-	sv.mu.Lock()
-	_, ok := sv.all[cn]
-	delete(sv.all, cn)
-	sv.mu.Unlock()
-	if ok {
-		sv.releaseSlot()
+// masters lists the servers that WithEndpoint(Masters) runs a command on.
+func (p *pool) masters(ctx context.Context, cs *callSettings) ([]*server, error) {
+	sv, cl, err := p.target(ctx, &callSettings{}, false)
+	if err != nil {
+		return nil, err
 	}
+	if cl != nil {
+		if cs.db != 0 {
+			return nil, dbInCluster(cs.db)
+		}
+		return cl.masters(), nil
+	}
+	return []*server{sv}, nil
 }
 
-// acquire takes a connection slot, closing an idle dedicated connection to
-// free one if need be, and waits up to WithWaitTimeout otherwise.
-func (sv *server) acquire(ctx context.Context) error {
-	if sv.slots == nil {
-		return nil
+func (p *pool) close() {
+	if p.closed.Swap(true) {
+		return
 	}
-	select {
-	case sv.slots <- struct{}{}:
-		return nil
-	default:
+	if cl := p.cluster.Load(); cl != nil {
+		cl.close()
 	}
-	sv.mu.Lock()
-	var victim *conn
-	if len(sv.idle) > 0 {
-		victim = sv.idle[0]
-		sv.idle = sv.idle[1:]
+	p.mu.Lock()
+	servers := make([]*server, 0, len(p.servers))
+	for _, sv := range p.servers {
+		servers = append(servers, sv)
 	}
-	sv.mu.Unlock()
-	if victim != nil {
-		sv.drop(victim)
-	}
-	var expired <-chan time.Time
-	if sv.s.waitTimeout > 0 {
-		t := time.NewTimer(sv.s.waitTimeout)
-		defer t.Stop()
-		expired = t.C
-	}
-	select {
-	case sv.slots <- struct{}{}:
-		return nil
-	case <-expired:
-		return fmt.Errorf("%w: all %d connections to %s busy for %v", ErrPoolTimeout, sv.s.maxConns, sv.addr, sv.s.waitTimeout)
-	case <-ctx.Done():
-		return fmt.Errorf("%w: all %d connections to %s busy: %w", ErrPoolTimeout, sv.s.maxConns, sv.addr, ctx.Err())
-	}
-}
-
-func (sv *server) releaseSlot() {
-	if sv.slots != nil {
-		<-sv.slots
-	}
-}
-
-// close closes every connection; calls in flight fail with ErrClosed.
-func (sv *server) close() {
-	sv.mu.Lock()
-	sv.closed = true
-	conns := make([]*conn, 0, len(sv.all))
-	for cn := range sv.all {
-		conns = append(conns, cn)
-	}
-	sv.all = map[*conn]struct{}{}
-	sv.idle = nil
-	sv.mu.Unlock()
-	for _, cn := range conns {
-		cn.close()
+	p.mu.Unlock()
+	for _, sv := range servers {
+		sv.close()
 	}
 }

@@ -2,22 +2,10 @@ package justredis
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
-	"time"
 )
-
-// maxRedirects bounds, per command and call, the MOVED and ASK
-// redirections followed and the retries after a node could not be
-// reached. TRYAGAIN and CLUSTERDOWN do not count: they are retried until
-// the context ends.
-const maxRedirects = 16
 
 // clusterCmd is one command of a call on a cluster, on its way to the node
 // that serves its keys.
@@ -114,7 +102,7 @@ func (r *Redis) doCluster(ctx context.Context, cl *cluster, cmds [][]any) ([]any
 		// Commands that go round again keep the caller's order.
 		slices.SortFunc(todo, func(a, b *clusterCmd) int { return a.i - b.i })
 		if wait {
-			if err := sleep(ctx, retryDelay(waits)); err != nil {
+			if err := sleep(ctx, backoff(waits)); err != nil {
 				for _, c := range todo {
 					vals[c.i] = err
 				}
@@ -158,18 +146,16 @@ func (r *Redis) doClusterOne(ctx context.Context, cl *cluster, args []any) (v an
 		cl.refreshSoon()
 		return nil, notRetried(err), true
 	}
-	if e, ok := v.(*Error); ok {
-		switch e.Prefix() {
-		case "MOVED":
-			if s, addr, ok := parseRedirect(e.msg, sv.addr); ok {
-				cl.moved(s, addr)
-			}
-			return nil, nil, false
-		case "ASK":
-			return r.askOnce(ctx, cl, sv, e, cmd, args)
-		case "TRYAGAIN", "CLUSTERDOWN":
-			return nil, nil, false
+	switch class, e := classify(v); class {
+	case replyMoved:
+		if s, addr, ok := parseRedirect(e.msg, sv.addr); ok {
+			cl.moved(s, addr)
 		}
+		return nil, nil, false
+	case replyAsk:
+		return r.askOnce(ctx, cl, sv, e, cmd, args)
+	case replyTryAgain, replyClusterDown:
+		return nil, nil, false
 	}
 	v, err = reply(v)
 	return v, err, true
@@ -193,11 +179,8 @@ func (r *Redis) askOnce(ctx context.Context, cl *cluster, from *server, e *Error
 		}
 		return nil, notRetried(err), true
 	}
-	if e, ok := vals[1].(*Error); ok {
-		switch e.Prefix() {
-		case "MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN":
-			return nil, nil, false
-		}
+	if class, _ := classify(vals[1]); class != replyFinal {
+		return nil, nil, false
 	}
 	v, err = reply(vals[1])
 	return v, err, true
@@ -329,7 +312,7 @@ func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
 // round trip failed: those that cannot have run, or are read-only, go
 // again; the others fail with err, marked as not retried.
 func (cl *cluster) roundTripFailed(b *batch) (retry []*clusterCmd, err error) {
-	if !mayRetryDial(b.err) {
+	if !mayRetryElsewhere(b.err) {
 		return nil, b.err
 	}
 	if !b.dialErr {
@@ -355,38 +338,19 @@ func (cl *cluster) roundTripFailed(b *batch) (retry []*clusterCmd, err error) {
 	return b.cmds, nil
 }
 
-// mayRetryDial reports whether a failure to get or use a connection may be
-// worth another try, on a node that the refreshed slot map may name.
-func mayRetryDial(err error) bool {
-	if errors.Is(err, ErrClosed) || errors.Is(err, ErrPoolTimeout) || errors.Is(err, ErrInvalidArgument) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		// A handshake refused: only a node still loading its data is worth
-		// waiting for.
-		return e.Prefix() == "LOADING"
-	}
-	return true
-}
-
 // redirected looks at one reply and reports whether the command goes
 // again, and whether after a pause. from is the node that replied.
 func (cl *cluster) redirected(c *clusterCmd, v any, from *server) (again, pause bool) {
-	e, ok := v.(*Error)
-	if !ok {
-		return false, false
-	}
-	switch e.Prefix() {
-	case "MOVED", "ASK":
+	class, e := classify(v)
+	switch class {
+	case replyMoved, replyAsk:
 		slot, addr, ok := parseRedirect(e.msg, from.addr)
 		if !ok || c.hops >= maxRedirects {
 			return false, false
 		}
 		c.hops++
 		c.ask = nil
-		if e.Prefix() == "ASK" {
+		if class == replyAsk {
 			c.ask = cl.p.server(addr)
 			return true, false
 		}
@@ -398,43 +362,19 @@ func (cl *cluster) redirected(c *clusterCmd, v any, from *server) (again, pause 
 		c.replica = false
 		cl.moved(slot, addr)
 		return true, false
-	case "TRYAGAIN":
+	case replyTryAgain:
 		// A multi-key command amid a migration: the ASK that led here
 		// does not count, so it is retried for as long as the migration
 		// lasts, or the context allows.
 		c.ask = nil
 		c.hops = 0
 		return true, true
-	case "CLUSTERDOWN":
+	case replyClusterDown:
 		c.ask = nil
 		cl.refreshSoon()
 		return true, true
 	}
 	return false, false
-}
-
-// parseRedirect reads "MOVED <slot> <host>:<port>" or the same with ASK.
-// A node that does not know its own host sends ":<port>": it is then
-// from's host.
-func parseRedirect(msg, from string) (slot int, addr string, ok bool) {
-	f := strings.Fields(msg)
-	if len(f) != 3 {
-		return 0, "", false
-	}
-	slot, err := strconv.Atoi(f[1])
-	if err != nil || slot < 0 || slot >= numSlots {
-		return 0, "", false
-	}
-	i := strings.LastIndexByte(f[2], ':')
-	if i < 0 {
-		return 0, "", false
-	}
-	host, port := f[2][:i], f[2][i+1:]
-	if host == "" {
-		host, _, _ = net.SplitHostPort(from)
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	return slot, net.JoinHostPort(host, port), true
 }
 
 // ended gives the replies of the last round, and err at the indexes of
@@ -450,27 +390,4 @@ func ended(vals []any, batches []*batch, err error) ([]any, error) {
 		}
 	}
 	return vals, err
-}
-
-// retryDelay is the pause before the nth retry of a call (from 0): 10ms
-// doubling up to 1s, less up to a half at random, so that many clients do
-// not retry in step.
-func retryDelay(n int) time.Duration {
-	d := time.Second
-	if n < 7 {
-		d = 10 * time.Millisecond << n
-	}
-	return d - rand.N(d/2)
-}
-
-// sleep waits for d, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

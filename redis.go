@@ -2,7 +2,6 @@ package justredis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -346,28 +345,4 @@ func reply(v any) (any, error) {
 		return nil, e
 	}
 	return v, nil
-}
-
-// mayRetry reports whether a command that failed with err can be sent again
-// without risk of running twice: it never left the client, or it is
-// read-only.
-func mayRetry(err error, cmd *command) bool {
-	return mayRetryAll(err, cmd != nil && cmd.readonly)
-}
-
-func mayRetryAll(err error, readonly bool) bool {
-	var ne *netError
-	if !errors.As(err, &ne) || errors.Is(err, ErrClosed) {
-		return false
-	}
-	return !ne.written || readonly
-}
-
-// notRetried marks a network error on a command that may have run.
-func notRetried(err error) error {
-	var ne *netError
-	if errors.As(err, &ne) && ne.written {
-		ne.notRetried = true
-	}
-	return err
 }

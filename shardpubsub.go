@@ -53,8 +53,8 @@ func (ps *pushState) shardMoved(frame []byte) bool {
 	msg, _ := decodeMessage(frame, StringDecoder)
 	switch msg.Kind {
 	case "error":
-		e, _ := msg.Data.(*Error)
-		if e == nil || e.Prefix() != "MOVED" {
+		class, e := classify(msg.Data)
+		if class != replyMoved {
 			return false
 		}
 		slot, addr, ok := parseRedirect(e.msg, ps.addrText())
