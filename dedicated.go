@@ -23,6 +23,7 @@ type Connection struct {
 	d    *dedicated
 	call callSettings
 	err  error
+	inTx bool // handed to a Transaction's fn, which must leave MULTI and WATCH to it
 }
 
 // dedicated is the state all copies of one Connection share.
@@ -86,6 +87,11 @@ func (c *Connection) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) 
 func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 	if c.err != nil {
 		return nil, c.err
+	}
+	if c.inTx {
+		if err := refusedInTx(cmds); err != nil {
+			return nil, err
+		}
 	}
 	for i, args := range cmds {
 		if err := checkAllowed(args, true); err != nil {

@@ -54,6 +54,11 @@ var (
 	// reached the server: it was written, the reply was lost, and since it is
 	// not read-only it was not sent again. Whether it ran is unknown.
 	ErrNotRetried = errors.New("justredis: command may have run; not retried")
+
+	// ErrTxAborted is matched by the error of Redis.Transaction when EXEC
+	// was aborted on every attempt, because a WATCHed key changed each time
+	// between WATCH and EXEC. None of the transaction's commands ran.
+	ErrTxAborted = errors.New("justredis: transaction aborted: a watched key kept changing")
 )
 
 // argError describes what was wrong with the caller's input. It matches

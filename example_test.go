@@ -138,3 +138,56 @@ func ExampleString() {
 	fmt.Println(errors.Is(err, justredis.ErrNil))
 	// Output: true
 }
+
+func ExampleRedis_Transaction() {
+	r, _ := justredis.New(justredis.WithAddress(server().Addr()))
+	defer r.Close()
+	ctx := context.Background()
+	r.Do(ctx, "SET", "example:{7}:balance", 100)
+	r.Do(ctx, "DEL", "example:{7}:log")
+
+	// fn reads, then returns the writes; they run only if the balance did
+	// not change in between, else fn runs again.
+	replies, err := r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) {
+		n, err := justredis.Int64(c.Do(ctx, "GET", "example:{7}:balance"))
+		if err != nil {
+			return nil, err
+		}
+		if n < 10 {
+			return nil, errors.New("not enough")
+		}
+		return [][]any{
+			{"SET", "example:{7}:balance", n - 10},
+			{"RPUSH", "example:{7}:log", "-10"},
+		}, nil
+	}, "example:{7}:balance")
+	fmt.Println(replies, err)
+	fmt.Println(r.Do(ctx, "GET", "example:{7}:balance"))
+	// Output:
+	// [OK 1] <nil>
+	// 90 <nil>
+}
+
+func ExampleRedis_Scan() {
+	r, _ := justredis.New(justredis.WithAddress(server().Addr()))
+	defer r.Close()
+	ctx := context.Background()
+	r.Do(ctx, "DEL", "example:stock")
+	r.Do(ctx, "HSET", "example:stock", "apples", 3, "pears", 5)
+
+	// HSCAN yields field, value, field, value, ...
+	var flat []string
+	for s, err := range r.Scan(ctx, "HSCAN", "example:stock") {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		flat = append(flat, s)
+	}
+	stock := map[string]string{}
+	for i := 0; i+1 < len(flat); i += 2 {
+		stock[flat[i]] = flat[i+1]
+	}
+	fmt.Println(stock)
+	// Output: map[apples:3 pears:5]
+}

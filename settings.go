@@ -3,6 +3,7 @@ package justredis
 import (
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -61,6 +62,8 @@ type settings struct {
 	keepAlive      time.Duration
 	tls            *tls.Config
 	pushBuffer     int // messages a PushConnection buffers (WithPushBuffer); 0: the default
+	hooks          []Hook
+	logger         *slog.Logger
 	call           callSettings
 }
 

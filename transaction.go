@@ -1,0 +1,254 @@
+package justredis
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// txMaxAttempts bounds how often Transaction starts again after EXEC was
+// aborted, so that a key written without pause cannot keep it busy forever.
+const txMaxAttempts = 32
+
+// Transaction runs an optimistic transaction (https://redis.io/docs/latest/develop/interact/transactions/)
+// on a connection of its own: it WATCHes keys, calls fn, which reads what
+// it needs with c.Do and returns the commands to run, and then sends MULTI,
+// those commands and EXEC in one round trip. It returns EXEC's replies, one
+// per command, in order; a command that failed inside the transaction has
+// its *Error at its index, and the others still ran, as Redis does.
+//
+// When a watched key changed between WATCH and EXEC, EXEC is aborted and
+// none of the commands ran: Transaction then starts again from WATCH, after
+// a short randomized pause that grows with each attempt, and calls fn again.
+// After 32 attempts in all it gives up with an error matching ErrTxAborted.
+//
+// When fn returns an error, nothing is queued and Transaction returns that
+// error unchanged. fn may return no commands: EXEC then still tells whether
+// the watched keys stayed as fn read them, so fn's reads were consistent.
+//
+// c carries r's per-call settings (database, decoder, timeout). fn must not
+// send MULTI, EXEC, DISCARD, WATCH or UNWATCH itself: Transaction does, and c
+// refuses them with an error matching ErrInvalidArgument; the returned
+// commands may not include them nor SELECT (use WithDatabase). fn must not
+// keep or close c: Transaction closes it when it returns, which hands it
+// back clean, as Connection.Close does, whatever happened, a panic in fn
+// included.
+//
+// keys are the keys to WATCH. In a cluster they choose the node and must
+// share one slot (give them a common hash tag, such as {user1000}); keys in
+// different slots are refused before anything is sent, with an error that
+// starts with CROSSSLOT and matches ErrInvalidArgument. Without keys nothing
+// is watched: MULTI and EXEC alone make the commands atomic, EXEC is never
+// aborted and fn runs once; in a cluster the connection then goes where
+// Connection sends one without keys, so pick the node with WithEndpoint.
+//
+// When a queued command is refused (an unknown command, a wrong number of
+// arguments, a MOVED in a cluster), Redis discards the whole transaction:
+// none of the commands ran and the error, which matches that command's
+// *Error and then EXEC's EXECABORT, says which one it was. To be sure MULTI
+// itself is allowed (an ACL may deny it, and the commands sent after a
+// refused MULTI would run on their own), the first WATCH round trip also
+// sends MULTI and DISCARD; a refusal there is returned before fn runs.
+//
+// ctx, or WithTimeout when ctx has no deadline, bounds the whole
+// transaction, pauses and attempts included. A network error on the round
+// trip with EXEC matches ErrNotRetried: whether the transaction ran is
+// unknown, and it is not tried again.
+func (r *Redis) Transaction(ctx context.Context, fn func(c *Connection) ([][]any, error), keys ...string) ([]any, error) {
+	if fn == nil {
+		return nil, invalidArg("Transaction: nil fn")
+	}
+	ctx, cancel := r.withTimeout(ctx)
+	if cancel != nil {
+		defer cancel()
+	}
+	c, err := r.Connection(ctx, keys...)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+
+	// tx sends Transaction's own commands, in r's database even if fn
+	// switched c to another one; user is what fn gets.
+	tx, user := *c, *c
+	tx.call.db, tx.call.dbSet = r.call.db, true
+	user.inTx = true
+
+	for attempt := 1; ; attempt++ {
+		if err := tx.watch(ctx, keys, attempt == 1); err != nil {
+			return nil, err
+		}
+		cmds, err := fn(&user)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkQueued(cmds); err != nil {
+			return nil, err
+		}
+		replies, err := tx.exec(ctx, cmds)
+		if replies != nil || err != nil {
+			return replies, err
+		}
+		if attempt == txMaxAttempts {
+			return nil, fmt.Errorf("%w: EXEC aborted %d times in a row", ErrTxAborted, attempt)
+		}
+		if err := txPause(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// watch WATCHes keys. With probe it first makes sure MULTI is allowed (see
+// Transaction), in the same round trip.
+func (c *Connection) watch(ctx context.Context, keys []string, probe bool) error {
+	var cmds [][]any
+	if probe {
+		cmds = append(cmds, []any{"MULTI"}, []any{"DISCARD"})
+	}
+	if len(keys) > 0 {
+		watch := make([]any, 0, 1+len(keys))
+		watch = append(watch, "WATCH")
+		for _, k := range keys {
+			watch = append(watch, k)
+		}
+		cmds = append(cmds, watch)
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	vals, err := c.DoMulti(ctx, cmds...)
+	if err != nil {
+		return err
+	}
+	for i, v := range vals {
+		if err, ok := v.(error); ok {
+			return fmt.Errorf("justredis: Transaction: %s refused, nothing was queued: %w", cmds[i][0], err)
+		}
+	}
+	return nil
+}
+
+// exec sends MULTI, cmds and EXEC in one round trip and returns EXEC's
+// replies; nil and no error when EXEC was aborted.
+func (c *Connection) exec(ctx context.Context, cmds [][]any) ([]any, error) {
+	sent := make([][]any, 0, len(cmds)+2)
+	sent = append(sent, []any{"MULTI"})
+	sent = append(sent, cmds...)
+	sent = append(sent, []any{"EXEC"})
+	vals, err := c.DoMulti(ctx, sent...)
+	if err != nil {
+		return nil, notRetried(err)
+	}
+	if err, ok := vals[0].(error); ok {
+		// Only if MULTI became forbidden since the probe.
+		return nil, fmt.Errorf("justredis: Transaction: MULTI refused, so the commands may have run outside a transaction: %w", err)
+	}
+	replies, aborted, err := execReplies(vals[len(vals)-1])
+	if err != nil {
+		for i, v := range vals[1 : len(vals)-1] {
+			if qerr, ok := v.(error); ok {
+				return nil, fmt.Errorf("justredis: Transaction: command %d refused, so none ran: %w; %w", i, qerr, err)
+			}
+		}
+		return nil, fmt.Errorf("justredis: Transaction: EXEC: %w", err)
+	}
+	if aborted {
+		return nil, nil
+	}
+	return replies, nil
+}
+
+// execReplies reads EXEC's reply, whatever the decoder: an array of
+// replies, or null when a watched key changed.
+func execReplies(v any) (replies []any, aborted bool, err error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, true, nil
+	case error:
+		return nil, false, v
+	case []any:
+		return v, false, nil
+	case RawValue:
+		switch v.Kind {
+		case KindNull:
+			return nil, true, nil
+		case KindArray:
+			replies = make([]any, len(v.Elems))
+			for i, e := range v.Elems {
+				replies[i] = e
+				if e.Kind == KindError || e.Kind == KindBlobError {
+					replies[i] = &Error{msg: string(e.Data)}
+				}
+			}
+			return replies, false, nil
+		}
+	}
+	return nil, false, fmt.Errorf("EXEC reply decoded as %T, not an array of replies", v)
+}
+
+// txCommands are the commands Transaction sends itself.
+var txCommands = map[string]bool{"multi": true, "exec": true, "discard": true, "watch": true, "unwatch": true}
+
+// refusedInTx refuses, on the connection given to a Transaction's fn, the
+// commands that would break the transaction Transaction runs.
+func refusedInTx(cmds [][]any) error {
+	for i, args := range cmds {
+		if len(args) == 0 {
+			continue // Do and DoMulti report it
+		}
+		var buf [16]byte
+		name, _ := lowerName(buf[:0], args[0])
+		if !txCommands[string(name)] {
+			continue
+		}
+		err := invalidArg(fmt.Sprintf("%s is not allowed inside a Transaction's fn: Transaction sends it itself", strings.ToUpper(string(name))))
+		if len(cmds) > 1 {
+			err = fmt.Errorf("command %d: %w", i, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// checkQueued refuses, before anything is sent, commands that fn may not
+// return, and arguments that cannot be encoded, naming the command's index.
+func checkQueued(cmds [][]any) error {
+	var scratch []byte
+	for i, args := range cmds {
+		if len(args) == 0 {
+			return invalidArg(fmt.Sprintf("Transaction: command %d is empty", i))
+		}
+		var buf [16]byte
+		name, _ := lowerName(buf[:0], args[0])
+		switch {
+		case txCommands[string(name)]:
+			return invalidArg(fmt.Sprintf("Transaction: command %d: %s cannot be queued: Transaction sends it itself", i, strings.ToUpper(string(name))))
+		case string(name) == "select":
+			return invalidArg(fmt.Sprintf("Transaction: command %d: SELECT cannot be queued: use WithDatabase", i))
+		}
+		if err := checkAllowed(args, true); err != nil {
+			return fmt.Errorf("command %d: %w", i, err)
+		}
+		var err error
+		if scratch, err = appendCommand(scratch[:0], args); err != nil {
+			return fmt.Errorf("command %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// txPause waits before attempt+1, a random time that grows with attempt,
+// so that writers that collided do not collide again in step.
+func txPause(ctx context.Context, attempt int) error {
+	ceiling := time.Duration(min(attempt, 16)) * time.Millisecond
+	t := time.NewTimer(ceiling/4 + rand.N(ceiling*3/4))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
