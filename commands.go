@@ -1,6 +1,7 @@
 package justredis
 
 import (
+	"context"
 	"fmt"
 	"strings"
 )
@@ -221,4 +222,20 @@ func (p *pool) tookSetup(replies []any) {
 		t = commandTable{}
 	}
 	p.cmds.CompareAndSwap(nil, &t)
+}
+
+// command returns what the server says of the command in args; nil when
+// unknown. The table comes with the first connection's handshake, so
+// before it is there, command makes sure of a connection to sv.
+func (p *pool) command(ctx context.Context, sv *server, db int, args []any) (*command, error) {
+	if t := p.cmds.Load(); t != nil {
+		return t.lookup(args), nil
+	}
+	if _, err := sv.sharedConn(ctx, db); err != nil {
+		return nil, err
+	}
+	if t := p.cmds.Load(); t != nil {
+		return t.lookup(args), nil
+	}
+	return nil, nil
 }

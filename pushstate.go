@@ -138,7 +138,7 @@ func (ps *pushState) connect(ctx context.Context) (*conn, *server, int, error) {
 	}
 	cn, info, err := sv.openPlan(ctx, setupPlan{db: ps.route.db})
 	if err != nil {
-		ps.p.serverLost(sv)
+		ps.p.lost(sv)
 		return nil, nil, 0, err
 	}
 	if err := cn.pushMode(); err != nil {

@@ -278,6 +278,11 @@ func WithDecoder(d Decoder) CallOption {
 	})
 }
 
+// Masters, given to WithEndpoint, runs a command on every master at once.
+// The reply is a map[string]any from each master's address to its reply, or
+// to its *Error.
+const Masters = "masters"
+
 // WithEndpoint sends calls to one server, given by an address from
 // Endpoints, or to every master at once with Masters. "" restores routing
 // by key.
@@ -313,4 +318,18 @@ func modified(cs callSettings, err error, opts []CallOption) (callSettings, erro
 		}
 	}
 	return cs, err
+}
+
+// WithReplicaReads lets a cluster's replicas serve read-only commands
+// (those the server flags "readonly", such as GET, MGET, HGETALL), taken in
+// turn among the replicas of the shard that owns the key, on connections
+// that sent READONLY. Replies may lag behind writes: a replica is updated
+// asynchronously. A shard without a reachable replica is read from its
+// master. It has no effect outside a cluster, on blocking commands, and on
+// Connection and PushConnection.
+func WithReplicaReads(on bool) CallOption {
+	return callOption(func(c *callSettings) error {
+		c.replicaReads = on
+		return nil
+	})
 }
