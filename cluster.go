@@ -138,7 +138,7 @@ func (c *cluster) finder(cmd *command) *keyFinder {
 func (c *cluster) slot(ctx context.Context, cmd *command, args []any) (int, error) {
 	f := c.finder(cmd)
 	var asked []any
-	if f.ask {
+	if f.getKeys {
 		var err error
 		if asked, err = c.getKeys(ctx, args); err != nil {
 			return -1, err

@@ -101,12 +101,9 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 			return nil, err
 		}
 	}
-	if timeout := c.call.timeout; timeout > 0 {
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, timeout)
-			defer cancel()
-		}
+	ctx, cancel := c.call.withTimeout(ctx)
+	if cancel != nil {
+		defer cancel()
 	}
 	d := c.d
 	d.mu.Lock()

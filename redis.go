@@ -285,13 +285,7 @@ func (r *Redis) usable() error {
 }
 
 func (r *Redis) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if r.call.timeout == 0 {
-		return ctx, nil
-	}
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, nil
-	}
-	return context.WithTimeout(ctx, r.call.timeout)
+	return r.call.withTimeout(ctx)
 }
 
 // reply turns a decoded value into Do's results: a top-level error reply

@@ -291,7 +291,7 @@ func (c *slotKeeper) reload() error {
 		if ctx.Err() != nil {
 			return ErrClosed
 		}
-		m, err := c.ask(ctx, sv)
+		m, err := c.fetch(ctx, sv)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -335,8 +335,8 @@ func (c *slotKeeper) candidates() []*server {
 	return out
 }
 
-// ask fetches the slot map from one node.
-func (c *slotKeeper) ask(ctx context.Context, sv *server) (*slotMap, error) {
+// fetch asks one node for the slot map.
+func (c *slotKeeper) fetch(ctx context.Context, sv *server) (*slotMap, error) {
 	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
 	cn, err := sv.sharedConn(ctx, 0)

@@ -1,6 +1,7 @@
 package justredis
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -75,7 +76,7 @@ type callSettings struct {
 	endpoint string
 	timeout  time.Duration
 	// replicaReads lets cluster replicas serve read-only commands
-	// (WithReplicaReads, in cluster.go).
+	// (WithReplicaReads).
 	replicaReads bool
 }
 
@@ -305,6 +306,19 @@ func WithTimeout(d time.Duration) CallOption {
 	})
 }
 
+// withTimeout applies WithTimeout, the one place that does: it gives ctx
+// the call's timeout unless ctx has a deadline already. cancel is nil when
+// it added none.
+func (c *callSettings) withTimeout(ctx context.Context) (_ context.Context, cancel context.CancelFunc) {
+	if c.timeout == 0 {
+		return ctx, nil
+	}
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, nil
+	}
+	return context.WithTimeout(ctx, c.timeout)
+}
+
 // modified applies the CallOptions given to a Modify. An invalid option is
 // kept as err, which every call of the copy then returns, since Modify
 // itself returns no error.
@@ -330,6 +344,25 @@ func modified(cs callSettings, err error, opts []CallOption) (callSettings, erro
 func WithReplicaReads(on bool) CallOption {
 	return callOption(func(c *callSettings) error {
 		c.replicaReads = on
+		return nil
+	})
+}
+
+// defaultPushBuffer is how many messages a PushConnection keeps for
+// NextMessage when WithPushBuffer is not given.
+const defaultPushBuffer = 10000
+
+// WithPushBuffer sets how many received messages each PushConnection keeps
+// until NextMessage takes them. When the buffer is full the oldest message
+// is dropped, and the next call to NextMessage reports how many were, as a
+// Message of Kind "dropped", before the messages that were kept. 0 means
+// the default, 10000.
+func WithPushBuffer(n int) Option {
+	return poolOption(func(s *settings) error {
+		if n < 0 {
+			return invalidArg(fmt.Sprintf("WithPushBuffer: %d is negative", n))
+		}
+		s.pushBuffer = n
 		return nil
 	})
 }
