@@ -270,6 +270,20 @@ func (cn *conn) checkIdle() error {
 	return &protocolError{"bytes arrived while no reply was owed"}
 }
 
+// brokenAtRest reports whether a connection that rested in a pool, owing
+// nothing, broke meanwhile, and closes it if so: a pool must not hand out a
+// connection whose first command would fail without having been sent.
+func (cn *conn) brokenAtRest() bool {
+	if cn.dead.Load() {
+		return true
+	}
+	if err := cn.checkIdle(); err != nil {
+		cn.fail(err)
+		return true
+	}
+	return false
+}
+
 // abandon marks c as given up by its caller, unless its replies are all in
 // already; it reports whether it did.
 func (cn *conn) abandon(c *call) bool {

@@ -166,7 +166,7 @@ func (sv *server) dedicatedConn(ctx context.Context, db int) (*conn, error) {
 		cn := sv.idle[len(sv.idle)-1]
 		sv.idle = sv.idle[:len(sv.idle)-1]
 		sv.mu.Unlock()
-		if cn.dead.Load() {
+		if cn.brokenAtRest() {
 			sv.forget(cn)
 			continue
 		}

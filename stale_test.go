@@ -1,0 +1,159 @@
+package justredis_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/justredis/justredis"
+	"github.com/justredis/justredis/redistest"
+	"github.com/stretchr/testify/require"
+)
+
+// Connections die while idle every day: the server's idle timeout, a
+// restart, CLIENT KILL, a load balancer or proxy dropping quiet
+// connections. A command written on such a connection never reaches the
+// server, so the client must notice before writing and use a fresh
+// connection: none of these may fail a call, writes included.
+
+const staleClients = 100
+
+// staleCycles breaks every idle connection to s in each way in turn.
+var staleCycles = []struct {
+	name   string
+	break_ func(t *testing.T, s *redistest.Server)
+}{
+	{"idle timeout", func(t *testing.T, s *redistest.Server) {
+		_, err := s.Do("CONFIG", "SET", "timeout", "1")
+		require.NoError(t, err)
+		time.Sleep(2500 * time.Millisecond) // the server checks idle clients about once a second
+		_, err = s.Do("CONFIG", "SET", "timeout", "0")
+		require.NoError(t, err)
+	}},
+	{"restart", func(t *testing.T, s *redistest.Server) {
+		require.NoError(t, s.Restart())
+	}},
+	{"client kill", func(t *testing.T, s *redistest.Server) {
+		_, err := s.Do("CLIENT", "KILL", "TYPE", "normal")
+		require.NoError(t, err)
+		time.Sleep(50 * time.Millisecond) // for the closes to reach the clients
+	}},
+}
+
+// TestStaleSharedConnections: many idle clients, their connections broken
+// in each way, several times; then every INCR succeeds and counts once.
+func TestStaleSharedConnections(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{})
+	ctx := testCtx(t)
+	clients := make([]*justredis.Redis, staleClients)
+	for i := range clients {
+		r, err := justredis.New(justredis.WithAddress(s.Addr()))
+		require.NoError(t, err)
+		defer r.Close()
+		clients[i] = r
+	}
+	incrAll := func() (failed int, firstErr error) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i, r := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := r.Do(ctx, "INCR", fmt.Sprintf("stale:%d", i))
+				if err != nil {
+					mu.Lock()
+					failed++
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		return failed, firstErr
+	}
+	failed, err := incrAll()
+	require.Zero(t, failed, "before anything broke: %v", err)
+	want := int64(1)
+	for round := 0; round < 2; round++ {
+		for _, cycle := range staleCycles {
+			cycle.break_(t, s)
+			if cycle.name == "restart" {
+				want = 0 // the data went with the server
+			}
+			failed, err := incrAll()
+			require.Zero(t, failed, "%s: %d of %d calls failed spuriously; first: %v", cycle.name, failed, staleClients, err)
+			want++
+			for i := 0; i < staleClients; i += 17 {
+				v, err := s.Do("GET", fmt.Sprintf("stale:%d", i))
+				require.NoError(t, err)
+				require.Equal(t, fmt.Sprint(want), v, "%s: counted once", cycle.name)
+			}
+		}
+	}
+}
+
+// TestStaleDedicatedConnections: a Connection taken from the pool after
+// its server connection broke at rest is a working one, and a BLPOP on it
+// pops what is there instead of failing with the element still listed.
+func TestStaleDedicatedConnections(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{})
+	r, err := justredis.New(justredis.WithAddress(s.Addr()))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx := testCtx(t)
+	rest := func() {
+		// Put a few connections at rest in the pool.
+		var conns []*justredis.Connection
+		for i := 0; i < 3; i++ {
+			c, err := r.Connection(ctx)
+			require.NoError(t, err)
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			require.NoError(t, c.Close())
+		}
+		_, err := r.Do(ctx, "BLPOP", "stale:warm", 0.01) // and a blocking one
+		require.NoError(t, err)
+	}
+	for round := 0; round < 2; round++ {
+		for _, cycle := range staleCycles {
+			rest()
+			cycle.break_(t, s)
+			c, err := r.Connection(ctx)
+			require.NoError(t, err)
+			v, err := c.Do(ctx, "INCR", "stale:dedicated")
+			require.NoError(t, err, "%s: a pooled Connection was handed out dead", cycle.name)
+			require.NotNil(t, v)
+			require.NoError(t, c.Close())
+
+			rest()
+			cycle.break_(t, s)
+			_, err = s.Do("RPUSH", "stale:list", "x")
+			require.NoError(t, err)
+			v, err = r.Do(ctx, "BLPOP", "stale:list", 1)
+			require.NoError(t, err, "%s: BLPOP on a stale pooled connection", cycle.name)
+			require.Equal(t, []any{"stale:list", "x"}, v)
+		}
+	}
+}
+
+// TestStaleWithSocketTimeout checks the same for a client that
+// sat idle past the server's timeout with a socket timeout of its own, the
+// usual production set-up.
+func TestStaleWithSocketTimeout(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{Args: []string{"--timeout", "1"}})
+	r, err := justredis.New(justredis.WithAddress(s.Addr()), justredis.WithSocketTimeout(time.Second))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := 0; i < 2; i++ {
+		_, err := r.Do(ctx, "INCR", "stale:timeout")
+		require.NoError(t, err, "after idling past the server's timeout, round %d", i)
+		time.Sleep(2500 * time.Millisecond)
+	}
+}
