@@ -2,163 +2,104 @@ package justredis
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
-	"strconv"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
-// cluster is what the client knows of a Redis Cluster: which node serves
-// each slot. It learns it from CLUSTER SLOTS and keeps it current as the
-// cluster reshards and fails over: MOVED replies patch it at once, and a
-// refresh, coalesced and rate-limited, reloads it after redirections and
-// failures.
+// cluster routes calls in a Redis Cluster: each command goes to the master
+// (or, with WithReplicaReads, a replica) of the shard that serves its keys'
+// slot, found from the server's COMMAND metadata. It follows MOVED and ASK
+// and retries TRYAGAIN and CLUSTERDOWN, which prove the command did not
+// run; it retries a command whose reply was lost only if it had not been
+// written, or is read-only (retry.go). The slot map and its refreshes are
+// in slotmap.go.
 type cluster struct {
-	p     *pool
-	slots atomic.Pointer[slotMap]
+	slotKeeper
 	// finders caches, per command, how to find its keys.
 	finders sync.Map      // *command -> *keyFinder
 	next    atomic.Uint32 // spreads reads over replicas
-
-	mu        sync.Mutex    // guards what follows, and the writing of slots
-	running   bool          // a refresh is under way or waiting its turn
-	reloading bool          // it is under way
-	again     bool          // and another was asked for since it began
-	last      time.Time     // when the latest refresh began
-	done      uint64        // refreshes finished
-	started   uint64        // refreshes begun
-	changed   chan struct{} // closed when a refresh finishes
-	lastErr   error
-	stop      chan struct{} // closed when the pool is
 }
-
-// slotMap is one view of the cluster: the shard serving each slot. It is
-// replaced, never changed, so calls read it without a lock.
-type slotMap struct {
-	owner  [numSlots]uint16 // 1 + index in shards; 0 for a slot nobody serves
-	shards []shard
-}
-
-// shard is a master and its replicas.
-type shard struct {
-	master   *server
-	replicas []*server
-}
-
-const (
-	// refreshInterval spaces refreshes of the slot map: a storm of
-	// redirections reloads it once per interval at most.
-	refreshInterval = 200 * time.Millisecond
-	// refreshTimeout bounds asking one node for the map; a node that does
-	// not answer in time is passed over for the next.
-	refreshTimeout = 2 * time.Second
-)
 
 func newCluster(p *pool, m *slotMap) *cluster {
-	c := &cluster{p: p, changed: make(chan struct{}), stop: make(chan struct{}), last: time.Now()}
-	c.slots.Store(m)
+	c := &cluster{}
+	c.init(p, m)
 	return c
 }
 
-func (c *cluster) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	select {
-	case <-c.stop:
-	default:
-		close(c.stop)
+// check refuses a database other than 0: the one place that knows a
+// cluster has no other.
+func (c *cluster) check(cs *callSettings) error {
+	if cs.db != 0 {
+		return dbInCluster(cs.db)
 	}
+	return nil
 }
 
-// parseSlotMap reads a CLUSTER SLOTS reply: entries of a slot range, its
-// master and its replicas, each node as [host, port, id, ...]. from is the
-// address of the node that answered, whose host stands in for nodes that
-// do not know their own (an empty host).
-func parseSlotMap(p *pool, v any, from string) (*slotMap, error) {
-	entries, ok := v.([]any)
-	if !ok {
-		return nil, &protocolError{fmt.Sprintf("CLUSTER SLOTS reply is %T, not an array", v)}
-	}
-	fromHost, _, _ := net.SplitHostPort(from)
-	m := &slotMap{}
-	byMaster := map[string]int{}
-	for _, e := range entries {
-		f, ok := e.([]any)
-		if !ok || len(f) < 3 {
-			return nil, &protocolError{fmt.Sprintf("CLUSTER SLOTS entry %v is malformed", e)}
-		}
-		lo, ok1 := f[0].(int64)
-		hi, ok2 := f[1].(int64)
-		master, ok3 := nodeAddr(f[2], fromHost)
-		if !ok1 || !ok2 || lo < 0 || hi >= numSlots || lo > hi {
-			return nil, &protocolError{fmt.Sprintf("CLUSTER SLOTS entry %v is malformed", e)}
-		}
-		if !ok3 {
-			continue // a master whose address is unknown serves nobody
-		}
-		i, seen := byMaster[master]
-		if !seen {
-			i = len(m.shards)
-			byMaster[master] = i
-			m.shards = append(m.shards, shard{master: p.server(master)})
-		}
-		sh := &m.shards[i]
-		for _, r := range f[3:] {
-			addr, ok := nodeAddr(r, fromHost)
-			if ok && !sh.hasReplica(addr) {
-				sh.replicas = append(sh.replicas, p.server(addr))
-			}
-		}
-		for s := lo; s <= hi; s++ {
-			m.owner[s] = uint16(i + 1)
-		}
-	}
-	if len(m.shards) == 0 {
-		return nil, errors.New("justredis: CLUSTER SLOTS lists no node serving a slot: is the cluster still being set up?")
-	}
-	return m, nil
+// dbInCluster is the error for WithDatabase(db != 0) in a cluster.
+func dbInCluster(db int) error {
+	return invalidArg(fmt.Sprintf("WithDatabase(%d): a Redis Cluster has only database 0", db))
 }
 
-// nodeAddr reads a node's host and port from CLUSTER SLOTS. "?" stands for
-// an unknown endpoint.
-func nodeAddr(v any, fromHost string) (string, bool) {
-	f, ok := v.([]any)
-	if !ok || len(f) < 2 {
-		return "", false
+// do runs one command. The common case (a known, non-blocking command
+// whose reply is no redirection, on a connection that holds) takes the
+// fast path, doOne; anything else goes through the general engine.
+func (c *cluster) do(ctx context.Context, cs *callSettings, args []any) (any, error) {
+	if err := c.check(cs); err != nil {
+		return nil, err
 	}
-	host, _ := f[0].(string)
-	port, _ := f[1].(int64)
-	if host == "?" || port <= 0 {
-		return "", false
+	if v, err, done := c.doOne(ctx, cs, args); done {
+		return v, err
 	}
-	if host == "" {
-		host = fromHost
+	vals, err := c.run(ctx, cs, [][]any{args})
+	if err != nil {
+		return nil, err
 	}
-	return net.JoinHostPort(host, strconv.FormatInt(port, 10)), true
+	return reply(vals[0])
 }
 
-func (sh *shard) hasReplica(addr string) bool {
-	for _, r := range sh.replicas {
-		if r.addr == addr {
-			return true
-		}
+func (c *cluster) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) ([]any, error) {
+	if err := c.check(cs); err != nil {
+		return nil, err
 	}
-	return false
+	return c.run(ctx, cs, cmds)
 }
 
-// anyMaster is where keyless commands go: the master of slot 0, a stable
-// choice that follows failovers.
-func (m *slotMap) anyMaster() *server {
-	if i := m.owner[0]; i > 0 {
-		return m.shards[i-1].master
+// serverFor picks the master of the slot keys share (any master without
+// keys).
+func (c *cluster) serverFor(ctx context.Context, cs *callSettings, keys []string) (*server, error) {
+	if err := c.check(cs); err != nil {
+		return nil, err
 	}
-	return m.shards[0].master
+	slots := slotOf{slot: -1}
+	for i, k := range keys {
+		slots.add(i+1, k)
+	}
+	slot, err := slots.result([]any{"keys"})
+	if err != nil {
+		return nil, err
+	}
+	return c.pick(slot, false), nil
 }
+
+func (c *cluster) masters(ctx context.Context, cs *callSettings) ([]*server, error) {
+	if err := c.check(cs); err != nil {
+		return nil, err
+	}
+	return c.slots.Load().masters(), nil
+}
+
+// endpoints lists every node, from a slot map reloaded for the occasion.
+func (c *cluster) endpoints(ctx context.Context) ([]Endpoint, error) {
+	if err := c.refresh(ctx); err != nil {
+		return nil, err
+	}
+	return c.slots.Load().endpoints(), nil
+}
+
+// lost reloads the slot map: the node may have failed over.
+func (c *cluster) lost(*server) { c.refreshSoon() }
 
 // pick returns the node for slot (-1: no key). With replica true it is one
 // of the shard's replicas, taken in turn, when it has any.
@@ -181,251 +122,6 @@ func (c *cluster) pick(slot int, replica bool) *server {
 	return sh.master
 }
 
-// moved records what a MOVED reply said: slot is now served by addr.
-func (c *cluster) moved(slot int, addr string) {
-	c.mu.Lock()
-	m := c.slots.Load()
-	if i := m.owner[slot]; i > 0 && m.shards[i-1].master.addr == addr {
-		c.mu.Unlock()
-		return
-	}
-	next := &slotMap{owner: m.owner, shards: m.shards}
-	i := -1
-	for j := range m.shards {
-		if m.shards[j].master.addr == addr {
-			i = j
-			break
-		}
-	}
-	if i < 0 {
-		next.shards = append(m.shards[:len(m.shards):len(m.shards)], shard{master: c.p.server(addr)})
-		i = len(next.shards) - 1
-	}
-	next.owner[slot] = uint16(i + 1)
-	c.slots.Store(next)
-	c.mu.Unlock()
-	c.refreshSoon()
-}
-
-// refreshSoon reloads the slot map in the background: at once, or when
-// refreshInterval has passed since the last refresh began. Requests made
-// while one is under way are served by one more refresh after it.
-func (c *cluster) refreshSoon() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.request()
-}
-
-// request starts a refresh or asks the running one to go again. c.mu is
-// held.
-func (c *cluster) request() {
-	if c.running {
-		c.again = true
-		return
-	}
-	c.running = true
-	go c.refreshLoop()
-}
-
-// refresh reloads the slot map and waits for it: a refresh that begins
-// after the call, so that it reflects the cluster as it is now.
-func (c *cluster) refresh(ctx context.Context) error {
-	c.mu.Lock()
-	want := c.started + 1
-	if c.reloading {
-		want++ // the one under way may have asked too early
-	}
-	c.request()
-	for c.done < want {
-		ch := c.changed
-		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-c.stop:
-			return ErrClosed
-		}
-		c.mu.Lock()
-	}
-	err := c.lastErr
-	c.mu.Unlock()
-	return err
-}
-
-// refreshLoop runs refreshes until none is wanted.
-func (c *cluster) refreshLoop() {
-	for {
-		c.mu.Lock()
-		wait := refreshInterval - time.Since(c.last)
-		c.mu.Unlock()
-		if wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-c.stop:
-				t.Stop()
-			}
-		}
-		c.mu.Lock()
-		c.last = time.Now()
-		c.started++
-		c.reloading = true
-		c.again = false
-		c.mu.Unlock()
-
-		err := c.reload()
-
-		c.mu.Lock()
-		c.done++
-		c.reloading = false
-		c.lastErr = err
-		close(c.changed)
-		c.changed = make(chan struct{})
-		stopped := false
-		select {
-		case <-c.stop:
-			stopped = true
-		default:
-		}
-		if !c.again || stopped {
-			c.running = false
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
-	}
-}
-
-// reload asks the known nodes, masters first, then the seeds, for CLUSTER
-// SLOTS, and installs the first complete answer.
-func (c *cluster) reload() error {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-c.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-
-	var errs []error
-	for _, sv := range c.candidates() {
-		if ctx.Err() != nil {
-			return ErrClosed
-		}
-		m, err := c.ask(ctx, sv)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		c.mu.Lock()
-		c.slots.Store(m)
-		c.mu.Unlock()
-		return nil
-	}
-	return fmt.Errorf("justredis: no cluster node gave its slot map: %w", errors.Join(errs...))
-}
-
-// candidates lists the nodes to ask for the slot map: the masters in a
-// random order, which spreads the load of many clients, then replicas,
-// then the seeds.
-func (c *cluster) candidates() []*server {
-	m := c.slots.Load()
-	var masters, replicas []*server
-	seen := map[string]bool{}
-	for _, sh := range m.shards {
-		if !seen[sh.master.addr] {
-			seen[sh.master.addr] = true
-			masters = append(masters, sh.master)
-		}
-		for _, r := range sh.replicas {
-			if !seen[r.addr] {
-				seen[r.addr] = true
-				replicas = append(replicas, r)
-			}
-		}
-	}
-	rand.Shuffle(len(masters), func(i, j int) { masters[i], masters[j] = masters[j], masters[i] })
-	rand.Shuffle(len(replicas), func(i, j int) { replicas[i], replicas[j] = replicas[j], replicas[i] })
-	out := append(masters, replicas...)
-	for _, addr := range c.p.s.addrs {
-		if !seen[addr] {
-			seen[addr] = true
-			out = append(out, c.p.server(addr))
-		}
-	}
-	return out
-}
-
-// ask fetches the slot map from one node.
-func (c *cluster) ask(ctx context.Context, sv *server) (*slotMap, error) {
-	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
-	defer cancel()
-	cn, err := sv.sharedConn(ctx, 0)
-	if err != nil {
-		return nil, err
-	}
-	v, err := cn.roundTrip(ctx, [][]any{{"CLUSTER", "SLOTS"}}, StringDecoder, nil)
-	cn.done()
-	if err != nil {
-		return nil, err
-	}
-	if e, ok := v.(*Error); ok {
-		return nil, fmt.Errorf("justredis: %s: CLUSTER SLOTS: %w", sv.addr, e)
-	}
-	return parseSlotMap(c.p, v, sv.addr)
-}
-
-// endpoints lists every node of the map once: each master followed by its
-// replicas, in slot order.
-func (c *cluster) endpoints() []Endpoint {
-	m := c.slots.Load()
-	var out []Endpoint
-	seen := map[string]bool{}
-	add := func(addr, role string) {
-		if !seen[addr] {
-			seen[addr] = true
-			out = append(out, Endpoint{Address: addr, Role: role})
-		}
-	}
-	for _, i := range m.shardOrder() {
-		add(m.shards[i].master.addr, "master")
-		for _, r := range m.shards[i].replicas {
-			add(r.addr, "replica")
-		}
-	}
-	return out
-}
-
-// masters returns each master once, in slot order.
-func (c *cluster) masters() []*server {
-	m := c.slots.Load()
-	var out []*server
-	seen := map[string]bool{}
-	for _, i := range m.shardOrder() {
-		if sv := m.shards[i].master; !seen[sv.addr] {
-			seen[sv.addr] = true
-			out = append(out, sv)
-		}
-	}
-	return out
-}
-
-// shardOrder lists the shards that serve slots, by their first slot.
-func (m *slotMap) shardOrder() []int {
-	var order []int
-	seen := make([]bool, len(m.shards))
-	for _, i := range m.owner {
-		if i > 0 && !seen[i-1] {
-			seen[i-1] = true
-			order = append(order, int(i-1))
-		}
-	}
-	return order
-}
-
 // finder returns how to find cmd's keys, compiled once per command.
 func (c *cluster) finder(cmd *command) *keyFinder {
 	if cmd == nil {
@@ -442,7 +138,7 @@ func (c *cluster) finder(cmd *command) *keyFinder {
 func (c *cluster) slot(ctx context.Context, cmd *command, args []any) (int, error) {
 	f := c.finder(cmd)
 	var asked []any
-	if f.ask {
+	if f.getKeys {
 		var err error
 		if asked, err = c.getKeys(ctx, args); err != nil {
 			return -1, err
@@ -461,18 +157,12 @@ func (c *cluster) getKeys(ctx context.Context, args []any) ([]any, error) {
 		c.refreshSoon()
 		return nil, err
 	}
-	// Encoded here rather than through a longer []any, which would let
-	// Do's arguments escape to the heap on every call.
-	enc := append([]byte("*"), strconv.Itoa(len(args)+2)...)
-	enc = append(enc, "\r\n$7\r\nCOMMAND\r\n$7\r\nGETKEYS\r\n"...)
-	for _, a := range args {
-		if enc, err = appendArg(enc, a); err != nil {
-			cn.done()
-			return nil, nil // appendCommand reports it, before anything is sent
-		}
+	defer cn.done()
+	enc, err := appendGetKeys(nil, args)
+	if err != nil {
+		return nil, nil // appendCommand reports it, before anything is sent
 	}
 	v, err := cn.roundTripEncoded(ctx, enc, StringDecoder, nil)
-	cn.done()
 	if err != nil {
 		return nil, err
 	}
@@ -480,27 +170,395 @@ func (c *cluster) getKeys(ctx context.Context, args []any) ([]any, error) {
 	return keys, nil
 }
 
-// dbInCluster is the error for WithDatabase(db != 0) in a cluster.
-func dbInCluster(db int) error {
-	return invalidArg(fmt.Sprintf("WithDatabase(%d): a Redis Cluster has only database 0", db))
+// clusterCmd is one command of a call on a cluster, on its way to the node
+// that serves its keys.
+type clusterCmd struct {
+	i       int    // its index among the caller's commands
+	enc     []byte // encoded once, sent as often as needed
+	cmd     *command
+	slot    int     // -1: no key
+	replica bool    // a replica may serve it
+	ask     *server // where an ASK redirection sends it next, after ASKING
+	hops    int
 }
 
-// isClusterDisabled reports whether e is how a server outside a cluster
-// refuses cluster commands.
-func isClusterDisabled(e *Error) bool {
-	return strings.Contains(e.msg, "cluster support disabled")
+// batch is the commands of one round that go to one node, as one pipeline.
+type batch struct {
+	sv       *server
+	replica  bool // on the connection that sent READONLY
+	blocking bool // on a connection of its own
+	cmds     []*clusterCmd
+
+	vals    []any // the replies, after the round
+	err     error // the round trip failed
+	dialErr bool  // ... before anything was sent
 }
 
-// WithReplicaReads lets a cluster's replicas serve read-only commands
-// (those the server flags "readonly", such as GET, MGET, HGETALL), taken in
-// turn among the replicas of the shard that owns the key, on connections
-// that sent READONLY. Replies may lag behind writes: a replica is updated
-// asynchronously. A shard without a reachable replica is read from its
-// master. It has no effect outside a cluster, on blocking commands, and on
-// Connection and PushConnection.
-func WithReplicaReads(on bool) CallOption {
-	return callOption(func(c *callSettings) error {
-		c.replicaReads = on
-		return nil
-	})
+// run runs cmds on the cluster, each on the node that serves its
+// keys, and returns their replies in order. A reply that redirects (MOVED,
+// ASK) is followed and one that says the cluster is busy (TRYAGAIN,
+// CLUSTERDOWN) retried: those replies prove the command did not run. A
+// command whose reply was lost is sent again only if it had not been
+// written, or is read-only.
+//
+// When a round trip fails for good, its commands hold the error at their
+// indexes, the others their replies, and the error is returned too.
+func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]any, error) {
+	todo, err := cl.commands(ctx, cs, cmds)
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(cmds))
+	var failed error
+	for waits := 0; len(todo) > 0; {
+		batches := cl.group(todo)
+		if len(batches) == 1 {
+			cl.send(ctx, batches[0], cs.decoder)
+		} else {
+			var wg sync.WaitGroup
+			for _, b := range batches {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					cl.send(ctx, b, cs.decoder)
+				}()
+			}
+			wg.Wait()
+		}
+
+		if err := ctx.Err(); err != nil {
+			return ended(vals, batches, err)
+		}
+		todo = todo[:0]
+		wait := false
+		for _, b := range batches {
+			if b.err != nil {
+				retry, err := cl.roundTripFailed(b)
+				if err != nil {
+					for _, c := range b.cmds {
+						vals[c.i] = err
+					}
+					if failed == nil {
+						failed = err
+					}
+				}
+				todo = append(todo, retry...)
+				wait = wait || len(retry) > 0
+				continue
+			}
+			for k, c := range b.cmds {
+				again, pause := cl.redirected(c, b.vals[k], b.sv)
+				if again {
+					todo = append(todo, c)
+					wait = wait || pause
+				} else {
+					vals[c.i] = b.vals[k]
+				}
+			}
+		}
+		if len(todo) == 0 {
+			break
+		}
+		// Commands that go round again keep the caller's order.
+		slices.SortFunc(todo, func(a, b *clusterCmd) int { return a.i - b.i })
+		if wait {
+			if err := sleep(ctx, backoff(waits)); err != nil {
+				for _, c := range todo {
+					vals[c.i] = err
+				}
+				return vals, err
+			}
+			waits++
+		}
+	}
+	return vals, failed
+}
+
+// doOne is Do's path in a cluster for the common case: a known,
+// non-blocking command whose reply is no redirection, on a connection that
+// holds. It sends args straight into the owner's pipeline, as a call to a
+// single server does, with none of run's bookkeeping; anything else
+// it leaves to run (done false), having sent nothing that could have
+// run.
+func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v any, err error, done bool) {
+	t := cl.p.cmds.Load()
+	if t == nil || cs.replicaReads {
+		return nil, nil, false
+	}
+	cmd := t.lookup(args)
+	if cmd == nil || cmd.blocking {
+		return nil, nil, false
+	}
+	slot, err := cl.slot(ctx, cmd, args)
+	if err != nil {
+		return nil, err, true
+	}
+	sv := cl.pick(slot, false)
+	cn, err := sv.sharedConn(ctx, 0)
+	if err != nil {
+		return nil, nil, false
+	}
+	v, err = cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
+	cn.done()
+	if err != nil {
+		if mayRetry(err, cmd) {
+			return nil, nil, false
+		}
+		cl.refreshSoon()
+		return nil, notRetried(err), true
+	}
+	switch class, e := classify(v); class {
+	case replyMoved:
+		if s, addr, ok := parseRedirect(e.msg, sv.addr); ok {
+			cl.moved(s, addr)
+		}
+		return nil, nil, false
+	case replyAsk:
+		return cl.askOnce(ctx, cs, sv, e, cmd, args)
+	case replyTryAgain, replyClusterDown:
+		return nil, nil, false
+	}
+	v, err = reply(v)
+	return v, err, true
+}
+
+// askOnce follows an ASK redirection for doOne: ASKING and the
+// command, together, to the node importing the slot.
+func (cl *cluster) askOnce(ctx context.Context, cs *callSettings, from *server, e *Error, cmd *command, args []any) (v any, err error, done bool) {
+	_, addr, ok := parseRedirect(e.msg, from.addr)
+	if !ok {
+		return nil, nil, false
+	}
+	cn, err := cl.p.server(addr).sharedConn(ctx, 0)
+	if err != nil {
+		return nil, nil, false
+	}
+	defer cn.done()
+	enc, err := appendCommand(askingCmd[:len(askingCmd):len(askingCmd)], args)
+	if err != nil {
+		return nil, err, true
+	}
+	vals := make([]any, 2)
+	if _, err := cn.roundTripEncoded(ctx, enc, cs.decoder, vals); err != nil {
+		if mayRetry(err, cmd) {
+			return nil, nil, false
+		}
+		return nil, notRetried(err), true
+	}
+	if class, _ := classify(vals[1]); class != replyFinal {
+		return nil, nil, false
+	}
+	v, err = reply(vals[1])
+	return v, err, true
+}
+
+// commands encodes each command once, so that nothing is sent if any
+// argument is invalid, and finds its slot.
+func (cl *cluster) commands(ctx context.Context, cs *callSettings, cmds [][]any) ([]*clusterCmd, error) {
+	t := cl.p.cmds.Load()
+	out := make([]*clusterCmd, len(cmds))
+	ends := make([]int, len(cmds))
+	var buf []byte
+	for i, args := range cmds {
+		var cmd *command
+		if t != nil {
+			cmd = t.lookup(args)
+		}
+		var err error
+		if buf, err = appendCommand(buf, args); err == nil {
+			var slot int
+			if slot, err = cl.slot(ctx, cmd, args); err == nil {
+				out[i] = &clusterCmd{
+					i:       i,
+					cmd:     cmd,
+					slot:    slot,
+					replica: cs.replicaReads && cmd != nil && cmd.readonly && !cmd.blocking,
+				}
+				ends[i] = len(buf)
+				continue
+			}
+		}
+		if len(cmds) > 1 {
+			err = fmt.Errorf("command %d: %w", i, err)
+		}
+		return nil, err
+	}
+	start := 0
+	for i, c := range out {
+		c.enc = buf[start:ends[i]:ends[i]]
+		start = ends[i]
+	}
+	return out, nil
+}
+
+// group splits the commands by the node and kind of connection they need.
+func (cl *cluster) group(todo []*clusterCmd) []*batch {
+	type key struct {
+		sv      *server
+		replica bool
+	}
+	var batches []*batch
+	index := map[key]*batch{}
+	for _, c := range todo {
+		k := key{sv: c.ask}
+		if k.sv == nil {
+			k = key{sv: cl.pick(c.slot, c.replica), replica: c.replica}
+			k.replica = k.replica && k.sv != cl.pick(c.slot, false)
+		}
+		b := index[k]
+		if b == nil {
+			b = &batch{sv: k.sv, replica: k.replica}
+			index[k] = b
+			batches = append(batches, b)
+		}
+		b.cmds = append(b.cmds, c)
+		b.blocking = b.blocking || (c.cmd != nil && c.cmd.blocking)
+	}
+	return batches
+}
+
+// send makes one batch's round trip and leaves the replies in b.vals.
+func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
+	var cn *conn
+	var shared *sharedConn
+	var err error
+	switch {
+	case b.blocking:
+		cn, err = b.sv.dedicatedConn(ctx, 0)
+	case b.replica:
+		shared, err = b.sv.readonlyConn(ctx)
+	default:
+		shared, err = b.sv.sharedConn(ctx, 0)
+	}
+	if err != nil {
+		b.err, b.dialErr = err, true
+		return
+	}
+	if shared != nil {
+		cn = shared.conn
+		defer shared.done()
+	}
+	enc := b.cmds[0].enc
+	n := 0
+	if len(b.cmds) > 1 || b.cmds[0].ask != nil {
+		enc = nil
+		for _, c := range b.cmds {
+			if c.ask != nil {
+				enc = append(enc, askingCmd...)
+				n++
+			}
+			enc = append(enc, c.enc...)
+		}
+	}
+	n += len(b.cmds)
+	raw := make([]any, n)
+	_, err = cn.roundTripEncoded(ctx, enc, d, raw)
+	if b.blocking {
+		if err != nil {
+			b.sv.drop(cn) // nobody will read what a blocked command gets
+		} else {
+			b.sv.release(cn)
+		}
+	}
+	if err != nil {
+		b.err = err
+		return
+	}
+	b.vals = raw
+	if n > len(b.cmds) {
+		// Leave out the replies to ASKING.
+		b.vals = make([]any, 0, len(b.cmds))
+		k := 0
+		for _, c := range b.cmds {
+			if c.ask != nil {
+				k++
+			}
+			b.vals = append(b.vals, raw[k])
+			k++
+		}
+	}
+}
+
+// roundTripFailed decides what becomes of the commands of a batch whose
+// round trip failed: those that cannot have run, or are read-only, go
+// again; the others fail with err, marked as not retried.
+func (cl *cluster) roundTripFailed(b *batch) (retry []*clusterCmd, err error) {
+	if !mayRetryElsewhere(b.err) {
+		return nil, b.err
+	}
+	if !b.dialErr {
+		readonly := true
+		for _, c := range b.cmds {
+			readonly = readonly && c.cmd != nil && c.cmd.readonly
+		}
+		if !mayRetryAll(b.err, readonly) {
+			cl.refreshSoon()
+			return nil, notRetried(b.err)
+		}
+	}
+	cl.refreshSoon()
+	for _, c := range b.cmds {
+		c.hops++
+		if c.hops > maxRedirects {
+			return nil, notRetried(b.err)
+		}
+		// A replica that cannot be reached leaves the read to its master.
+		c.replica = c.replica && !b.replica
+		c.ask = nil
+	}
+	return b.cmds, nil
+}
+
+// redirected looks at one reply and reports whether the command goes
+// again, and whether after a pause. from is the node that replied.
+func (cl *cluster) redirected(c *clusterCmd, v any, from *server) (again, pause bool) {
+	class, e := classify(v)
+	switch class {
+	case replyMoved, replyAsk:
+		slot, addr, ok := parseRedirect(e.msg, from.addr)
+		if !ok || c.hops >= maxRedirects {
+			return false, false
+		}
+		c.hops++
+		c.ask = nil
+		if class == replyAsk {
+			c.ask = cl.p.server(addr)
+			return true, false
+		}
+		if c.slot < 0 {
+			c.slot = slot // a command whose keys we could not tell
+		}
+		// A replica that redirects does not serve the slot (yet): ask the
+		// master.
+		c.replica = false
+		cl.moved(slot, addr)
+		return true, false
+	case replyTryAgain:
+		// A multi-key command amid a migration: the ASK that led here
+		// does not count, so it is retried for as long as the migration
+		// lasts, or the context allows.
+		c.ask = nil
+		c.hops = 0
+		return true, true
+	case replyClusterDown:
+		c.ask = nil
+		cl.refreshSoon()
+		return true, true
+	}
+	return false, false
+}
+
+// ended gives the replies of the last round, and err at the indexes of
+// the commands that got none, when ctx ended during it.
+func ended(vals []any, batches []*batch, err error) ([]any, error) {
+	for _, b := range batches {
+		for k, c := range b.cmds {
+			if b.err != nil {
+				vals[c.i] = err
+			} else {
+				vals[c.i] = b.vals[k]
+			}
+		}
+	}
+	return vals, err
 }

@@ -1,6 +1,7 @@
 package justredis
 
 import (
+	"context"
 	"fmt"
 	"strings"
 )
@@ -201,4 +202,42 @@ func checkAllowed(args []any, dedicated bool) error {
 		return nil
 	}
 	return invalidArg(fmt.Sprintf("%s is not allowed %s: %s", strings.ToUpper(string(name)), where, why))
+}
+
+// extraSetup asks the first connections' handshakes for the COMMAND
+// table, until one has brought it.
+func (p *pool) extraSetup() [][]any {
+	if p.cmds.Load() != nil {
+		return nil
+	}
+	return [][]any{{"COMMAND"}}
+}
+
+// tookSetup keeps the COMMAND table a handshake brought. A user not
+// allowed COMMAND gets an empty table: every command is then treated as
+// neither read-only nor blocking.
+func (p *pool) tookSetup(replies []any) {
+	t, err := parseCommandTable(replies[0])
+	if err != nil {
+		t = commandTable{}
+	}
+	p.cmds.CompareAndSwap(nil, &t)
+}
+
+// command returns what the server says of the command in args; nil when
+// unknown. The table comes with the first connection's handshake, so
+// before it is there, command makes sure of a connection to sv.
+func (p *pool) command(ctx context.Context, sv *server, db int, args []any) (*command, error) {
+	if t := p.cmds.Load(); t != nil {
+		return t.lookup(args), nil
+	}
+	cn, err := sv.sharedConn(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	cn.done()
+	if t := p.cmds.Load(); t != nil {
+		return t.lookup(args), nil
+	}
+	return nil, nil
 }

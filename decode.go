@@ -3,6 +3,8 @@ package justredis
 import (
 	"bytes"
 	"fmt"
+	"math"
+	"math/big"
 	"strconv"
 	"unsafe"
 )
@@ -427,4 +429,72 @@ func decodeReply(r *Reader, frame []byte, d Decoder) (any, error) {
 		return nil, e
 	}
 	return v, nil
+}
+
+// parseDouble parses a RESP3 double, which spells infinities "inf" and
+// "-inf" and may be "nan".
+func parseDouble(b []byte) (float64, error) {
+	switch string(b) {
+	case "inf", "+inf":
+		return math.Inf(1), nil
+	case "-inf":
+		return math.Inf(-1), nil
+	case "nan", "-nan":
+		return math.NaN(), nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return 0, &protocolError{fmt.Sprintf("bad double %q", truncate(b))}
+	}
+	return f, nil
+}
+
+func parseBool(b []byte) (bool, error) {
+	switch string(b) {
+	case "t":
+		return true, nil
+	case "f":
+		return false, nil
+	}
+	return false, &protocolError{fmt.Sprintf("bad boolean %q", truncate(b))}
+}
+
+// maxBigNumber bounds the digits of a big number: parsing takes time
+// quadratic in its length, and no real reply comes near it.
+const maxBigNumber = 1 << 14
+
+func parseBigNumber(b []byte) (*big.Int, error) {
+	if len(b) > maxBigNumber {
+		return nil, &protocolError{fmt.Sprintf("big number of %d digits exceeds the limit of %d", len(b), maxBigNumber)}
+	}
+	n, ok := new(big.Int).SetString(string(b), 10)
+	if !ok {
+		return nil, &protocolError{fmt.Sprintf("bad big number %q", truncate(b))}
+	}
+	return n, nil
+}
+
+// verbatimText splits a verbatim string into its format ("txt", "mkd")
+// and its text.
+func verbatimText(b []byte) (format, text []byte, err error) {
+	if len(b) < 4 || b[3] != ':' {
+		return nil, nil, &protocolError{fmt.Sprintf("bad verbatim string %q", truncate(b))}
+	}
+	return b[:3], b[4:], nil
+}
+
+// joinChunks returns the content of a streamed string whose chunks start at
+// buf[pos], and the position after its final ";0" chunk. The frame has been
+// scanned already, so the chunks are known to be well formed.
+func joinChunks(buf []byte, pos int) ([]byte, int) {
+	var out bytes.Buffer
+	for {
+		line, next, _ := scanLine(buf, pos)
+		n, _ := parseInt(line[1:])
+		if n == 0 {
+			return out.Bytes(), next
+		}
+		out.Write(buf[next : next+int(n)])
+		pos = next + int(n) + 2
+	}
 }

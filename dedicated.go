@@ -108,12 +108,9 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 			return nil, err
 		}
 	}
-	if timeout := c.call.timeout; timeout > 0 {
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, timeout)
-			defer cancel()
-		}
+	ctx, cancel := c.call.withTimeout(ctx)
+	if cancel != nil {
+		defer cancel()
 	}
 	d := c.d
 	if err := d.turn.LockContext(ctx); err != nil {
@@ -268,19 +265,4 @@ func (c *Connection) Close() error {
 	}
 	d.sv.release(d.cn)
 	return nil
-}
-
-// argInt reads an integer argument as the server will.
-func argInt(a any) (int64, bool) {
-	var digits [24]byte
-	b, err := appendArg(digits[:0], a)
-	if err != nil {
-		return 0, false
-	}
-	// appendArg wrote a bulk string: "$<len>\r\n<digits>\r\n".
-	_, next, _ := scanLine(b, 0)
-	if next == 0 || len(b) < next+2 {
-		return 0, false
-	}
-	return parseInt(b[next : len(b)-2])
 }

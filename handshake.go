@@ -5,43 +5,84 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/justredis/justredis/socket"
 )
 
 // serverInfo is what a handshake learns about the server.
 type serverInfo struct {
-	resp     int          // the protocol spoken on the connection: 2 or 3
-	mode     string       // "standalone", "cluster" or "sentinel"; "" when unknown (RESP2)
-	commands commandTable // the COMMAND table, when asked for; empty if refused
-	slots    any          // the reply to CLUSTER SLOTS, when asked for (an *Error outside a cluster)
+	resp  int    // the protocol spoken on the connection: 2 or 3
+	mode  string // "standalone", "cluster" or "sentinel"; "" when unknown (RESP2)
+	extra []any  // the replies to setupPlan.extra, error replies included
 }
 
 // setupPlan says what a new connection needs besides credentials.
 type setupPlan struct {
-	db       int
-	commands bool // also fetch the COMMAND table, in the same round trip
+	db int
 	// readonly sends READONLY, which lets a cluster replica serve reads.
 	readonly bool
-	// slots also asks for CLUSTER SLOTS, so that finding out whether a
-	// server is a cluster node costs no round trip of its own.
-	slots bool
+	// extra are commands sent in the same round trip as the setup, whose
+	// replies the caller wants (COMMAND, CLUSTER SLOTS), so that learning
+	// about the server costs no round trip of its own. Their error replies
+	// do not fail the setup.
+	extra [][]any
 }
 
 // dial opens a connection to addr and makes it ready for commands: TLS,
 // protocol, credentials, client name and database, in one round trip.
+//
+// WithConnectTimeout bounds each attempt, connect and handshakes together,
+// and an attempt that fails on the way (refused, timed out, cut off) is
+// made again, up to WithConnectRetry times, after a pause. A server that
+// answered with an error reply is not asked again: it would answer the
+// same.
 func dial(ctx context.Context, addr string, s *settings, plan setupPlan) (*conn, serverInfo, error) {
+	for attempt := 1; ; attempt++ {
+		cn, info, err := dialOnce(ctx, addr, s, plan)
+		switch {
+		case err == nil:
+			return cn, info, nil
+		case ctxErr(ctx) != nil:
+			if ended := ctxErr(ctx); !errors.Is(err, ended) {
+				err = fmt.Errorf("justredis: %s: %w; last error: %w", addr, ended, err)
+			}
+			return nil, serverInfo{}, err
+		case !mayRetryConnect(err):
+			return nil, serverInfo{}, err
+		case attempt > s.connectRetry:
+			if attempt > 1 {
+				err = fmt.Errorf("justredis: %s: %d attempts to connect failed: %w", addr, attempt, err)
+			}
+			return nil, serverInfo{}, err
+		}
+		if ended := sleep(ctx, backoff(attempt-1)); ended != nil {
+			return nil, serverInfo{}, fmt.Errorf("justredis: %s: %w; last error: %w", addr, ended, err)
+		}
+	}
+}
+
+// ctxErr is ctx.Err(), also for a deadline that has passed but whose timer
+// has not fired yet: the dialer gives up at the deadline itself, so a
+// failure then must be taken for the context's, not retried.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// dialOnce is one attempt of dial, within WithConnectTimeout.
+func dialOnce(ctx context.Context, addr string, s *settings, plan setupPlan) (*conn, serverInfo, error) {
 	if s.connectTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.connectTimeout)
 		defer cancel()
 	}
-	nc, err := socket.Dial(ctx, addr, socket.Config{
-		ConnectTimeout: s.connectTimeout,
-		KeepAlive:      s.keepAlive,
-		TLS:            s.tls,
-		Retries:        s.connectRetry,
-	})
+	nc, err := socket.Dial(ctx, addr, socket.Config{KeepAlive: s.keepAlive, TLS: s.tls})
 	if err != nil {
 		return nil, serverInfo{}, fmt.Errorf("justredis: %w", err)
 	}
@@ -112,9 +153,9 @@ func handshake2(ctx context.Context, cn *conn, s *settings, plan setupPlan) (ser
 	return info, nil
 }
 
-// setup sends cmds, then SELECT, READONLY, COMMAND and CLUSTER SLOTS as
-// the plan says, as one round trip. It returns the replies to cmds, SELECT
-// and READONLY, which must all succeed.
+// setup sends cmds, then SELECT, READONLY and the plan's extra commands,
+// as one round trip. It returns the replies to cmds, SELECT and READONLY,
+// which must all succeed.
 func setup(ctx context.Context, cn *conn, plan setupPlan, cmds ...[]any) ([]any, serverInfo, error) {
 	if plan.db != 0 {
 		cmds = append(cmds, []any{"SELECT", plan.db})
@@ -123,12 +164,7 @@ func setup(ctx context.Context, cn *conn, plan setupPlan, cmds ...[]any) ([]any,
 		cmds = append(cmds, []any{"READONLY"})
 	}
 	checked := len(cmds)
-	if plan.commands {
-		cmds = append(cmds, []any{"COMMAND"})
-	}
-	if plan.slots {
-		cmds = append(cmds, []any{"CLUSTER", "SLOTS"})
-	}
+	cmds = append(cmds, plan.extra...)
 	var info serverInfo
 	if len(cmds) == 0 {
 		return nil, info, nil
@@ -137,19 +173,7 @@ func setup(ctx context.Context, cn *conn, plan setupPlan, cmds ...[]any) ([]any,
 	if _, err := cn.roundTrip(ctx, cmds, StringDecoder, vals); err != nil {
 		return nil, info, err
 	}
-	i := checked
-	if plan.commands {
-		// A user not allowed COMMAND gets an empty table: every command is
-		// then treated as neither read-only nor blocking.
-		info.commands = commandTable{}
-		if t, err := parseCommandTable(vals[i]); err == nil {
-			info.commands = t
-		}
-		i++
-	}
-	if plan.slots {
-		info.slots = vals[i]
-	}
+	info.extra = vals[checked:]
 	return vals[:checked], info, nil
 }
 
@@ -174,10 +198,4 @@ func userOrDefault(u string) string {
 		return "default"
 	}
 	return u
-}
-
-// isServerError reports whether err is an error reply.
-func isServerError(err error) bool {
-	var e *Error
-	return errors.As(err, &e)
 }

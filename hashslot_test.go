@@ -88,7 +88,7 @@ func TestKeyFinder(t *testing.T) {
 		t.Helper()
 		f := newKeyFinder(cmd)
 		var asked []any
-		if f.ask {
+		if f.getKeys {
 			asked, _ = ask(context.Background(), args)
 		}
 		return f.slot(args, asked)
@@ -136,7 +136,7 @@ func TestKeyFinder(t *testing.T) {
 	}
 	require.Equal(t, 2, asked, "incomplete specs, and movable keys before Redis 7, ask the server")
 
-	require.True(t, newKeyFinder(migrate).ask, "MIGRATE's keys come from the server")
+	require.True(t, newKeyFinder(migrate).getKeys, "MIGRATE's keys come from the server")
 
 	// RESP2 sends the same as flat lists.
 	flat := []any{"flags", []any{"RW"},

@@ -11,8 +11,8 @@ import (
 // tell the whole story (SORT ... STORE, MIGRATE, and every command with
 // movable keys before Redis 7), the server is asked with COMMAND GETKEYS.
 type keyFinder struct {
-	specs []keySpec
-	ask   bool // only COMMAND GETKEYS knows
+	specs   []keySpec
+	getKeys bool // only COMMAND GETKEYS knows
 }
 
 // keySpec is one key specification: where the search for keys begins, and
@@ -45,7 +45,7 @@ func newKeyFinder(cmd *command) *keyFinder {
 		if complete {
 			f.specs = append(f.specs, s)
 		} else if cmd.movableKeys {
-			return &keyFinder{ask: true}
+			return &keyFinder{getKeys: true}
 		}
 	}
 	if len(cmd.keySpecs) > 0 {
@@ -53,7 +53,7 @@ func newKeyFinder(cmd *command) *keyFinder {
 	}
 	// A server before Redis 7: only the legacy positions.
 	if cmd.movableKeys {
-		return &keyFinder{ask: true}
+		return &keyFinder{getKeys: true}
 	}
 	if cmd.firstKey > 0 {
 		last := cmd.lastKey
@@ -134,11 +134,11 @@ func asList(v any) []any {
 
 // slot returns the one slot all keys of args hash to, or -1 for a command
 // without keys. Keys in different slots are refused with a CROSSSLOT error
-// before anything is sent. For a finder that must ask (f.ask), asked are
+// before anything is sent. For a finder that must ask (f.getKeys), asked are
 // the keys the server named (COMMAND GETKEYS).
 func (f *keyFinder) slot(args, asked []any) (int, error) {
 	sl := slotOf{slot: -1}
-	if f.ask {
+	if f.getKeys {
 		for _, k := range asked {
 			sl.add(-1, k)
 		}
@@ -213,26 +213,6 @@ func equalFold(a any, word string) bool {
 	var buf [32]byte
 	b, ok := argText(buf[:0], a)
 	return ok && bytes.EqualFold(b, []byte(word))
-}
-
-// argText returns an argument as the server receives it.
-func argText(buf []byte, a any) ([]byte, bool) {
-	switch v := a.(type) {
-	case string:
-		return append(buf, v...), true
-	case []byte:
-		return v, true
-	}
-	enc, err := appendArg(buf, a)
-	if err != nil {
-		return nil, false
-	}
-	// enc is a bulk string: "$<len>\r\n<text>\r\n".
-	_, next, err := scanLine(enc, 0)
-	if err != nil || next == 0 || len(enc) < next+2 {
-		return nil, false
-	}
-	return enc[next : len(enc)-2], true
 }
 
 // slotOf collects the slots of a command's keys.

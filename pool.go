@@ -6,217 +6,88 @@ import (
 	"sync/atomic"
 )
 
-// server keeps the connections to one address: one shared, pipelined
-// connection per database (shared.go), and dedicated connections at rest.
-// With WithMaxConnections, each connection holds one of the server's
-// places (places.go).
-type server struct {
-	addr string
-	s    *settings
-	cmds *atomic.Pointer[commandTable] // the pool's, filled by the first handshake
+// pool is everything a Redis value and all its copies share: settings,
+// the servers by address, the router that sends calls to them, and the
+// server's COMMAND table.
+type pool struct {
+	s      settings
+	closed atomic.Bool
 
-	// shared maps a database (and, for cluster replicas, READONLY) to its
-	// shared connection. It is replaced, never changed, under mu, so calls
-	// read it without a lock.
-	shared atomic.Pointer[map[connKey]*sharedConn]
-	// dialing is held while a shared connection is dialled, so concurrent
-	// first callers wait for one dial instead of making several.
-	dialing chan struct{}
-	// ctx ends when the server is closed, which wakes the callers waiting
-	// for a place and aborts the dials under way.
-	ctx    context.Context
-	cancel context.CancelFunc
-	// waiting is len(waiters), for the last user of a shared connection to
-	// see without the lock that someone may want its place.
-	waiting atomic.Int32
+	mu      sync.Mutex
+	servers map[string]*server
 
-	mu        sync.Mutex
-	idle      []*conn        // dedicated connections at rest, oldest first
-	all       map[*conn]bool // open connections; true for dedicated ones
-	places    int            // places held: open connections and dials under way
-	dedicated int            // of those, by connections of their own
-	waiters   []*waiter      // callers waiting for a place, in order of arrival
-	doomed    []*conn        // let go of under mu, closed by unlock
-	closed    bool
-	info      serverInfo // from the latest handshake
+	// rt routes calls: a detector until the first call finds out what the
+	// deployment is, then the router for it, for good.
+	rt atomic.Pointer[routerRef]
+
+	// cmds is the server's COMMAND table, which the first handshake
+	// fetches (see extraSetup, in commands.go).
+	cmds atomic.Pointer[commandTable]
 }
 
-// connKey tells shared connections apart by the state their setup gave
-// them.
-type connKey struct {
-	db       int
-	readonly bool // READONLY was sent: a cluster replica serves reads on it
-}
+// routerRef holds a router, so that it can sit in an atomic.Pointer.
+type routerRef struct{ router }
 
-// maxIdle bounds the dedicated connections kept at rest per server.
-const maxIdle = 16
-
-func newServer(addr string, s *settings, cmds *atomic.Pointer[commandTable]) *server {
-	sv := &server{
-		addr:    addr,
+func newPool(s settings) *pool {
+	p := &pool{
 		s:       s,
-		cmds:    cmds,
-		dialing: make(chan struct{}, 1),
-		all:     make(map[*conn]bool),
+		servers: make(map[string]*server),
 	}
-	sv.ctx, sv.cancel = context.WithCancel(context.Background())
+	p.setRouter(&detector{p: p, finding: make(chan struct{}, 1)})
+	return p
+}
+
+// router returns the router in use.
+func (p *pool) router() router { return p.rt.Load().router }
+
+func (p *pool) setRouter(rt router) { p.rt.Store(&routerRef{rt}) }
+
+// server returns the server for addr, creating it on first use.
+func (p *pool) server(addr string) *server {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sv := p.servers[addr]
+	if sv == nil {
+		sv = newServer(addr, &p.s, p)
+		p.servers[addr] = sv
+		if p.closed.Load() {
+			sv.close() // close has listed the servers already
+		}
+	}
 	return sv
 }
 
-// dedicatedConn returns a connection for one user at a time, at db: one at
-// rest, or a new one.
-func (sv *server) dedicatedConn(ctx context.Context, db int) (*conn, error) {
-	for {
-		cn, err := sv.acquire(ctx, true, true)
-		if err != nil {
-			return nil, err
-		}
-		if cn == nil {
-			cn, _, err := sv.connect(ctx, setupPlan{db: db}, true)
-			return cn, err
-		}
-		if cn.brokenAtRest() {
-			sv.forget(cn)
-			continue
-		}
-		if cn.db != db {
-			if _, err := cn.roundTrip(ctx, [][]any{{"SELECT", db}}, StringDecoder, nil); err != nil {
-				sv.drop(cn)
-				return nil, err
-			}
-			cn.db = db
-		}
-		return cn, nil
+// serverFor picks the server for a connection of its own (Connection,
+// PushConnection): the one WithEndpoint names, or the one the router
+// picks for keys.
+func (p *pool) serverFor(ctx context.Context, cs *callSettings, keys []string) (*server, error) {
+	switch cs.endpoint {
+	case Masters:
+		return nil, invalidArg("WithEndpoint(Masters) runs single commands on every master; a connection needs one server: give keys or an address")
+	case "":
+		return p.router().serverFor(ctx, cs, keys)
 	}
+	if err := p.router().check(cs); err != nil {
+		return nil, err
+	}
+	return p.server(cs.endpoint), nil
 }
 
-// release takes back a dedicated connection that is clean: no transaction,
-// no WATCH, no reply owed.
-func (sv *server) release(cn *conn) {
-	cn.trim()
-	sv.mu.Lock()
-	sv.restLocked(cn)
-	sv.serveLocked()
-	sv.unlock()
-}
+// lost tells the router that sv could not be reached.
+func (p *pool) lost(sv *server) { p.router().lost(sv) }
 
-// restLocked puts cn at rest, or closes it when it is not wanted there.
-func (sv *server) restLocked(cn *conn) {
-	isDedicated, ok := sv.all[cn]
-	if !ok || sv.closed || cn.dead.Load() || len(sv.idle) >= maxIdle {
-		sv.dropLocked(cn)
+func (p *pool) close() {
+	if p.closed.Swap(true) {
 		return
 	}
-	if !isDedicated {
-		// Dialled as a shared connection (by probe) but not adopted.
-		if sv.dedicated >= sv.dedicatedCap() {
-			sv.dropLocked(cn)
-			return
-		}
-		sv.all[cn] = true
-		sv.dedicated++
+	p.router().close()
+	p.mu.Lock()
+	servers := make([]*server, 0, len(p.servers))
+	for _, sv := range p.servers {
+		servers = append(servers, sv)
 	}
-	sv.idle = append(sv.idle, cn)
-}
-
-// drop closes a connection whose state is unknown or unwanted.
-func (sv *server) drop(cn *conn) {
-	sv.mu.Lock()
-	sv.dropLocked(cn)
-	sv.serveLocked()
-	sv.unlock()
-}
-
-func (sv *server) dropLocked(cn *conn) {
-	sv.forgetLocked(cn)
-	sv.doomed = append(sv.doomed, cn)
-}
-
-// forget lets go of a closed connection and its place.
-func (sv *server) forget(cn *conn) {
-	sv.mu.Lock()
-	sv.forgetLocked(cn)
-	sv.serveLocked()
-	sv.unlock()
-}
-
-// forgetLocked gives cn's place back, once however often it is called.
-func (sv *server) forgetLocked(cn *conn) {
-	isDedicated, ok := sv.all[cn]
-	if !ok {
-		return
+	p.mu.Unlock()
+	for _, sv := range servers {
+		sv.close()
 	}
-	delete(sv.all, cn)
-	sv.places--
-	if isDedicated {
-		sv.dedicated--
-	}
-}
-
-// unlock releases mu, then closes the connections let go of while it was
-// held: closing may wait on the network (a TLS goodbye), which must not
-// hold up the pool.
-func (sv *server) unlock() {
-	doomed := sv.doomed
-	sv.doomed = nil
-	sv.mu.Unlock()
-	for _, cn := range doomed {
-		cn.close()
-	}
-}
-
-// openPlan dials a new connection, once a place is free, set up as plan
-// says; dedicated says which kind of place it takes.
-func (sv *server) openPlan(ctx context.Context, plan setupPlan, dedicated bool) (*conn, serverInfo, error) {
-	if _, err := sv.acquire(ctx, dedicated, false); err != nil {
-		return nil, serverInfo{}, err
-	}
-	return sv.connect(ctx, plan, dedicated)
-}
-
-// connect dials a connection into the place acquire took for it; it also
-// fetches the COMMAND table if nobody has yet.
-func (sv *server) connect(ctx context.Context, plan setupPlan, dedicated bool) (*conn, serverInfo, error) {
-	plan.commands = sv.cmds.Load() == nil
-	dctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(sv.ctx, cancel) // Close aborts the dial
-	cn, info, err := dial(dctx, sv.addr, sv.s, plan)
-	stop()
-	cancel()
-	if err == nil && info.commands != nil {
-		sv.cmds.CompareAndSwap(nil, &info.commands)
-	}
-	sv.mu.Lock()
-	defer sv.unlock()
-	if sv.closed {
-		if cn != nil {
-			sv.doomed = append(sv.doomed, cn)
-		}
-		return nil, serverInfo{}, ErrClosed
-	}
-	if err != nil {
-		sv.unreserveLocked(dedicated)
-		sv.serveLocked()
-		return nil, serverInfo{}, err
-	}
-	sv.all[cn] = dedicated
-	sv.info = info
-	sv.info.slots = nil // only the caller needs it
-	return cn, info, nil
-}
-
-// close closes every connection; calls in flight fail with ErrClosed, and
-// so do those waiting for a place or dialling.
-func (sv *server) close() {
-	sv.mu.Lock()
-	sv.closed = true
-	sv.cancel()
-	for cn := range sv.all {
-		sv.doomed = append(sv.doomed, cn)
-	}
-	sv.all = map[*conn]bool{}
-	sv.idle = nil
-	sv.places, sv.dedicated = 0, 0
-	sv.shared.Store(nil)
-	sv.unlock()
 }

@@ -58,25 +58,6 @@ type Message struct {
 	Data any
 }
 
-// defaultPushBuffer is how many messages a PushConnection keeps for
-// NextMessage when WithPushBuffer is not given.
-const defaultPushBuffer = 10000
-
-// WithPushBuffer sets how many received messages each PushConnection keeps
-// until NextMessage takes them. When the buffer is full the oldest message
-// is dropped, and the next call to NextMessage reports how many were, as a
-// Message of Kind "dropped", before the messages that were kept. 0 means
-// the default, 10000.
-func WithPushBuffer(n int) Option {
-	return poolOption(func(s *settings) error {
-		if n < 0 {
-			return invalidArg(fmt.Sprintf("WithPushBuffer: %d is negative", n))
-		}
-		s.pushBuffer = n
-		return nil
-	})
-}
-
 // PushConnection is a connection in push mode, for publish/subscribe,
 // MONITOR and (RESP3) client-side caching invalidations. Make one with
 // Redis.PushConnection; Close it when done.
@@ -198,12 +179,9 @@ func (p *PushConnection) Do(ctx context.Context, args ...any) error {
 	if err != nil {
 		return err
 	}
-	if timeout := p.call.timeout; timeout > 0 {
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, timeout)
-			defer cancel()
-		}
+	ctx, cancel := p.call.withTimeout(ctx)
+	if cancel != nil {
+		defer cancel()
 	}
 	return p.ps.do(ctx, op, buf)
 }
@@ -219,12 +197,9 @@ func (p *PushConnection) NextMessage(ctx context.Context) (Message, error) {
 	if p.err != nil {
 		return Message{}, p.err
 	}
-	if timeout := p.call.timeout; timeout > 0 {
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, timeout)
-			defer cancel()
-		}
+	ctx, cancel := p.call.withTimeout(ctx)
+	if cancel != nil {
+		defer cancel()
 	}
 	return p.next(ctx)
 }

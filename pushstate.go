@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -141,14 +140,13 @@ func (ps *pushState) connect(ctx context.Context) (*conn, *server, int, error) {
 	}
 	cn, info, err := sv.openPlan(ctx, setupPlan{db: ps.route.db}, true)
 	if err != nil {
-		ps.p.serverLost(sv)
+		ps.p.lost(sv)
 		return nil, nil, 0, err
 	}
-	// The reader sets its own deadlines: an idle push connection is not a
-	// dead one, so the socket timeout means something else here.
-	cn.socketTimeout = 0
-	cn.timedOut = false
-	cn.nc.SetDeadline(time.Time{})
+	if err := cn.pushMode(); err != nil {
+		sv.drop(cn)
+		return nil, nil, 0, err
+	}
 	return cn, sv, info.resp, nil
 }
 
@@ -160,7 +158,7 @@ func (ps *pushState) install(ctx context.Context, cn *conn, sv *server, resp int
 	if buf := ps.setupCommands(nil); len(buf) > 0 {
 		if _, _, err := ps.write(ctx, cn, buf); err != nil {
 			sv.drop(cn)
-			return &netError{addr: sv.addr, err: err}
+			return cn.netError(err, false)
 		}
 	}
 	ps.cn, ps.sv, ps.resp = cn, sv, resp
@@ -217,15 +215,6 @@ func appendInChunks(buf []byte, cmd string, names []string) []byte {
 	return buf
 }
 
-func appendStrings(buf []byte, args ...string) []byte {
-	a := make([]any, len(args))
-	for i, s := range args {
-		a[i] = s
-	}
-	buf, _ = appendCommand(buf, a) // strings always encode
-	return buf
-}
-
 func sortedKeys(m map[string]struct{}) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -272,7 +261,7 @@ func (ps *pushState) do(ctx context.Context, op pushOp, buf []byte) error {
 	}
 	cn.fail(err) // the reader sees it and connects again
 	if op.kind == opPing {
-		return &netError{addr: cn.addr, err: err, written: n > 0}
+		return cn.netError(err, n > 0)
 	}
 	ps.remember(op, buf)
 	return nil
@@ -326,62 +315,14 @@ func commandStrings(buf []byte) []string {
 	return args
 }
 
-// write writes buf to cn within ctx and the socket timeout. It returns how
-// much it wrote, and whether it stopped because ctx ended (err is then
-// ctx's error).
+// write writes buf to cn within ctx and the socket timeout.
 func (ps *pushState) write(ctx context.Context, cn *conn, buf []byte) (written int, ctxEnded bool, err error) {
-	if err := ctx.Err(); err != nil {
-		return 0, true, err
-	}
-	var deadline time.Time
-	if t := ps.p.s.socketTimeout; t > 0 {
-		deadline = time.Now().Add(t)
-	}
-	ctxDeadline, hasCtxDeadline := ctx.Deadline()
-	if hasCtxDeadline && (deadline.IsZero() || ctxDeadline.Before(deadline)) {
-		deadline = ctxDeadline
-	}
-	cn.nc.SetWriteDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { cn.nc.SetWriteDeadline(time.Unix(1, 0)) })
-	defer stop()
-	for written < len(buf) {
-		n, err := cn.nc.Write(buf[written:])
-		written += n
-		if err == nil {
-			continue
-		}
-		if isTimeout(err) {
-			if ctxErr := ctx.Err(); ctxErr != nil {
-				return written, true, ctxErr
-			}
-			if hasCtxDeadline && !time.Now().Before(ctxDeadline) {
-				return written, true, context.DeadlineExceeded
-			}
-			if deadline.IsZero() || time.Now().Before(deadline) {
-				cn.nc.SetWriteDeadline(deadline) // a stale interrupt: carry on
-				continue
-			}
-		}
-		return written, false, err
-	}
-	return written, false, nil
+	return cn.writePush(ctx, buf, ps.p.s.socketTimeout)
 }
 
-// keepAliveArg is the argument of the PINGs a push connection sends when
-// the server has been silent for the socket timeout. Their replies are not
-// delivered.
-const keepAliveArg = "justredis-keepalive"
-
 var (
-	keepAliveCmd      = appendStrings(nil, "PING", keepAliveArg)
-	keepAliveBulk     = appendBulkString(nil, keepAliveArg)
-	keepAlivePong     = appendBulkString([]byte("*2\r\n$4\r\npong\r\n"), keepAliveArg)
-	keepAliveMonitor  = []byte(`"PING" "` + keepAliveArg + "\"\r\n")
-	replyOKFrame      = []byte("+OK\r\n")
-	emptyBulkFrame    = []byte("$0\r\n\r\n")
-	trackingChannel   = "__redis__:invalidate"
-	errNotConnected   = errors.New("not connected")
-	reconnectMaxDelay = 2 * time.Second
+	trackingChannel = "__redis__:invalidate"
+	errNotConnected = errors.New("not connected")
 )
 
 // keepAlive sends a PING unless a write is under way; it reports whether
@@ -419,9 +360,8 @@ func (ps *pushState) read(cn *conn) error {
 		var deadline time.Time
 		if idle > 0 {
 			deadline = time.Now().Add(idle)
-			cn.nc.SetReadDeadline(deadline)
 		}
-		frame, err := cn.readFrame(context.Background())
+		frame, err := cn.readPush(idle)
 		if err != nil {
 			if ps.closing.Load() {
 				return ErrClosed
@@ -430,8 +370,7 @@ func (ps *pushState) read(cn *conn) error {
 				return err
 			}
 			if deadline.IsZero() {
-				cn.nc.SetReadDeadline(time.Time{}) // a stale interrupt
-				continue
+				continue // a stale interrupt
 			}
 			if time.Now().Before(deadline) {
 				continue
@@ -554,7 +493,7 @@ func (ps *pushState) lost(cn *conn, err error) {
 	sv := ps.sv
 	if ps.cn == cn {
 		ps.cn = nil
-		ps.lastErr = &netError{addr: cn.addr, err: err}
+		ps.lastErr = cn.netError(err, false)
 	}
 	ps.wmu.Unlock()
 	ps.cur.CompareAndSwap(cn, nil)
@@ -569,7 +508,7 @@ func (ps *pushState) reconnect() *conn {
 			return nil
 		}
 		if attempt > 0 {
-			t := time.NewTimer(reconnectDelay(attempt))
+			t := time.NewTimer(backoff(attempt - 1))
 			select {
 			case <-t.C:
 			case <-ps.ctx.Done():
@@ -594,16 +533,6 @@ func (ps *pushState) reconnect() *conn {
 		ps.lastErr = err
 		ps.wmu.Unlock()
 	}
-}
-
-// reconnectDelay is the wait before attempt (from 1): 50ms doubling up to
-// 2s, half of it random.
-func reconnectDelay(attempt int) time.Duration {
-	d := reconnectMaxDelay
-	if attempt < 7 {
-		d = min(50*time.Millisecond<<(attempt-1), reconnectMaxDelay)
-	}
-	return d/2 + rand.N(d/2)
 }
 
 func (ps *pushState) addrText() string {

@@ -2,7 +2,6 @@ package justredis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -33,7 +32,7 @@ func New(opts ...Option) (*Redis, error) {
 		}
 	}
 	if s.mode == ModeCluster && s.call.db != 0 {
-		return nil, invalidArg(fmt.Sprintf("WithDatabase(%d): a cluster has only database 0", s.call.db))
+		return nil, dbInCluster(s.call.db)
 	}
 	return &Redis{p: newPool(s), call: s.call}, nil
 }
@@ -93,49 +92,8 @@ func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 	if cancel != nil {
 		defer cancel()
 	}
-	if r.call.endpoint == Masters {
-		return r.onMasters(ctx, args)
-	}
-	sv, cl, err := r.p.target(ctx, &r.call, false)
-	if err != nil {
-		return nil, err
-	}
-	if cl != nil {
-		if r.call.db != 0 {
-			return nil, dbInCluster(r.call.db)
-		}
-		if v, err, done := r.doClusterOne(ctx, cl, args); done {
-			return v, err
-		}
-		vals, err := r.doCluster(ctx, cl, [][]any{args})
-		if err != nil {
-			return nil, err
-		}
-		return reply(vals[0])
-	}
-	cmd, err := r.p.command(ctx, sv, r.call.db, args)
-	if err != nil {
-		return nil, err
-	}
-	if cmd != nil && cmd.blocking {
-		return r.doBlocking(ctx, sv, args)
-	}
-	for retried := false; ; retried = true {
-		cn, err := sv.sharedConn(ctx, r.call.db)
-		if err != nil {
-			r.p.serverLost(sv)
-			return nil, err
-		}
-		v, err := cn.roundTrip(ctx, [][]any{args}, r.call.decoder, nil)
-		cn.done()
-		if err != nil {
-			if !retried && mayRetry(err, cmd) {
-				continue
-			}
-			return nil, notRetried(err)
-		}
-		return reply(v)
-	}
+	v, _, err := r.dispatch(ctx, [][]any{args}, false)
+	return v, err
 }
 
 // DoMulti sends cmds as one pipeline, in one round trip, and returns one
@@ -168,68 +126,77 @@ func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 	if cancel != nil {
 		defer cancel()
 	}
-	sv, cl, err := r.p.target(ctx, &r.call, false)
-	if err != nil {
-		return nil, err
+	_, vals, err := r.dispatch(ctx, cmds, true)
+	return vals, err
+}
+
+// dispatch is the one way every command sent through a Redis goes, once
+// checked and given its timeout: Do's one command (multi false: its reply
+// is v) and DoMulti's batch (multi true: the replies are vals). It sends
+// the call where WithEndpoint says, or asks the router.
+//
+// Do's arguments stay on its caller's stack, which saves an allocation per
+// call: nothing on this path may keep them, nor pass them through an
+// interface (see router.go). Check with go build -gcflags=-m.
+func (r *Redis) dispatch(ctx context.Context, cmds [][]any, multi bool) (v any, vals []any, err error) {
+	cs := &r.call
+	if cs.endpoint != "" {
+		return r.onEndpoint(ctx, cmds, multi)
 	}
-	if cl != nil {
-		return r.doCluster(ctx, cl, cmds)
-	}
-	readonly, blocking := true, false
-	for _, args := range cmds {
-		cmd, err := r.p.command(ctx, sv, r.call.db, args)
-		if err != nil {
-			return nil, err
-		}
-		readonly = readonly && cmd != nil && cmd.readonly
-		blocking = blocking || (cmd != nil && cmd.blocking)
-	}
-	vals := make([]any, len(cmds))
-	if blocking {
-		cn, err := sv.dedicatedConn(ctx, r.call.db)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := cn.roundTrip(ctx, cmds, r.call.decoder, vals); err != nil {
-			sv.drop(cn)
-			return nil, notRetried(err)
-		}
-		sv.release(cn)
-		return vals, nil
-	}
-	for retried := false; ; retried = true {
-		cn, err := sv.sharedConn(ctx, r.call.db)
-		if err != nil {
-			r.p.serverLost(sv)
-			return nil, err
-		}
-		_, err = cn.roundTrip(ctx, cmds, r.call.decoder, vals)
-		cn.done()
-		if err != nil {
-			if !retried && mayRetryAll(err, readonly) {
-				continue
+	rt := r.p.router()
+	for {
+		switch rt := rt.(type) {
+		case *standalone:
+			if multi {
+				vals, err = rt.doMulti(ctx, cs, cmds)
+				return nil, vals, err
 			}
-			return nil, notRetried(err)
+			v, err = rt.do(ctx, cs, cmds[0])
+			return v, nil, err
+		case *cluster:
+			if multi {
+				vals, err = rt.doMulti(ctx, cs, cmds)
+				return nil, vals, err
+			}
+			v, err = rt.do(ctx, cs, cmds[0])
+			return v, nil, err
 		}
-		return vals, nil
+		// The detector: find out what the deployment is, and go again with
+		// its router.
+		d, ok := rt.(*detector)
+		if !ok {
+			return nil, nil, fmt.Errorf("justredis: no dispatch for router %T", rt) // a bug
+		}
+		if rt, err = d.detect(ctx, false); err != nil {
+			return nil, nil, err
+		}
 	}
 }
 
-// doBlocking runs a blocking command on a dedicated connection. If the
-// caller gives up, the connection is closed at once, so the server never
-// hands it data (a popped list element, say) that nobody would read.
-func (r *Redis) doBlocking(ctx context.Context, sv *server, args []any) (any, error) {
-	cn, err := sv.dedicatedConn(ctx, r.call.db)
-	if err != nil {
-		return nil, err
+// onEndpoint sends a call to the server WithEndpoint names, or, for one
+// command with Masters, to every master at once.
+func (r *Redis) onEndpoint(ctx context.Context, cmds [][]any, multi bool) (any, []any, error) {
+	cs := &r.call
+	if err := r.p.router().check(cs); err != nil {
+		return nil, nil, err
 	}
-	v, err := cn.roundTrip(ctx, [][]any{args}, r.call.decoder, nil)
-	if err != nil {
-		sv.drop(cn)
-		return nil, notRetried(err)
+	if cs.endpoint == Masters && !multi {
+		v, err := r.onMasters(ctx, cmds[0])
+		return v, nil, err
 	}
-	sv.release(cn)
-	return reply(v)
+	if cs.endpoint == Masters {
+		// DoMulti has no fan-out: routed as without WithEndpoint.
+		c := *r
+		c.call.endpoint = ""
+		return c.dispatch(ctx, cmds, multi)
+	}
+	sv := r.p.server(cs.endpoint)
+	if multi {
+		vals, err := r.p.doMultiOn(ctx, sv, cs, cmds)
+		return nil, vals, err
+	}
+	v, err := r.p.doOn(ctx, sv, cs, cmds[0])
+	return v, nil, err
 }
 
 // onMasters runs a command on every master at once. The command is
@@ -239,7 +206,7 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	masters, err := r.p.masters(ctx, &r.call)
+	masters, err := r.p.router().masters(ctx, &r.call)
 	if err != nil {
 		return nil, err
 	}
@@ -250,11 +217,11 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := r.onServer(ctx, sv, encoded)
+			v, err := r.p.doEncodedOn(ctx, sv, &r.call, encoded)
 			if err != nil {
 				v = err
 				if !isServerError(err) {
-					r.p.serverLost(sv)
+					r.p.lost(sv)
 				}
 			}
 			mu.Lock()
@@ -264,25 +231,6 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 	}
 	wg.Wait()
 	return out, nil
-}
-
-// onServer sends an encoded command to one server, retrying as Do does.
-func (r *Redis) onServer(ctx context.Context, sv *server, encoded []byte) (any, error) {
-	for retried := false; ; retried = true {
-		cn, err := sv.sharedConn(ctx, r.call.db)
-		if err != nil {
-			return nil, err
-		}
-		v, err := cn.roundTripEncoded(ctx, encoded, r.call.decoder, nil)
-		cn.done()
-		if err != nil {
-			if !retried && mayRetryAll(err, false) {
-				continue
-			}
-			return nil, notRetried(err)
-		}
-		return reply(v)
-	}
 }
 
 // Connection returns a connection of its own, for transactions (WATCH,
@@ -316,7 +264,13 @@ func (r *Redis) Endpoints(ctx context.Context) ([]Endpoint, error) {
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
-	return r.p.endpoints(ctx)
+	return r.p.router().endpoints(ctx)
+}
+
+// Endpoint is one server of a deployment, as Endpoints lists it.
+type Endpoint struct {
+	Address string // host:port (or socket path) as the client dials it
+	Role    string // "master", "replica" or "standalone"
 }
 
 // usable checks what every call checks first.
@@ -331,13 +285,7 @@ func (r *Redis) usable() error {
 }
 
 func (r *Redis) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if r.call.timeout == 0 {
-		return ctx, nil
-	}
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, nil
-	}
-	return context.WithTimeout(ctx, r.call.timeout)
+	return r.call.withTimeout(ctx)
 }
 
 // reply turns a decoded value into Do's results: a top-level error reply
@@ -350,28 +298,4 @@ func reply(v any) (any, error) {
 		return nil, e
 	}
 	return v, nil
-}
-
-// mayRetry reports whether a command that failed with err can be sent again
-// without risk of running twice: it never left the client, or it is
-// read-only.
-func mayRetry(err error, cmd *command) bool {
-	return mayRetryAll(err, cmd != nil && cmd.readonly)
-}
-
-func mayRetryAll(err error, readonly bool) bool {
-	var ne *netError
-	if !errors.As(err, &ne) || errors.Is(err, ErrClosed) {
-		return false
-	}
-	return !ne.written || readonly
-}
-
-// notRetried marks a network error on a command that may have run.
-func notRetried(err error) error {
-	var ne *netError
-	if errors.As(err, &ne) && ne.written {
-		ne.notRetried = true
-	}
-	return err
 }

@@ -33,9 +33,9 @@ func (ps *pushState) routeKeys() []string {
 // node does for the shard channels of a slot it gives away. The slot map is
 // brought up to date first, so that connecting again finds the new owner.
 func (ps *pushState) shardMoved(frame []byte) bool {
-	cl := ps.p.cluster.Load()
-	if cl == nil {
-		return false
+	cl, ok := ps.p.router().(*cluster)
+	if !ok {
+		return false // shard channels move with slots in a cluster only
 	}
 	if frame[0] != byte(KindError) && !bytes.Contains(frame, []byte("sunsubscribe")) {
 		return false // the common case, told without decoding
@@ -53,8 +53,8 @@ func (ps *pushState) shardMoved(frame []byte) bool {
 	msg, _ := decodeMessage(frame, StringDecoder)
 	switch msg.Kind {
 	case "error":
-		e, _ := msg.Data.(*Error)
-		if e == nil || e.Prefix() != "MOVED" {
+		class, e := classify(msg.Data)
+		if class != replyMoved {
 			return false
 		}
 		slot, addr, ok := parseRedirect(e.msg, ps.addrText())

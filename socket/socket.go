@@ -92,7 +92,10 @@ func Dial(ctx context.Context, addr string, cfg Config) (net.Conn, error) {
 		if err == nil {
 			return conn, nil
 		}
-		if !retry || ctx.Err() != nil {
+		if !retry {
+			return nil, &permanentError{dialError(ctx, addr, n+1, err)}
+		}
+		if ctx.Err() != nil {
 			return nil, dialError(ctx, addr, n+1, err)
 		}
 	}
@@ -124,6 +127,22 @@ func attempt(ctx context.Context, dialer *net.Dialer, network, addr string, cfg 
 		return nil, false, fmt.Errorf("tls handshake: %w", err)
 	}
 	return tlsConn, false, nil
+}
+
+// permanentError marks a failure that another attempt would meet again.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent reports whether err, from Dial, is a failure that another
+// attempt would meet again, such as a malformed address or a TLS
+// rejection, as opposed to one that may go away by itself. It lets a
+// caller that retries whole attempts of its own (connect and more) make
+// the same choice as Retries does.
+func Permanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
 }
 
 // tlsConfig returns c, or a copy naming the dialled host when c names no

@@ -1,6 +1,7 @@
 package justredis
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -75,7 +76,7 @@ type callSettings struct {
 	endpoint string
 	timeout  time.Duration
 	// replicaReads lets cluster replicas serve read-only commands
-	// (WithReplicaReads, in cluster.go).
+	// (WithReplicaReads).
 	replicaReads bool
 }
 
@@ -294,6 +295,11 @@ func WithDecoder(d Decoder) CallOption {
 	})
 }
 
+// Masters, given to WithEndpoint, runs a command on every master at once.
+// The reply is a map[string]any from each master's address to its reply, or
+// to its *Error.
+const Masters = "masters"
+
 // WithEndpoint sends calls to one server, given by an address from
 // Endpoints, or to every master at once with Masters. "" restores routing
 // by key.
@@ -316,6 +322,19 @@ func WithTimeout(d time.Duration) CallOption {
 	})
 }
 
+// withTimeout applies WithTimeout, the one place that does: it gives ctx
+// the call's timeout unless ctx has a deadline already. cancel is nil when
+// it added none.
+func (c *callSettings) withTimeout(ctx context.Context) (_ context.Context, cancel context.CancelFunc) {
+	if c.timeout == 0 {
+		return ctx, nil
+	}
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, nil
+	}
+	return context.WithTimeout(ctx, c.timeout)
+}
+
 // modified applies the CallOptions given to a Modify. An invalid option is
 // kept as err, which every call of the copy then returns, since Modify
 // itself returns no error.
@@ -329,4 +348,37 @@ func modified(cs callSettings, err error, opts []CallOption) (callSettings, erro
 		}
 	}
 	return cs, err
+}
+
+// WithReplicaReads lets a cluster's replicas serve read-only commands
+// (those the server flags "readonly", such as GET, MGET, HGETALL), taken in
+// turn among the replicas of the shard that owns the key, on connections
+// that sent READONLY. Replies may lag behind writes: a replica is updated
+// asynchronously. A shard without a reachable replica is read from its
+// master. It has no effect outside a cluster, on blocking commands, and on
+// Connection and PushConnection.
+func WithReplicaReads(on bool) CallOption {
+	return callOption(func(c *callSettings) error {
+		c.replicaReads = on
+		return nil
+	})
+}
+
+// defaultPushBuffer is how many messages a PushConnection keeps for
+// NextMessage when WithPushBuffer is not given.
+const defaultPushBuffer = 10000
+
+// WithPushBuffer sets how many received messages each PushConnection keeps
+// until NextMessage takes them. When the buffer is full the oldest message
+// is dropped, and the next call to NextMessage reports how many were, as a
+// Message of Kind "dropped", before the messages that were kept. 0 means
+// the default, 10000.
+func WithPushBuffer(n int) Option {
+	return poolOption(func(s *settings) error {
+		if n < 0 {
+			return invalidArg(fmt.Sprintf("WithPushBuffer: %d is negative", n))
+		}
+		s.pushBuffer = n
+		return nil
+	})
 }

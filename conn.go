@@ -30,9 +30,8 @@ type conn struct {
 	nc            net.Conn
 	addr          string
 	socketTimeout time.Duration
-	onPush        func(frame []byte) // RESP3 pushes; nil drops them
-	db            int                // the selected database; changed only by its one user
-	dead          atomic.Bool        // set once err is; read without the lock
+	db            int         // the selected database; changed only by its one user
+	dead          atomic.Bool // set once err is; read without the lock
 	// interrupted is set when interrupt may have left a deadline in the
 	// past, so that the next reader clears it. Clearing it on every call
 	// instead costs timer work, and wake-ups of the poller, per reply.
@@ -376,9 +375,9 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 			return
 		}
 		if Kind(frame[0]) == KindPush {
-			if cn.onPush != nil {
-				cn.onPush(frame)
-			}
+			// Only a push connection asks for pushes, and it reads them
+			// with readPush; elsewhere they are noise (a stray
+			// invalidation, say) that must not be taken for a reply.
 			continue
 		}
 
@@ -603,6 +602,92 @@ func (cn *conn) close() {
 
 func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// Push mode: a push connection (pushstate.go) is a conn whose replies
+// match no call, so it does not use roundTrip. One goroutine holds the
+// reading role for good and reads frames with readPush; writes are made
+// one at a time with writePush, which its owner serialises.
+
+// pushMode turns a conn that owes nothing into a push connection's, and
+// gives the caller the reading role for as long as the conn lives. The
+// socket timeout stops applying: an idle push connection is not a dead
+// one, so readPush takes its own idle limit instead.
+func (cn *conn) pushMode() error {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.err != nil {
+		return cn.netError(cn.err, false)
+	}
+	if cn.reading || cn.writing || !cn.queue.empty() {
+		return &protocolError{"push mode on a connection in use"} // a bug, not the server
+	}
+	cn.reading = true
+	cn.socketTimeout = 0
+	cn.timedOut = false
+	cn.nc.SetDeadline(time.Time{})
+	return nil
+}
+
+// readPush returns the next frame, valid until the next call, for the
+// holder of the reading role in push mode. With idle > 0 it returns an
+// error matching os.ErrDeadlineExceeded after idle without a frame; it
+// may also return one early when a write was interrupted, which the
+// caller tells from a real timeout by the time.
+func (cn *conn) readPush(idle time.Duration) ([]byte, error) {
+	var deadline time.Time
+	if idle > 0 {
+		deadline = time.Now().Add(idle)
+	}
+	cn.nc.SetReadDeadline(deadline)
+	return cn.readFrame(context.Background())
+}
+
+// writePush writes buf within ctx and timeout (0: none), for a push
+// connection, whose owner makes one write at a time. It returns how much
+// it wrote, and whether it stopped because ctx ended (err is then ctx's
+// error); on any other error the connection is of no further use.
+func (cn *conn) writePush(ctx context.Context, buf []byte, timeout time.Duration) (written int, ctxEnded bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, true, err
+	}
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	ctxDeadline, hasCtxDeadline := ctx.Deadline()
+	if hasCtxDeadline && (deadline.IsZero() || ctxDeadline.Before(deadline)) {
+		deadline = ctxDeadline
+	}
+	cn.nc.SetWriteDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { cn.nc.SetWriteDeadline(time.Unix(1, 0)) })
+	defer stop()
+	for written < len(buf) {
+		n, err := cn.nc.Write(buf[written:])
+		written += n
+		if err == nil {
+			continue
+		}
+		if isTimeout(err) {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return written, true, ctxErr
+			}
+			if hasCtxDeadline && !time.Now().Before(ctxDeadline) {
+				return written, true, context.DeadlineExceeded
+			}
+			if deadline.IsZero() || time.Now().Before(deadline) {
+				cn.nc.SetWriteDeadline(deadline) // a stale interrupt: carry on
+				continue
+			}
+		}
+		return written, false, err
+	}
+	return written, false, nil
+}
+
+// netError wraps err, a failure of this connection, naming its address.
+func (cn *conn) netError(err error, written bool) *netError {
+	return &netError{addr: cn.addr, err: err, written: written}
 }
 
 // netError is a failure of the connection, not of the command. It names

@@ -1,15 +1,12 @@
 package justredis
 
-// This file and resp3.go know the wire format and nothing of sockets:
-// they encode commands into byte slices and find and parse replies in
-// byte slices that connection.go fills.
+// This file finds where a RESP reply ends in the bytes read so far and
+// names the kinds of values; it knows nothing of sockets. encode.go writes
+// commands, decode.go turns the frames found here into values.
 
 import (
 	"fmt"
 	"math"
-	"reflect"
-	"strconv"
-	"time"
 )
 
 // Kind is the type of a RESP value: the first byte of its frame.
@@ -38,130 +35,59 @@ const maxDepth = 256
 // maxLine bounds a header or simple-string line.
 const maxLine = 1 << 20
 
-// appendCommand encodes args as one RESP command (an array of bulk strings)
-// and appends it to b. On error b is returned unchanged in length, so the
-// caller can reuse the buffer and nothing of the command is ever sent.
-func appendCommand(b []byte, args []any) ([]byte, error) {
-	if len(args) == 0 {
-		return b, invalidArg("empty command")
-	}
-	start := len(b)
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, '\r', '\n')
-	for i, a := range args {
-		var err error
-		if b, err = appendArg(b, a); err != nil {
-			return b[:start], invalidArg(fmt.Sprintf("argument %d (%s): %v", i, argName(args, i), err))
-		}
-	}
-	if s, ok := args[0].(string); ok && s == "" {
-		return b[:start], invalidArg("empty command name")
-	}
-	return b, nil
-}
+// The kinds RESP3 adds. The streamed forms ($?, *?, ~?, %?, >?) are read
+// as their ordinary kinds.
+const (
+	KindNull      Kind = '_' // null, and RESP2's $-1 and *-1
+	KindDouble    Kind = ',' // double, including inf, -inf and nan
+	KindBool      Kind = '#' // boolean, #t or #f
+	KindBigNumber Kind = '(' // big number
+	KindBlobError Kind = '!' // error with a length prefix
+	KindVerbatim  Kind = '=' // verbatim string: a 3-letter format, ':', the text
+	KindMap       Kind = '%' // map; Len counts pairs
+	KindSet       Kind = '~' // set
+	KindAttribute Kind = '|' // attribute: a map describing the value that follows
+	KindPush      Kind = '>' // out-of-band push (pub/sub, invalidations)
 
-// maxBulkLen is the most a Redis bulk string may hold unless the server's
-// proto-max-bulk-len was raised. A longer argument is refused before it is
-// encoded: the server would read it all, for seconds, only to refuse it.
-const maxBulkLen = 512 << 20
+	kindChunk Kind = ';' // a chunk of a streamed string
+	kindEnd   Kind = '.' // the end of a streamed aggregate
+)
 
-func bulkTooLong(n int) error {
-	return fmt.Errorf("%d bytes is more than the %d MiB a Redis string may hold (proto-max-bulk-len)", n, maxBulkLen>>20)
-}
-
-// argName shows which argument was wrong without echoing its value, which
-// may be secret.
-func argName(args []any, i int) string {
-	if i == 0 {
-		return "command name"
+// String names the kind, as in "bulk string".
+func (k Kind) String() string {
+	switch k {
+	case KindSimple:
+		return "simple string"
+	case KindError:
+		return "error"
+	case KindInt:
+		return "integer"
+	case KindBulk:
+		return "bulk string"
+	case KindArray:
+		return "array"
+	case KindNull:
+		return "null"
+	case KindDouble:
+		return "double"
+	case KindBool:
+		return "boolean"
+	case KindBigNumber:
+		return "big number"
+	case KindBlobError:
+		return "blob error"
+	case KindVerbatim:
+		return "verbatim string"
+	case KindMap:
+		return "map"
+	case KindSet:
+		return "set"
+	case KindAttribute:
+		return "attribute"
+	case KindPush:
+		return "push"
 	}
-	if name, ok := args[0].(string); ok && len(name) < 32 {
-		return "of " + name
-	}
-	return "of the command"
-}
-
-func appendArg(b []byte, a any) ([]byte, error) {
-	var num [32]byte
-	switch v := a.(type) {
-	case string:
-		if len(v) > maxBulkLen {
-			return b, bulkTooLong(len(v))
-		}
-		return appendBulkString(b, v), nil
-	case []byte:
-		if len(v) > maxBulkLen {
-			return b, bulkTooLong(len(v))
-		}
-		return appendBulk(b, v), nil
-	case int:
-		return appendBulk(b, strconv.AppendInt(num[:0], int64(v), 10)), nil
-	case int64:
-		return appendBulk(b, strconv.AppendInt(num[:0], v, 10)), nil
-	case int32:
-		return appendBulk(b, strconv.AppendInt(num[:0], int64(v), 10)), nil
-	case int16:
-		return appendBulk(b, strconv.AppendInt(num[:0], int64(v), 10)), nil
-	case int8:
-		return appendBulk(b, strconv.AppendInt(num[:0], int64(v), 10)), nil
-	case uint:
-		return appendBulk(b, strconv.AppendUint(num[:0], uint64(v), 10)), nil
-	case uint64:
-		return appendBulk(b, strconv.AppendUint(num[:0], v, 10)), nil
-	case uint32:
-		return appendBulk(b, strconv.AppendUint(num[:0], uint64(v), 10)), nil
-	case uint16:
-		return appendBulk(b, strconv.AppendUint(num[:0], uint64(v), 10)), nil
-	case uint8:
-		return appendBulk(b, strconv.AppendUint(num[:0], uint64(v), 10)), nil
-	case float64:
-		return appendBulk(b, appendFloat(num[:0], v, 64)), nil
-	case float32:
-		return appendBulk(b, appendFloat(num[:0], float64(v), 32)), nil
-	case bool:
-		if v {
-			return appendBulkString(b, "1"), nil
-		}
-		return appendBulkString(b, "0"), nil
-	case time.Duration:
-		return b, fmt.Errorf("time.Duration is ambiguous (seconds or milliseconds?): pass an integer")
-	case nil:
-		return b, fmt.Errorf("nil is not a value")
-	}
-	// reflect.TypeOf does not let a escape, unlike fmt's %T: the caller's
-	// arguments can stay on its stack.
-	return b, fmt.Errorf("unsupported type %s", reflect.TypeOf(a))
-}
-
-// appendFloat writes the shortest text that parses back to exactly f, in
-// the spelling Redis accepts for infinities.
-func appendFloat(b []byte, f float64, bits int) []byte {
-	switch {
-	case math.IsInf(f, 1):
-		return append(b, "inf"...)
-	case math.IsInf(f, -1):
-		return append(b, "-inf"...)
-	case math.IsNaN(f):
-		return append(b, "nan"...)
-	}
-	return strconv.AppendFloat(b, f, 'g', -1, bits)
-}
-
-func appendBulk(b, v []byte) []byte {
-	b = append(b, '$')
-	b = strconv.AppendInt(b, int64(len(v)), 10)
-	b = append(b, '\r', '\n')
-	b = append(b, v...)
-	return append(b, '\r', '\n')
-}
-
-func appendBulkString(b []byte, v string) []byte {
-	b = append(b, '$')
-	b = strconv.AppendInt(b, int64(len(v)), 10)
-	b = append(b, '\r', '\n')
-	b = append(b, v...)
-	return append(b, '\r', '\n')
+	return fmt.Sprintf("Kind(%q)", byte(k))
 }
 
 // frameScanner finds where one complete reply ends in a buffer that grows

@@ -1,0 +1,163 @@
+package justredis
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// These tests drive conn over an in-memory pipe, with the test as the
+// server, to pin down conn's own promises: replies go to the calls that
+// asked, in order, whatever the callers do meanwhile.
+
+// pipePeer is the server end of a pipe: it reads commands and lets the
+// test answer them.
+type pipePeer struct {
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func newPipeConn(t *testing.T) (*conn, *pipePeer) {
+	t.Helper()
+	client, server := net.Pipe()
+	cn := newConn(client, "pipe", 0)
+	t.Cleanup(func() { cn.close(); server.Close() })
+	return cn, &pipePeer{nc: server, br: bufio.NewReader(server)}
+}
+
+// command reads one command and returns its arguments.
+func (p *pipePeer) command(t *testing.T) []string {
+	t.Helper()
+	args, err := hostileReadCommand(p.br)
+	require.NoError(t, err)
+	return args
+}
+
+func (p *pipePeer) send(t *testing.T, s string) {
+	t.Helper()
+	_, err := p.nc.Write([]byte(s))
+	require.NoError(t, err)
+}
+
+func pipeCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestConnPipelinedOrder: many callers at once each get the reply to their
+// own command, though the server answers them all in one write.
+func TestConnPipelinedOrder(t *testing.T) {
+	cn, peer := newPipeConn(t)
+	ctx := pipeCtx(t)
+	const callers = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := cn.roundTrip(ctx, [][]any{{"ECHO", i}}, StringDecoder, nil)
+			if err == nil && v != fmt.Sprint(i) {
+				err = fmt.Errorf("caller %d got %v", i, v)
+			}
+			errs <- err
+		}()
+	}
+	var replies string
+	for range callers {
+		args := peer.command(t)
+		replies += fmt.Sprintf("$%d\r\n%s\r\n", len(args[1]), args[1])
+	}
+	peer.send(t, replies)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+// TestConnCancelKeepsStep: a caller that gives up while its reply is owed
+// leaves at once, and its reply, when it comes, is dropped rather than
+// handed to the next caller.
+func TestConnCancelKeepsStep(t *testing.T) {
+	cn, peer := newPipeConn(t)
+	ctx, cancel := context.WithCancel(pipeCtx(t))
+	done := make(chan error, 1)
+	go func() {
+		_, err := cn.roundTrip(ctx, [][]any{{"GET", "slow"}}, StringDecoder, nil)
+		done <- err
+	}()
+	require.Equal(t, []string{"GET", "slow"}, peer.command(t))
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+
+	next := make(chan any, 1)
+	go func() {
+		v, err := cn.roundTrip(pipeCtx(t), [][]any{{"GET", "fast"}}, StringDecoder, nil)
+		if err != nil {
+			v = err
+		}
+		next <- v
+	}()
+	require.Equal(t, []string{"GET", "fast"}, peer.command(t))
+	peer.send(t, "$4\r\nslow\r\n$4\r\nfast\r\n")
+	require.Equal(t, "fast", <-next, "the abandoned reply is dropped, not shifted onto the next call")
+}
+
+// TestConnBrokenPeerFailsEveryCall: when the peer goes away with replies
+// owed, every waiting call fails with a network error naming the address,
+// marked as possibly run since it was written, and the conn is dead.
+func TestConnBrokenPeerFailsEveryCall(t *testing.T) {
+	cn, peer := newPipeConn(t)
+	ctx := pipeCtx(t)
+	const callers = 5
+	errs := make(chan error, callers)
+	for i := range callers {
+		go func() {
+			_, err := cn.roundTrip(ctx, [][]any{{"INCR", i}}, StringDecoder, nil)
+			errs <- err
+		}()
+	}
+	for range callers {
+		peer.command(t)
+	}
+	peer.nc.Close()
+	for range callers {
+		err := <-errs
+		var ne *netError
+		require.True(t, errors.As(err, &ne), "%v is a netError", err)
+		require.Equal(t, "pipe", ne.addr)
+		require.True(t, ne.written)
+		require.False(t, mayRetryAll(err, false), "a written command is not sent again")
+	}
+	require.True(t, cn.dead.Load())
+	_, err := cn.roundTrip(ctx, [][]any{{"PING"}}, StringDecoder, nil)
+	var ne *netError
+	require.True(t, errors.As(err, &ne))
+	require.True(t, mayRetryAll(err, false), "a command on a dead conn was never written")
+}
+
+// TestConnDropsPushes: a RESP3 push between replies is not taken for a
+// reply on a connection that is not in push mode.
+func TestConnDropsPushes(t *testing.T) {
+	cn, peer := newPipeConn(t)
+	got := make(chan any, 1)
+	go func() {
+		v, err := cn.roundTrip(pipeCtx(t), [][]any{{"GET", "k"}}, StringDecoder, nil)
+		if err != nil {
+			v = err
+		}
+		got <- v
+	}()
+	peer.command(t)
+	peer.send(t, ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n$1\r\nv\r\n")
+	require.Equal(t, "v", <-got)
+}

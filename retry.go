@@ -1,0 +1,166 @@
+package justredis
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/justredis/justredis/socket"
+)
+
+// This file is the client's retry policy, in one place: which failures a
+// command or a connect may be tried again after, how error replies are
+// classified, and how long to pause in between.
+//
+// The rule for commands: a command is sent again only when it cannot have
+// run, or running it twice is harmless. A network failure before the
+// command was written, or on a read-only command, qualifies; so do the
+// error replies of a cluster that prove the command did not run (MOVED,
+// ASK, TRYAGAIN, CLUSTERDOWN).
+
+// maxRedirects bounds, per command and call, the MOVED and ASK
+// redirections followed and the retries after a node could not be
+// reached. TRYAGAIN and CLUSTERDOWN do not count: they are retried until
+// the context ends.
+const maxRedirects = 16
+
+// replyClass is what an error reply asks of the client.
+type replyClass uint8
+
+const (
+	replyFinal       replyClass = iota // a reply like any other: hand it to the caller
+	replyMoved                         // the slot lives elsewhere for good: go there, update the map
+	replyAsk                           // the slot is moving: ask the node named, once, after ASKING
+	replyTryAgain                      // a multi-key command amid a migration: pause and retry
+	replyClusterDown                   // the cluster cannot serve the slot now: pause, reload, retry
+)
+
+// classify tells what a reply asks of the client. Every path that follows
+// redirections goes through it.
+func classify(v any) (replyClass, *Error) {
+	e, ok := v.(*Error)
+	if !ok {
+		return replyFinal, nil
+	}
+	switch e.Prefix() {
+	case "MOVED":
+		return replyMoved, e
+	case "ASK":
+		return replyAsk, e
+	case "TRYAGAIN":
+		return replyTryAgain, e
+	case "CLUSTERDOWN":
+		return replyClusterDown, e
+	}
+	return replyFinal, e
+}
+
+// parseRedirect reads "MOVED <slot> <host>:<port>" or the same with ASK.
+// A node that does not know its own host sends ":<port>": it is then
+// from's host.
+func parseRedirect(msg, from string) (slot int, addr string, ok bool) {
+	f := strings.Fields(msg)
+	if len(f) != 3 {
+		return 0, "", false
+	}
+	slot, err := strconv.Atoi(f[1])
+	if err != nil || slot < 0 || slot >= numSlots {
+		return 0, "", false
+	}
+	i := strings.LastIndexByte(f[2], ':')
+	if i < 0 {
+		return 0, "", false
+	}
+	host, port := f[2][:i], f[2][i+1:]
+	if host == "" {
+		host, _, _ = net.SplitHostPort(from)
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return slot, net.JoinHostPort(host, port), true
+}
+
+// mayRetry reports whether a command that failed with err can be sent again
+// without risk of running twice: it never left the client, or it is
+// read-only.
+func mayRetry(err error, cmd *command) bool {
+	return mayRetryAll(err, cmd != nil && cmd.readonly)
+}
+
+// mayRetryAll is mayRetry for commands sent together: readonly says
+// whether all of them are.
+func mayRetryAll(err error, readonly bool) bool {
+	var ne *netError
+	if !errors.As(err, &ne) || errors.Is(err, ErrClosed) {
+		return false
+	}
+	return !ne.written || readonly
+}
+
+// notRetried marks a network error on a command that may have run.
+func notRetried(err error) error {
+	var ne *netError
+	if errors.As(err, &ne) && ne.written {
+		ne.notRetried = true
+	}
+	return err
+}
+
+// mayRetryElsewhere reports whether a failure to get or use a connection
+// to a cluster node may be worth another try, on a node that the
+// refreshed slot map may name.
+func mayRetryElsewhere(err error) bool {
+	if errors.Is(err, ErrClosed) || errors.Is(err, ErrPoolTimeout) || errors.Is(err, ErrInvalidArgument) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		// A handshake refused: only a node still loading its data is worth
+		// waiting for.
+		return e.Prefix() == "LOADING"
+	}
+	return true
+}
+
+// mayRetryConnect reports whether an attempt to connect that failed with
+// err may be made again: it failed on the way (refused, timed out, cut
+// off), not because the server answered with an error, the reply made no
+// sense, or the address or TLS settings are wrong.
+func mayRetryConnect(err error) bool {
+	return !isServerError(err) && !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrInvalidArgument) &&
+		!errors.Is(err, ErrClosed) && !socket.Permanent(err)
+}
+
+// isServerError reports whether err is an error reply.
+func isServerError(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}
+
+// backoff is the pause before retry n (from 0) of anything the client
+// retries (a connect, a command the cluster asked to retry, a push
+// connection's reconnect): 10ms doubling up to 1s, less up to a half at
+// random, so that many clients cut off at once do not retry in step.
+func backoff(n int) time.Duration {
+	d := time.Second
+	if n >= 0 && n < 7 {
+		d = 10 * time.Millisecond << n
+	}
+	return d - rand.N(d/2+1)
+}
+
+// sleep waits for d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

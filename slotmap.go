@@ -1,0 +1,401 @@
+package justredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// This file is what the client knows of a Redis Cluster's slots: which
+// shard (a master and its replicas) serves each slot, learned from
+// CLUSTER SLOTS, and how that knowledge is kept current.
+
+// slotMap is one view of the cluster: the shard serving each slot. It is
+// replaced, never changed, so calls read it without a lock.
+type slotMap struct {
+	owner  [numSlots]uint16 // 1 + index in shards; 0 for a slot nobody serves
+	shards []shard
+}
+
+// shard is a master and its replicas.
+type shard struct {
+	master   *server
+	replicas []*server
+}
+
+const (
+	// refreshInterval spaces refreshes of the slot map: a storm of
+	// redirections reloads it once per interval at most.
+	refreshInterval = 200 * time.Millisecond
+	// refreshTimeout bounds asking one node for the map; a node that does
+	// not answer in time is passed over for the next.
+	refreshTimeout = 2 * time.Second
+)
+
+// slotKeeper holds the slot map and keeps it current as the cluster
+// reshards and fails over: MOVED replies patch it at once, and a refresh,
+// coalesced and rate-limited, reloads it after redirections and failures.
+type slotKeeper struct {
+	p     *pool
+	slots atomic.Pointer[slotMap]
+
+	mu        sync.Mutex    // guards what follows, and the writing of slots
+	running   bool          // a refresh is under way or waiting its turn
+	reloading bool          // it is under way
+	again     bool          // and another was asked for since it began
+	last      time.Time     // when the latest refresh began
+	done      uint64        // refreshes finished
+	started   uint64        // refreshes begun
+	changed   chan struct{} // closed when a refresh finishes
+	lastErr   error
+	stop      chan struct{} // closed when the pool is
+}
+
+func (c *slotKeeper) init(p *pool, m *slotMap) {
+	c.p, c.changed, c.stop, c.last = p, make(chan struct{}), make(chan struct{}), time.Now()
+	c.slots.Store(m)
+}
+
+func (c *slotKeeper) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
+}
+
+// parseSlotMap reads a CLUSTER SLOTS reply: entries of a slot range, its
+// master and its replicas, each node as [host, port, id, ...]. from is the
+// address of the node that answered, whose host stands in for nodes that
+// do not know their own (an empty host).
+func parseSlotMap(p *pool, v any, from string) (*slotMap, error) {
+	entries, ok := v.([]any)
+	if !ok {
+		return nil, &protocolError{fmt.Sprintf("CLUSTER SLOTS reply is %T, not an array", v)}
+	}
+	fromHost, _, _ := net.SplitHostPort(from)
+	m := &slotMap{}
+	byMaster := map[string]int{}
+	for _, e := range entries {
+		f, ok := e.([]any)
+		if !ok || len(f) < 3 {
+			return nil, &protocolError{fmt.Sprintf("CLUSTER SLOTS entry %v is malformed", e)}
+		}
+		lo, ok1 := f[0].(int64)
+		hi, ok2 := f[1].(int64)
+		master, ok3 := nodeAddr(f[2], fromHost)
+		if !ok1 || !ok2 || lo < 0 || hi >= numSlots || lo > hi {
+			return nil, &protocolError{fmt.Sprintf("CLUSTER SLOTS entry %v is malformed", e)}
+		}
+		if !ok3 {
+			continue // a master whose address is unknown serves nobody
+		}
+		i, seen := byMaster[master]
+		if !seen {
+			i = len(m.shards)
+			byMaster[master] = i
+			m.shards = append(m.shards, shard{master: p.server(master)})
+		}
+		sh := &m.shards[i]
+		for _, r := range f[3:] {
+			addr, ok := nodeAddr(r, fromHost)
+			if ok && !sh.hasReplica(addr) {
+				sh.replicas = append(sh.replicas, p.server(addr))
+			}
+		}
+		for s := lo; s <= hi; s++ {
+			m.owner[s] = uint16(i + 1)
+		}
+	}
+	if len(m.shards) == 0 {
+		return nil, errors.New("justredis: CLUSTER SLOTS lists no node serving a slot: is the cluster still being set up?")
+	}
+	return m, nil
+}
+
+// nodeAddr reads a node's host and port from CLUSTER SLOTS. "?" stands for
+// an unknown endpoint.
+func nodeAddr(v any, fromHost string) (string, bool) {
+	f, ok := v.([]any)
+	if !ok || len(f) < 2 {
+		return "", false
+	}
+	host, _ := f[0].(string)
+	port, _ := f[1].(int64)
+	if host == "?" || port <= 0 {
+		return "", false
+	}
+	if host == "" {
+		host = fromHost
+	}
+	return net.JoinHostPort(host, strconv.FormatInt(port, 10)), true
+}
+
+func (sh *shard) hasReplica(addr string) bool {
+	for _, r := range sh.replicas {
+		if r.addr == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// anyMaster is where keyless commands go: the master of slot 0, a stable
+// choice that follows failovers.
+func (m *slotMap) anyMaster() *server {
+	if i := m.owner[0]; i > 0 {
+		return m.shards[i-1].master
+	}
+	return m.shards[0].master
+}
+
+// moved records what a MOVED reply said: slot is now served by addr.
+func (c *slotKeeper) moved(slot int, addr string) {
+	c.mu.Lock()
+	m := c.slots.Load()
+	if i := m.owner[slot]; i > 0 && m.shards[i-1].master.addr == addr {
+		c.mu.Unlock()
+		return
+	}
+	next := &slotMap{owner: m.owner, shards: m.shards}
+	i := -1
+	for j := range m.shards {
+		if m.shards[j].master.addr == addr {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		next.shards = append(m.shards[:len(m.shards):len(m.shards)], shard{master: c.p.server(addr)})
+		i = len(next.shards) - 1
+	}
+	next.owner[slot] = uint16(i + 1)
+	c.slots.Store(next)
+	c.mu.Unlock()
+	c.refreshSoon()
+}
+
+// refreshSoon reloads the slot map in the background: at once, or when
+// refreshInterval has passed since the last refresh began. Requests made
+// while one is under way are served by one more refresh after it.
+func (c *slotKeeper) refreshSoon() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.request()
+}
+
+// request starts a refresh or asks the running one to go again. c.mu is
+// held.
+func (c *slotKeeper) request() {
+	if c.running {
+		c.again = true
+		return
+	}
+	c.running = true
+	go c.refreshLoop()
+}
+
+// refresh reloads the slot map and waits for it: a refresh that begins
+// after the call, so that it reflects the cluster as it is now.
+func (c *slotKeeper) refresh(ctx context.Context) error {
+	c.mu.Lock()
+	want := c.started + 1
+	if c.reloading {
+		want++ // the one under way may have asked too early
+	}
+	c.request()
+	for c.done < want {
+		ch := c.changed
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.stop:
+			return ErrClosed
+		}
+		c.mu.Lock()
+	}
+	err := c.lastErr
+	c.mu.Unlock()
+	return err
+}
+
+// refreshLoop runs refreshes until none is wanted.
+func (c *slotKeeper) refreshLoop() {
+	for {
+		c.mu.Lock()
+		wait := refreshInterval - time.Since(c.last)
+		c.mu.Unlock()
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-c.stop:
+				t.Stop()
+			}
+		}
+		c.mu.Lock()
+		c.last = time.Now()
+		c.started++
+		c.reloading = true
+		c.again = false
+		c.mu.Unlock()
+
+		err := c.reload()
+
+		c.mu.Lock()
+		c.done++
+		c.reloading = false
+		c.lastErr = err
+		close(c.changed)
+		c.changed = make(chan struct{})
+		stopped := false
+		select {
+		case <-c.stop:
+			stopped = true
+		default:
+		}
+		if !c.again || stopped {
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+	}
+}
+
+// reload asks the known nodes, masters first, then the seeds, for CLUSTER
+// SLOTS, and installs the first complete answer.
+func (c *slotKeeper) reload() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	var errs []error
+	for _, sv := range c.candidates() {
+		if ctx.Err() != nil {
+			return ErrClosed
+		}
+		m, err := c.fetch(ctx, sv)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.mu.Lock()
+		c.slots.Store(m)
+		c.mu.Unlock()
+		return nil
+	}
+	return fmt.Errorf("justredis: no cluster node gave its slot map: %w", errors.Join(errs...))
+}
+
+// candidates lists the nodes to ask for the slot map: the masters in a
+// random order, which spreads the load of many clients, then replicas,
+// then the seeds.
+func (c *slotKeeper) candidates() []*server {
+	m := c.slots.Load()
+	var masters, replicas []*server
+	seen := map[string]bool{}
+	for _, sh := range m.shards {
+		if !seen[sh.master.addr] {
+			seen[sh.master.addr] = true
+			masters = append(masters, sh.master)
+		}
+		for _, r := range sh.replicas {
+			if !seen[r.addr] {
+				seen[r.addr] = true
+				replicas = append(replicas, r)
+			}
+		}
+	}
+	rand.Shuffle(len(masters), func(i, j int) { masters[i], masters[j] = masters[j], masters[i] })
+	rand.Shuffle(len(replicas), func(i, j int) { replicas[i], replicas[j] = replicas[j], replicas[i] })
+	out := append(masters, replicas...)
+	for _, addr := range c.p.s.addrs {
+		if !seen[addr] {
+			seen[addr] = true
+			out = append(out, c.p.server(addr))
+		}
+	}
+	return out
+}
+
+// fetch asks one node for the slot map.
+func (c *slotKeeper) fetch(ctx context.Context, sv *server) (*slotMap, error) {
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	cn, err := sv.sharedConn(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	v, err := cn.roundTrip(ctx, [][]any{{"CLUSTER", "SLOTS"}}, StringDecoder, nil)
+	cn.done()
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := v.(*Error); ok {
+		return nil, fmt.Errorf("justredis: %s: CLUSTER SLOTS: %w", sv.addr, e)
+	}
+	return parseSlotMap(c.p, v, sv.addr)
+}
+
+// shardOrder lists the shards that serve slots, by their first slot.
+func (m *slotMap) shardOrder() []int {
+	var order []int
+	seen := make([]bool, len(m.shards))
+	for _, i := range m.owner {
+		if i > 0 && !seen[i-1] {
+			seen[i-1] = true
+			order = append(order, int(i-1))
+		}
+	}
+	return order
+}
+
+// endpoints lists every node of the map once: each master followed by its
+// replicas, in slot order.
+func (m *slotMap) endpoints() []Endpoint {
+	var out []Endpoint
+	seen := map[string]bool{}
+	add := func(addr, role string) {
+		if !seen[addr] {
+			seen[addr] = true
+			out = append(out, Endpoint{Address: addr, Role: role})
+		}
+	}
+	for _, i := range m.shardOrder() {
+		add(m.shards[i].master.addr, "master")
+		for _, r := range m.shards[i].replicas {
+			add(r.addr, "replica")
+		}
+	}
+	return out
+}
+
+// masters returns each master once, in slot order.
+func (m *slotMap) masters() []*server {
+	var out []*server
+	seen := map[string]bool{}
+	for _, i := range m.shardOrder() {
+		if sv := m.shards[i].master; !seen[sv.addr] {
+			seen[sv.addr] = true
+			out = append(out, sv)
+		}
+	}
+	return out
+}

@@ -1,0 +1,226 @@
+package justredis
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+)
+
+// standalone routes every call to one server: the first seed that
+// answers. With several seeds, losing it makes the next call try the
+// seeds again. Commands are sent as they are: a MOVED reply, say, is
+// returned as an *Error.
+type standalone struct {
+	p       *pool
+	current atomic.Pointer[server] // nil until a seed answers, and after it was lost
+	finding chan struct{}          // held while seeds are tried
+}
+
+// newStandalone returns the router for a single server; sv, when not nil,
+// is the one already known to answer.
+func newStandalone(p *pool, sv *server) *standalone {
+	s := &standalone{p: p, finding: make(chan struct{}, 1)}
+	if sv == nil && len(p.s.addrs) == 1 {
+		// Nothing to choose: dial when a connection is needed, and only
+		// the kind that is.
+		sv = p.server(p.s.addrs[0])
+	}
+	if sv != nil {
+		s.current.Store(sv)
+	}
+	return s
+}
+
+// server returns the server in use, trying the seeds in order when there
+// is none.
+func (s *standalone) server(ctx context.Context) (*server, error) {
+	if sv := s.current.Load(); sv != nil {
+		return sv, nil
+	}
+	select {
+	case s.finding <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.finding }()
+	if sv := s.current.Load(); sv != nil {
+		return sv, nil
+	}
+	var errs []error
+	for _, addr := range s.p.s.addrs {
+		sv := s.p.server(addr)
+		cn, err := sv.sharedConn(ctx, 0)
+		if err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		cn.done()
+		s.current.Store(sv)
+		return sv, nil
+	}
+	return nil, errors.Join(errs...)
+}
+
+func (s *standalone) do(ctx context.Context, cs *callSettings, args []any) (any, error) {
+	sv, err := s.server(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.p.doOn(ctx, sv, cs, args)
+}
+
+func (s *standalone) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) ([]any, error) {
+	sv, err := s.server(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.p.doMultiOn(ctx, sv, cs, cmds)
+}
+
+func (s *standalone) check(*callSettings) error { return nil }
+
+func (s *standalone) serverFor(ctx context.Context, _ *callSettings, _ []string) (*server, error) {
+	return s.server(ctx)
+}
+
+func (s *standalone) masters(ctx context.Context, _ *callSettings) ([]*server, error) {
+	sv, err := s.server(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []*server{sv}, nil
+}
+
+func (s *standalone) endpoints(ctx context.Context) ([]Endpoint, error) {
+	sv, err := s.server(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []Endpoint{{Address: sv.addr, Role: "standalone"}}, nil
+}
+
+// lost forgets the server, so that the next call tries the seeds again,
+// when there are others to try.
+func (s *standalone) lost(sv *server) {
+	if len(s.p.s.addrs) > 1 {
+		s.current.CompareAndSwap(sv, nil)
+	}
+}
+
+func (s *standalone) close() {}
+
+// The functions below run commands on one given server, as a standalone
+// deployment does, and as WithEndpoint does in any deployment.
+
+// doOn sends one command to sv. A blocking command gets a connection of
+// its own; any other goes on the shared connection, and is sent once more
+// if that connection failed before the command could have run.
+func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []any) (any, error) {
+	cmd, err := p.command(ctx, sv, cs.db, args)
+	if err != nil {
+		return nil, err
+	}
+	if cmd != nil && cmd.blocking {
+		return p.doBlocking(ctx, sv, cs, args)
+	}
+	for retried := false; ; retried = true {
+		cn, err := sv.sharedConn(ctx, cs.db)
+		if err != nil {
+			p.lost(sv)
+			return nil, err
+		}
+		v, err := cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
+		cn.done()
+		if err != nil {
+			if !retried && mayRetry(err, cmd) {
+				continue
+			}
+			return nil, notRetried(err)
+		}
+		return reply(v)
+	}
+}
+
+// doBlocking runs a blocking command on a dedicated connection. If the
+// caller gives up, the connection is closed at once, so the server never
+// hands it data (a popped list element, say) that nobody would read.
+func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, args []any) (any, error) {
+	cn, err := sv.dedicatedConn(ctx, cs.db)
+	if err != nil {
+		return nil, err
+	}
+	v, err := cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
+	if err != nil {
+		sv.drop(cn)
+		return nil, notRetried(err)
+	}
+	sv.release(cn)
+	return reply(v)
+}
+
+// doMultiOn sends cmds to sv in one round trip: on a connection of its own
+// when any of them blocks, else on the shared one, sent once more if it
+// failed before the commands could have run, or they are all read-only.
+func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any) ([]any, error) {
+	readonly, blocking := true, false
+	for _, args := range cmds {
+		cmd, err := p.command(ctx, sv, cs.db, args)
+		if err != nil {
+			return nil, err
+		}
+		readonly = readonly && cmd != nil && cmd.readonly
+		blocking = blocking || (cmd != nil && cmd.blocking)
+	}
+	vals := make([]any, len(cmds))
+	if blocking {
+		cn, err := sv.dedicatedConn(ctx, cs.db)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := cn.roundTrip(ctx, cmds, cs.decoder, vals); err != nil {
+			sv.drop(cn)
+			return nil, notRetried(err)
+		}
+		sv.release(cn)
+		return vals, nil
+	}
+	for retried := false; ; retried = true {
+		cn, err := sv.sharedConn(ctx, cs.db)
+		if err != nil {
+			p.lost(sv)
+			return nil, err
+		}
+		_, err = cn.roundTrip(ctx, cmds, cs.decoder, vals)
+		cn.done()
+		if err != nil {
+			if !retried && mayRetryAll(err, readonly) {
+				continue
+			}
+			return nil, notRetried(err)
+		}
+		return vals, nil
+	}
+}
+
+// doEncodedOn sends a command already encoded to sv, retrying as doOn
+// does; WithEndpoint(Masters) encodes once for every master.
+func (p *pool) doEncodedOn(ctx context.Context, sv *server, cs *callSettings, encoded []byte) (any, error) {
+	for retried := false; ; retried = true {
+		cn, err := sv.sharedConn(ctx, cs.db)
+		if err != nil {
+			return nil, err
+		}
+		v, err := cn.roundTripEncoded(ctx, encoded, cs.decoder, nil)
+		cn.done()
+		if err != nil {
+			if !retried && mayRetryAll(err, false) {
+				continue
+			}
+			return nil, notRetried(err)
+		}
+		return reply(v)
+	}
+}
