@@ -117,14 +117,22 @@ func (t commandTable) lookup(args []any) *command {
 }
 
 // lowerName writes a command name in lower case into buf, without
-// allocating for names that fit.
+// allocating for names that fit. An argument longer than any command or
+// subcommand name is no name, and is not copied: the second argument of a
+// command, looked at for a subcommand, may be a value of megabytes.
 func lowerName(buf []byte, arg any) ([]byte, bool) {
 	switch s := arg.(type) {
 	case string:
+		if len(s) > maxNameLen {
+			return nil, false
+		}
 		for i := 0; i < len(s); i++ {
 			buf = append(buf, lower(s[i]))
 		}
 	case []byte:
+		if len(s) > maxNameLen {
+			return nil, false
+		}
 		for _, ch := range s {
 			buf = append(buf, lower(ch))
 		}
@@ -133,6 +141,10 @@ func lowerName(buf []byte, arg any) ([]byte, bool) {
 	}
 	return buf, true
 }
+
+// maxNameLen is longer than every command and subcommand name Redis and
+// its modules use.
+const maxNameLen = 64
 
 func lower(c byte) byte {
 	if 'A' <= c && c <= 'Z' {

@@ -97,6 +97,10 @@ func pushCommand(args []any) (pushOp, error) {
 	var buf [32]byte
 	name, ok := lowerName(buf[:0], args[0])
 	if !ok {
+		switch args[0].(type) {
+		case string, []byte:
+			return pushOp{}, invalidArg(fmt.Sprintf("argument 0 (command name): longer than any command name (%d bytes at most)", maxNameLen))
+		}
 		return pushOp{}, invalidArg(fmt.Sprintf("argument 0 (command name): unsupported type %T", args[0]))
 	}
 	if len(name) == 0 {
