@@ -13,16 +13,36 @@ import (
 // names the same master and sees it up, lists every running replica with
 // its link to that master up and every other running sentinel, and is not
 // in TILT mode; the master says it is a master, and every other running
-// node says it is a replica of the master, in sync. Nodes and
-// sentinels that were killed or paused through redistest are left out. It
-// returns what was still wrong when ctx ends, or after 30 seconds if ctx
-// has no deadline.
+// node says it is a replica of the master and has acknowledged all the
+// master had received, so whatever was written to the master before is on
+// every replica too. Nodes and sentinels that were killed or paused
+// through redistest are left out. It returns what was still wrong when ctx
+// ends, or after 30 seconds if ctx has no deadline.
 //
 // After killing the master, WaitReady returns once the sentinels have
 // replaced it, which takes DownAfter and an election.
 func (s *Sentinel) WaitReady(ctx context.Context) error {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	s.retune()
-	return s.waitFor(ctx, s.problem)
+	return s.waitSettled(ctx, nil)
+}
+
+// waitSettled waits until the deployment is settled around a master other
+// than not, then until the replicas have caught up with it.
+func (s *Sentinel) waitSettled(ctx context.Context, not *Server) error {
+	var master *Server
+	err := s.waitFor(ctx, func() (problem string) {
+		master, problem = s.settled()
+		if problem == "" && master == not {
+			return "the sentinels still name the old master " + not.Addr()
+		}
+		return problem
+	})
+	if err != nil {
+		return err
+	}
+	return s.syncReplicas(ctx, master)
 }
 
 // Failover makes a replica the master with SENTINEL FAILOVER, which one
@@ -33,12 +53,15 @@ func (s *Sentinel) WaitReady(ctx context.Context) error {
 // killed or paused. It gives up when ctx ends, or after 30 seconds if ctx
 // has no deadline.
 //
-// While the sentinels switch over, and until the sentinels turn the old
-// master into a replica (about a second later), the old master still
-// accepts writes that will be lost; tests that must not lose acknowledged
-// writes block them on the old master first, for instance with CONFIG SET
-// min-replicas-to-write. To watch that window, send SENTINEL FAILOVER
-// with a sentinel's Do instead.
+// Replication is asynchronous, so before asking for the failover it waits
+// until every running replica has acknowledged all that the running old
+// master had received: writes acknowledged before Failover was called are
+// not lost. Writes made during the call may be: until the sentinels turn
+// the old master into a replica, about a second after the switch, it still
+// accepts writes that will then be discarded. Tests that must not lose
+// acknowledged writes under load block them on the old master first, for
+// instance with CONFIG SET min-replicas-to-write. To watch that window,
+// send SENTINEL FAILOVER with a sentinel's Do instead.
 func (s *Sentinel) Failover(ctx context.Context) error {
 	ctx, cancel := bounded(ctx)
 	defer cancel()
@@ -51,19 +74,57 @@ func (s *Sentinel) Failover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.syncReplicas(ctx, old); err != nil {
+		return err
+	}
 	if err := s.requestFailover(ctx, old); err != nil {
 		return err
 	}
-	return s.waitFor(ctx, func() string {
-		m, problem := s.agreedMaster()
-		if problem != "" {
-			return problem
+	return s.waitSettled(ctx, old)
+}
+
+// syncReplicas waits until every running node but master has acknowledged
+// all that master has received so far. A replica that has just finished
+// its initial sync only receives the stream after its first
+// acknowledgement, up to a second later, so this is not instant even in a
+// settled deployment.
+func (s *Sentinel) syncReplicas(ctx context.Context, master *Server) error {
+	want := 0
+	for _, n := range s.nodes {
+		if n != master && n.up() {
+			want++
 		}
-		if m == old {
-			return "the sentinels still name the old master " + old.Addr()
+	}
+	if want == 0 || !master.up() {
+		return nil
+	}
+	timeout := sentinelTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = time.Until(deadline)
+	}
+	c, err := master.dial(timeout)
+	if err != nil {
+		return fmt.Errorf("redistest: waiting for the replicas of %s: %w", master.Addr(), err)
+	}
+	defer c.Close()
+	// WAIT counts acknowledgements of the connection's own last write; a
+	// PUBLISH reaches the replicas without touching any key.
+	if _, err := c.do("PUBLISH", "__redistest__:sync", ""); err != nil {
+		return fmt.Errorf("redistest: waiting for the replicas of %s: %w", master.Addr(), err)
+	}
+	for {
+		rep, err := c.do("WAIT", strconv.Itoa(want), "100")
+		if err != nil {
+			return fmt.Errorf("redistest: waiting for the replicas of %s: %w", master.Addr(), err)
 		}
-		return s.problem()
-	})
+		got, _ := strconv.Atoi(rep.str)
+		if got >= want {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("redistest: only %d of %d replicas of %s caught up: %w", got, want, master.Addr(), ctx.Err())
+		}
+	}
 }
 
 // requestFailover asks the first running sentinel that answers to fail
@@ -166,13 +227,19 @@ func (s *Sentinel) agreedMaster() (*Server, string) {
 	return m, ""
 }
 
-// problem describes the first thing found that keeps the deployment from
-// being settled (see WaitReady), or returns "".
-func (s *Sentinel) problem() string {
+// settled returns the master and "" once the deployment is settled (see
+// WaitReady; catching up is left to syncReplicas), or describes the first
+// thing found that keeps it from being so.
+func (s *Sentinel) settled() (*Server, string) {
 	master, problem := s.agreedMaster()
-	if problem != "" {
-		return problem
+	if problem == "" {
+		problem = s.problemAround(master)
 	}
+	return master, problem
+}
+
+// problemAround checks the nodes and every sentinel against master.
+func (s *Sentinel) problemAround(master *Server) string {
 	if !master.up() {
 		return "the sentinels name " + master.Addr() + ", which is down"
 	}
