@@ -82,6 +82,29 @@ func TestCluster(t *testing.T) {
 	assert.ErrorContains(t, err, "MOVED 16383 "+nodes[2].Addr())
 }
 
+func TestClusterOfFiveMasters(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	c := redistest.StartCluster(t, 5, 0, redistest.Options{})
+	t.Logf("5 masters healthy after %v", time.Since(start))
+	require.Len(t, c.Nodes(), 5)
+	assert.Len(t, c.Masters(), 5)
+	assert.Empty(t, c.Replicas())
+
+	// The slots are split evenly: each master owns about a fifth, in order.
+	for i, n := range c.Nodes() {
+		lo, hi := i*16384/5, (i+1)*16384/5-1
+		for _, slot := range []int{lo, hi} {
+			_, err := n.Do("SET", keyInSlot(t, slot, "five"), "v")
+			assert.NoError(t, err, "slot %d on master %d", slot, i)
+		}
+	}
+	info, err := c.Nodes()[4].Do("CLUSTER", "INFO")
+	require.NoError(t, err)
+	assert.Contains(t, info, "cluster_slots_assigned:16384")
+	assert.Contains(t, info, "cluster_known_nodes:5")
+}
+
 func TestClusterMoveSlot(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t, 2, 0, redistest.Options{})

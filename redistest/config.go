@@ -22,8 +22,9 @@ func (l layout) path(name string) string { return filepath.Join(l.dir, name) }
 
 // writeConfig writes redis.conf and returns the redis-server arguments. A
 // config file rather than flags keeps passwords and ACL rules with spaces or
-// quotes intact; Options.Args follow the file so they override it.
-func writeConfig(l layout, opts Options) ([]string, error) {
+// quotes intact; Options.Args follow the file so they override it. Extra
+// directives go at the end of the file.
+func writeConfig(l layout, opts Options, extra ...[]string) ([]string, error) {
 	var b strings.Builder
 	line := func(words ...string) {
 		for i, w := range words {
@@ -78,6 +79,10 @@ func writeConfig(l layout, opts Options) ([]string, error) {
 			line("tls-cluster", "yes")
 			line("tls-replication", "yes")
 		}
+	}
+
+	for _, words := range extra {
+		line(words...)
 	}
 
 	conf := l.path("redis.conf")

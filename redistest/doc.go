@@ -8,6 +8,20 @@
 // certificates and unix socket in a private temporary directory, and are
 // removed when the test ends.
 //
+// StartCluster starts a Redis Cluster of any number of masters and
+// replicas. StartSentinel starts a Sentinel deployment: a master, its
+// replicas, and sentinels (redis-server --sentinel) that monitor them, with
+// Failover to promote a replica the way an operator would:
+//
+//	d := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 2})
+//	// a client configured with d.MasterName() and d.SentinelAddrs() ...
+//	err := d.Failover(ctx) // d.Master() is now a former replica
+//
+// The sentinels' internal timers are shortened (SENTINEL DEBUG), so a
+// deployment is ready in about a second and a failover settles in about
+// three; killing the master gets it replaced after
+// SentinelOptions.DownAfter and about two more seconds.
+//
 // Set JUSTREDIS_TEST_BACKEND=docker or JUSTREDIS_TEST_BACKEND=process to pick
 // a backend; otherwise Docker is used when an engine answers.
 //

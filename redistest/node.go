@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -18,6 +19,11 @@ type nodeConfig struct {
 	opts    Options
 	ca      *authority // nil: a fresh CA for this server
 	cluster bool
+
+	// Sentinel deployments add their own directives (extra, written after
+	// redistest's usual ones), and sentinels run in sentinel mode.
+	extra    [][]string
+	sentinel bool
 }
 
 // startNode starts one redis-server and waits until it answers. It is the
@@ -86,10 +92,14 @@ func launch(b backend, cfg nodeConfig, l layout) (*Server, error) {
 	// mistaken for this one's.
 	os.Remove(l.path("redis.log"))
 	os.Remove(l.path("stdout.log"))
-	args, err := writeConfig(l, cfg.opts)
+	args, err := writeConfig(l, cfg.opts, cfg.extra...)
 	if err != nil {
 		releasePorts(ports...)
 		return nil, err
+	}
+	if cfg.sentinel {
+		// Sentinel mode is a command-line switch, not a directive.
+		args = slices.Insert(args, 1, "--sentinel")
 	}
 	s := &Server{opts: cfg.opts, l: l, backend: b.name(), run: b.newRunner(l, args), ports: ports}
 	err = s.run.start()

@@ -258,21 +258,32 @@ func (s *Server) command(args ...string) (reply, error) {
 	if len(args) == 0 {
 		return reply{}, errors.New("redistest: Do needs a command")
 	}
-	c, err := dialRESP("tcp", s.Addr(), 30*time.Second)
+	c, err := s.dial(30 * time.Second)
 	if err != nil {
 		return reply{}, fmt.Errorf("redistest: %s: %w", args[0], err)
 	}
 	defer c.Close()
-	if s.opts.Password != "" {
-		if _, err := c.do("AUTH", s.opts.Password); err != nil {
-			return reply{}, fmt.Errorf("redistest: AUTH on %s: %w", s.Addr(), err)
-		}
-	}
 	rep, err := c.do(args...)
 	if err != nil {
 		return reply{}, fmt.Errorf("redistest: %s on %s: %w", args[0], s.Addr(), err)
 	}
 	return rep, nil
+}
+
+// dial opens a plain TCP connection, authenticated when Options.Password
+// is set; timeout bounds the whole conversation.
+func (s *Server) dial(timeout time.Duration) (*respConn, error) {
+	c, err := dialRESP("tcp", s.Addr(), timeout)
+	if err != nil {
+		return nil, err
+	}
+	if s.opts.Password != "" {
+		if _, err := c.do("AUTH", s.opts.Password); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("AUTH on %s: %w", s.Addr(), err)
+		}
+	}
+	return c, nil
 }
 
 func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
