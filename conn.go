@@ -2,7 +2,6 @@ package justredis
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -253,21 +252,38 @@ func (cn *conn) checkIdle() error {
 	if err != nil || !pending {
 		return err
 	}
-	if _, ok := cn.nc.(*tls.Conn); ok {
-		// What waits may be TLS records that carry no data: read them and
-		// see whether any data comes out.
-		var b [64]byte
-		cn.nc.SetReadDeadline(time.Now())
-		n, err := cn.nc.Read(b[:])
-		cn.timedOut = true // the next read sets its own deadline
-		if n == 0 && isTimeout(err) {
-			return nil
+	// Read what waits, without waiting for more. Pushes (the invalidations
+	// of a user's own CLIENT TRACKING, say) are dropped, as the reader drops
+	// them; anything else answers nothing. Under TLS what waited may have
+	// been records that carry no data.
+	cn.rstart += cn.lastFrame
+	cn.lastFrame = 0
+	cn.makeRoom()
+	// The bytes are there already, so the read does not wait; the deadline
+	// only ends the wait for TLS records that held no data. (One already
+	// past would fail the read before it looks.)
+	cn.nc.SetReadDeadline(time.Now().Add(time.Millisecond))
+	n, err := cn.nc.Read(cn.rbuf[cn.rend:])
+	cn.rend += n
+	cn.timedOut = true // the next read sets its own deadline
+	for cn.rstart < cn.rend {
+		if Kind(cn.rbuf[cn.rstart]) != KindPush {
+			return &protocolError{"bytes arrived while no reply was owed"}
 		}
-		if n == 0 {
+		m, err := cn.scan.scan(cn.rbuf[cn.rstart:cn.rend])
+		if err != nil {
 			return err
 		}
+		if m == 0 {
+			break // a push still arriving: the reader will finish it
+		}
+		cn.scan.reset()
+		cn.rstart += m
 	}
-	return &protocolError{"bytes arrived while no reply was owed"}
+	if err != nil && !isTimeout(err) {
+		return err
+	}
+	return nil
 }
 
 // brokenAtRest reports whether a connection that rested in a pool, owing

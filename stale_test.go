@@ -157,3 +157,36 @@ func TestStaleWithSocketTimeout(t *testing.T) {
 		time.Sleep(2500 * time.Millisecond)
 	}
 }
+
+// TestStaleTLS: over TLS the idle check sees through records that carry no
+// data (session tickets) and still notices a closed connection, and a
+// RESP3 push waiting on an idle connection is no stray reply.
+func TestStaleTLS(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{TLS: true})
+	r, err := justredis.New(justredis.WithAddress(s.TLSAddr()), justredis.WithTLS(s.TLSConfig()))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx := testCtx(t)
+	for i := 0; i < 3; i++ {
+		v, err := r.Do(ctx, "INCR", "stale:tls")
+		require.NoError(t, err, "round %d", i)
+		require.Equal(t, int64(i+1), v)
+		_, err = s.Do("CLIENT", "KILL", "TYPE", "normal")
+		require.NoError(t, err)
+		time.Sleep(50 * time.Millisecond) // for the close to reach the client
+	}
+
+	c, err := r.Connection(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Do(ctx, "CLIENT", "TRACKING", "ON")
+	require.NoError(t, err)
+	_, err = c.Do(ctx, "GET", "stale:tls")
+	require.NoError(t, err)
+	_, err = r.Do(ctx, "INCR", "stale:tls") // an invalidation push to c
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond)
+	v, err := c.Do(ctx, "GET", "stale:tls")
+	require.NoError(t, err, "a push waiting on an idle connection is no stray reply")
+	require.Equal(t, "4", v)
+}
