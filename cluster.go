@@ -180,6 +180,12 @@ type clusterCmd struct {
 	replica bool    // a replica may serve it
 	ask     *server // where an ASK redirection sends it next, after ASKING
 	hops    int
+	// For an EVAL: its script's SHA1 and the EVALSHA form, sent instead
+	// to a node known to have the script (scripts.go).
+	sha      string
+	shaEnc   []byte
+	asSHA    bool // sent as EVALSHA in the round under way
+	evalOnly bool // answered NOSCRIPT: send as EVAL from now on
 }
 
 // batch is the commands of one round that go to one node, as one pipeline.
@@ -247,6 +253,10 @@ func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]a
 				continue
 			}
 			for k, c := range b.cmds {
+				if c.cmd != nil && c.cmd.script != notScript && cl.scriptReply(c, b.vals[k], b.sv, len(cmds) == 1) {
+					todo = append(todo, c)
+					continue
+				}
 				again, pause := cl.redirected(c, b.vals[k], b.sv)
 				if again {
 					todo = append(todo, c)
@@ -286,9 +296,10 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 		return nil, nil, false
 	}
 	cmd := t.lookup(args)
-	if cmd == nil || cmd.blocking {
+	if cmd == nil || cmd.blocking || cmd.script == scriptFlush {
 		return nil, nil, false
 	}
+	sha, script := cl.p.scriptSHA(cmd, args)
 	slot, err := cl.slot(ctx, cmd, args)
 	if err != nil {
 		return nil, err, true
@@ -298,7 +309,11 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 	if err != nil {
 		return nil, nil, false
 	}
-	v, err = cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
+	if script {
+		v, err = sv.evalOn(ctx, cn.conn, cs.decoder, cmd, args, sha)
+	} else {
+		v, err = cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
+	}
 	cn.done()
 	if err != nil {
 		if mayRetry(err, cmd) {
@@ -368,12 +383,17 @@ func (cl *cluster) commands(ctx context.Context, cs *callSettings, cmds [][]any)
 		if buf, err = appendCommand(buf, args); err == nil {
 			var slot int
 			if slot, err = cl.slot(ctx, cmd, args); err == nil {
-				out[i] = &clusterCmd{
+				c := &clusterCmd{
 					i:       i,
 					cmd:     cmd,
 					slot:    slot,
 					replica: cs.replicaReads && cmd != nil && cmd.readonly && !cmd.blocking,
 				}
+				if sha, ok := cl.p.scriptSHA(cmd, args); ok {
+					c.sha = sha
+					c.shaEnc, _ = appendEvalSHA(nil, cmd, args, sha) // args encoded above
+				}
+				out[i] = c
 				ends[i] = len(buf)
 				continue
 			}
@@ -440,14 +460,19 @@ func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
 	}
 	enc := b.cmds[0].enc
 	n := 0
-	if len(b.cmds) > 1 || b.cmds[0].ask != nil {
+	if len(b.cmds) > 1 || b.cmds[0].ask != nil || b.cmds[0].sha != "" {
 		enc = nil
 		for _, c := range b.cmds {
 			if c.ask != nil {
 				enc = append(enc, askingCmd...)
 				n++
 			}
-			enc = append(enc, c.enc...)
+			c.asSHA = c.sha != "" && !c.evalOnly && b.sv.scripts.has(c.sha)
+			if c.asSHA {
+				enc = append(enc, c.shaEnc...)
+			} else {
+				enc = append(enc, c.enc...)
+			}
 		}
 	}
 	n += len(b.cmds)
@@ -507,6 +532,19 @@ func (cl *cluster) roundTripFailed(b *batch) (retry []*clusterCmd, err error) {
 		c.ask = nil
 	}
 	return b.cmds, nil
+}
+
+// scriptReply takes in the reply v from sv to a script command, for
+// transparent EVALSHA, and reports whether the command goes again: a
+// single EVALSHA answered NOSCRIPT, which proves nothing ran, goes again
+// as EVAL. In a pipeline the NOSCRIPT stays at its index.
+func (cl *cluster) scriptReply(c *clusterCmd, v any, sv *server, single bool) (again bool) {
+	u := scriptUse{cmd: c.cmd, sha: c.sha, asSHA: c.asSHA}
+	if !u.learn(sv, v) || !single || c.evalOnly {
+		return false
+	}
+	c.evalOnly = true
+	return true
 }
 
 // redirected looks at one reply and reports whether the command goes

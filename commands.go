@@ -17,7 +17,8 @@ type command struct {
 	// and step; used where key specs are not needed.
 	firstKey, lastKey, keyStep int
 	movableKeys                bool
-	keySpecs                   []any // the raw key specifications (Redis 7)
+	keySpecs                   []any      // the raw key specifications (Redis 7)
+	script                     scriptKind // EVAL and SCRIPT FLUSH, for transparent EVALSHA
 	subcommands                map[string]*command
 }
 
@@ -53,6 +54,7 @@ func parseCommand(e any) (*command, error) {
 	}
 	name, _ := f[0].(string)
 	c := &command{name: strings.ToLower(name)}
+	c.script = scriptKinds[c.name] // by the full name: "script|flush"
 	if i := strings.IndexByte(c.name, '|'); i >= 0 {
 		c.name = c.name[i+1:] // subcommands are listed as "client|kill"
 	}

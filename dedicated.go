@@ -41,6 +41,10 @@ type dedicated struct {
 	inMulti  bool
 	watching bool
 	unknown  bool // a call ended without its reply: the state cannot be known
+	// In MULTI: how many commands are queued, and which of them are
+	// script commands, for transparent EVALSHA.
+	queued        int
+	queuedScripts []queuedScript
 
 	mu     sync.Mutex // guards closed and busy
 	closed bool
@@ -129,19 +133,36 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		}
 		sent = append([][]any{{"SELECT", c.call.db}}, cmds...)
 	}
-	blocking := false
+	blocking, script := false, false
 	// The table came with the first handshake. Without one, nothing is
 	// known to block; fetching it here could wait for a place in the pool
 	// that this very connection holds.
-	if t := d.p.cmds.Load(); t != nil {
+	t := d.p.cmds.Load()
+	if t != nil {
 		for _, args := range cmds {
-			if cmd := t.lookup(args); cmd != nil && cmd.blocking {
-				blocking = true
+			if cmd := t.lookup(args); cmd != nil {
+				blocking = blocking || cmd.blocking
+				script = script || cmd.script != notScript
 			}
 		}
 	}
+	var scripts *scriptBatch
+	var enc []byte
+	if script {
+		scripts = d.p.planScripts(d.sv, t, sent)
+		var err error
+		if enc, err = scripts.encode(sent, false); err != nil {
+			return nil, err
+		}
+	}
 	vals := make([]any, len(sent))
-	if _, err := d.cn.roundTrip(ctx, sent, c.call.decoder, vals); err != nil {
+	var err error
+	if enc != nil {
+		_, err = d.cn.roundTripEncoded(ctx, enc, c.call.decoder, vals)
+	} else {
+		_, err = d.cn.roundTrip(ctx, sent, c.call.decoder, vals)
+	}
+	if err != nil {
 		d.unknown = true
 		if blocking && ctx.Err() != nil {
 			// Nobody will read what the server sends once it unblocks.
@@ -149,15 +170,30 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		}
 		return nil, err
 	}
+	offset := 0
 	if switchDB {
 		if e, ok := vals[0].(*Error); ok {
 			return nil, e
 		}
 		d.cn.db = c.call.db
 		vals = vals[1:]
+		offset = 1
 	}
+	inMulti := d.inMulti
+	noScript := false
 	for i, args := range cmds {
-		d.observe(args, vals[i])
+		noScript = d.observe(args, vals[i], scripts.use(i+offset)) || noScript
+	}
+	if noScript && len(cmds) == 1 && !inMulti {
+		// A single EVALSHA answered NOSCRIPT, which proves it did not
+		// run: send it again as EVAL.
+		v, err := d.cn.roundTrip(ctx, cmds, c.call.decoder, nil)
+		if err != nil {
+			d.unknown = true
+			return nil, err
+		}
+		vals[0] = v
+		d.observe(cmds[0], v, scripts.use(offset))
 	}
 	return vals, nil
 }
@@ -180,18 +216,37 @@ func (d *dedicated) end() {
 	d.mu.Unlock()
 }
 
-// observe follows the state a command changed, so that Close can undo it.
-func (d *dedicated) observe(args []any, v any) {
+// observe follows the state a command changed, so that Close can undo it,
+// and what a script command's reply v tells of the server's script cache
+// (use, nil for other commands). It reports whether v is a NOSCRIPT
+// answer to an EVALSHA outside a transaction.
+func (d *dedicated) observe(args []any, v any, use *scriptUse) (noScript bool) {
 	var buf [16]byte
 	name, _ := lowerName(buf[:0], args[0])
 	_, failed := v.(error)
+	switch {
+	case d.inMulti && !failed && string(name) != "exec" && string(name) != "discard":
+		// Queued: what a script did is known from EXEC's reply.
+		if use != nil {
+			d.queuedScripts = append(d.queuedScripts, queuedScript{pos: d.queued, use: *use})
+		}
+		d.queued++
+	case !d.inMulti && use != nil:
+		noScript = use.learn(d.sv, v)
+	}
 	switch string(name) {
 	case "multi":
-		d.inMulti = d.inMulti || !failed
+		if !failed && !d.inMulti {
+			d.inMulti, d.queued, d.queuedScripts = true, 0, nil
+		}
 	case "exec", "discard":
+		if string(name) == "exec" {
+			d.learnQueued(v)
+		}
 		// Both end a transaction and forget WATCHed keys, whatever they
 		// returned.
 		d.inMulti, d.watching = false, false
+		d.queued, d.queuedScripts = 0, nil
 	case "watch":
 		d.watching = d.watching || !failed
 	case "unwatch":
@@ -210,6 +265,31 @@ func (d *dedicated) observe(args []any, v any) {
 			d.cn.db = int(db)
 		} else {
 			d.unknown = true
+		}
+	}
+	return noScript
+}
+
+// queuedScript is a script command queued in a transaction, at position
+// pos of EXEC's reply.
+type queuedScript struct {
+	pos int
+	use scriptUse
+}
+
+// learnQueued takes in what EXEC's reply v tells of the scripts queued
+// in the transaction it ends.
+func (d *dedicated) learnQueued(v any) {
+	if len(d.queuedScripts) == 0 {
+		return
+	}
+	replies, _, err := execReplies(v)
+	if err != nil {
+		return // aborted, or refused: nothing ran
+	}
+	for _, q := range d.queuedScripts {
+		if q.pos < len(replies) {
+			q.use.learn(d.sv, replies[q.pos])
 		}
 	}
 }

@@ -23,6 +23,9 @@ type pool struct {
 	// cmds is the server's COMMAND table, which the first handshake
 	// fetches (see extraSetup, in commands.go).
 	cmds atomic.Pointer[commandTable]
+
+	// shas are the SHA1s of the scripts EVAL has sent (scripts.go).
+	shas scriptSHAs
 }
 
 // routerRef holds a router, so that it can sit in an atomic.Pointer.

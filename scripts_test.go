@@ -6,38 +6,87 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestEvalScriptRewrite(t *testing.T) {
+// The pieces of transparent EVALSHA on their own; what a real server makes
+// of them is tested in scripts_server_test.go.
+
+func TestScriptSHAs(t *testing.T) {
 	var shas scriptSHAs
-	var loaded loadedScripts
-	script := "return 1"
 	const want = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db" // SCRIPT LOAD "return 1"
-
-	for _, args := range [][]any{
-		{"GET", "k"}, {"EVAL"}, {"EVALSHA", want, 0}, {"EVAL", nil, 0},
-	} {
-		_, _, ok := evalScript(args, &shas, &loaded)
-		require.False(t, ok, "%v is no EVAL with a script", args)
+	for _, script := range []any{"return 1", []byte("return 1")} {
+		sha, ok := shas.of(script)
+		require.True(t, ok)
+		require.Equal(t, want, sha)
 	}
+	require.Len(t, shas.shas, 1, "one entry per text, whatever its type")
+	_, ok := shas.of(nil)
+	require.False(t, ok, "not sendable")
 
-	args := []any{"eval", script, 1, "k", "arg"}
-	sha, asSHA, ok := evalScript(args, &shas, &loaded)
-	require.True(t, ok)
-	require.Equal(t, want, sha)
-	require.Nil(t, asSHA, "not known to be loaded yet: sent as EVAL")
+	for i := 0; i < maxScriptSHAs+10; i++ {
+		shas.of(i)
+	}
+	require.LessOrEqual(t, len(shas.shas), maxScriptSHAs, "bounded")
+}
 
-	learnScript(&loaded, sha, &Error{msg: "ERR Error compiling script"})
-	_, asSHA, _ = evalScript(args, &shas, &loaded)
-	require.Nil(t, asSHA, "an error reply proves nothing loaded")
+func TestScriptEncodeAndLearn(t *testing.T) {
+	p := &pool{}
+	sv := &server{}
+	table := commandTable{
+		"eval":    {name: "eval", script: scriptEval},
+		"eval_ro": {name: "eval_ro", script: scriptEval},
+		"get":     {name: "get"},
+		"script":  {name: "script", subcommands: map[string]*command{"flush": {name: "flush", script: scriptFlush}}},
+	}
+	script := "return 1"
+	const sha = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+	cmds := [][]any{{"GET", "a"}, {"eval", script, 1, "k", "arg"}, {"EVAL_RO", []byte(script), 0}}
+	require.Nil(t, p.planScripts(sv, &table, cmds[:1]), "no script: nothing to plan")
+	require.Nil(t, p.planScripts(sv, nil, cmds), "no COMMAND table: nothing known")
 
-	learnScript(&loaded, sha, int64(1))
-	_, asSHA, _ = evalScript(args, &shas, &loaded)
-	require.Equal(t, []any{"EVALSHA", want, 1, "k", "arg"}, asSHA)
-	require.Equal(t, []any{"eval", script, 1, "k", "arg"}, args, "the caller's slice is untouched")
+	b := p.planScripts(sv, &table, cmds)
+	enc, err := b.encode(cmds, false)
+	require.NoError(t, err)
+	plain := encodeAll(t, cmds...)
+	require.Equal(t, plain, string(enc), "not known loaded: sent as EVAL")
 
-	_, asSHA, _ = evalScript([]any{"EVAL_RO", []byte(script), 0}, &shas, &loaded)
-	require.Equal(t, []any{"EVALSHA_RO", want, 0}, asSHA)
+	require.False(t, b.learn([]any{"v", &Error{msg: "ERR Error compiling script"}, int64(1)}))
+	require.True(t, sv.scripts.has(sha), "EVAL_RO ran: loaded")
 
-	learnScript(&loaded, sha, &Error{msg: "NOSCRIPT No matching script."})
-	_, asSHA, _ = evalScript(args, &shas, &loaded)
-	require.Nil(t, asSHA, "NOSCRIPT forgets")
+	enc, err = b.encode(cmds, false)
+	require.NoError(t, err)
+	require.Equal(t, encodeAll(t, cmds[0], []any{"EVALSHA", sha, 1, "k", "arg"}, []any{"EVALSHA_RO", sha, 0}), string(enc))
+	require.Equal(t, []any{"eval", script, 1, "k", "arg"}, cmds[1], "the caller's slice is untouched")
+	enc, err = b.encode(cmds, true)
+	require.NoError(t, err)
+	require.Equal(t, plain, string(enc), "evalOnly")
+
+	b.encode(cmds, false)
+	require.False(t, b.learn([]any{"v", &Error{msg: "NOSCRIPT No matching script."}, int64(1)}),
+		"in a pipeline, NOSCRIPT stays at its index")
+	require.True(t, sv.scripts.has(sha), "the EVALSHA_RO after it ran")
+
+	one := cmds[1:2]
+	b = p.planScripts(sv, &table, one)
+	b.encode(one, false)
+	require.True(t, b.learn([]any{&Error{msg: "NOSCRIPT No matching script."}}), "a single call goes again")
+	require.False(t, sv.scripts.has(sha), "NOSCRIPT forgets")
+
+	sv.scripts.add(sha)
+	flush := [][]any{{"SCRIPT", "FLUSH"}}
+	b = p.planScripts(sv, &table, flush)
+	b.learn([]any{"OK"})
+	require.False(t, sv.scripts.has(sha), "SCRIPT FLUSH forgets everything")
+
+	sv.scripts.add(sha)
+	_, err = p.planScripts(sv, &table, [][]any{{"EVAL", script, 1, nil}}).encode([][]any{{"EVAL", script, 1, nil}}, false)
+	require.ErrorIs(t, err, ErrInvalidArgument)
+}
+
+func encodeAll(t *testing.T, cmds ...[]any) string {
+	var b []byte
+	for _, c := range cmds {
+		var err error
+		b, err = appendCommand(b, c)
+		require.NoError(t, err)
+	}
+	return string(b)
 }

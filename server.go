@@ -29,6 +29,9 @@ type server struct {
 	// waiting is len(waiters), for the last user of a shared connection to
 	// see without the lock that someone may want its place.
 	waiting atomic.Int32
+	// scripts are the scripts known to be in the server's script cache,
+	// for transparent EVALSHA (scripts.go).
+	scripts loadedScripts
 
 	mu        sync.Mutex
 	idle      []*conn        // dedicated connections at rest, oldest first

@@ -126,19 +126,28 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 	if cmd != nil && cmd.blocking {
 		return p.doBlocking(ctx, sv, cs, args)
 	}
+	sha, script := p.scriptSHA(cmd, args)
 	for retried := false; ; retried = true {
 		cn, err := sv.sharedConn(ctx, cs.db)
 		if err != nil {
 			p.lost(sv)
 			return nil, err
 		}
-		v, err := cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
+		var v any
+		if script {
+			v, err = sv.evalOn(ctx, cn.conn, cs.decoder, cmd, args, sha)
+		} else {
+			v, err = cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
+		}
 		cn.done()
 		if err != nil {
 			if !retried && mayRetry(err, cmd) {
 				continue
 			}
 			return nil, notRetried(err)
+		}
+		if cmd != nil && cmd.script == scriptFlush && !isErrorReply(v) {
+			sv.scripts.clear()
 		}
 		return reply(v)
 	}
@@ -165,7 +174,7 @@ func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, arg
 // when any of them blocks, else on the shared one, sent once more if it
 // failed before the commands could have run, or they are all read-only.
 func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any) ([]any, error) {
-	readonly, blocking := true, false
+	readonly, blocking, script := true, false, false
 	for _, args := range cmds {
 		cmd, err := p.command(ctx, sv, cs.db, args)
 		if err != nil {
@@ -173,8 +182,13 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		}
 		readonly = readonly && cmd != nil && cmd.readonly
 		blocking = blocking || (cmd != nil && cmd.blocking)
+		script = script || (cmd != nil && cmd.script != notScript)
 	}
 	vals := make([]any, len(cmds))
+	var scripts *scriptBatch
+	if script && !blocking {
+		scripts = p.planScripts(sv, p.cmds.Load(), cmds)
+	}
 	if blocking {
 		cn, err := sv.dedicatedConn(ctx, cs.db)
 		if err != nil {
@@ -187,19 +201,36 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		sv.release(cn)
 		return vals, nil
 	}
+	evalOnly := false
 	for retried := false; ; retried = true {
+		var enc []byte
+		if scripts != nil {
+			var err error
+			if enc, err = scripts.encode(cmds, evalOnly); err != nil {
+				return nil, err
+			}
+		}
 		cn, err := sv.sharedConn(ctx, cs.db)
 		if err != nil {
 			p.lost(sv)
 			return nil, err
 		}
-		_, err = cn.roundTrip(ctx, cmds, cs.decoder, vals)
+		if enc != nil {
+			_, err = cn.roundTripEncoded(ctx, enc, cs.decoder, vals)
+		} else {
+			_, err = cn.roundTrip(ctx, cmds, cs.decoder, vals)
+		}
 		cn.done()
 		if err != nil {
 			if !retried && mayRetryAll(err, readonly) {
 				continue
 			}
 			return nil, notRetried(err)
+		}
+		if scripts != nil && scripts.learn(vals) && !evalOnly {
+			// A single EVALSHA answered NOSCRIPT: nothing ran.
+			evalOnly = true
+			continue
 		}
 		return vals, nil
 	}
