@@ -1,7 +1,7 @@
 package justredis
 
 import (
-	"slices"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,7 +10,8 @@ import (
 // clientCache keeps the replies of cacheable reads as wire frames, for
 // client-side caching (WithClientCache). A frame is never changed once
 // stored and every hit decodes it afresh, so no two callers share a
-// mutable value.
+// mutable value. (A reply that StringDecoder turns into an immutable
+// value, a string or a number, is decoded once and that value shared.)
 //
 // An entry goes when the server invalidates one of its keys, when the
 // connection whose tracking covered it breaks, when it expires (its TTL,
@@ -21,35 +22,50 @@ import (
 // server while the others wait for its reply. A fill that an invalidation
 // of one of its keys overtakes is not stored, since the value it carries
 // may predate the change.
+//
+// The cache is split into shards by a hash of the command, each with its
+// own lock, share of the bytes and recency order, so that hits from many
+// goroutines do not queue on one lock. Invalidations visit every shard.
 type clientCache struct {
-	max int // bytes
+	seed   maphash.Seed
+	shards []cacheShard
+	mask   uint64
+	// live counts entries and fills under way, so that a write through
+	// the client skips the shards when there is nothing to invalidate.
+	live atomic.Int64
+}
 
+// cacheShard is one part of the cache; everything in it is guarded by mu.
+type cacheShard struct {
 	mu      sync.Mutex
+	max     int // bytes
 	used    int
-	entries map[cacheID]*cacheEntry
-	byKey   map[string]map[*cacheEntry]struct{}
-	byOwner map[*conn]map[*cacheEntry]struct{}
-	fills   map[cacheID]*cacheFill
+	entries map[string]*cacheEntry // by cache ID
+	byKey   map[string][]*cacheEntry
+	fills   map[string]*cacheFill
 	lru     cacheEntry // sentinel of the recency ring: lru.next is the newest
 
-	hits, misses, invalidations, evictions atomic.Uint64
+	hits, misses, invalidations, evictions, expirations uint64
+
+	_ [64]byte // keeps shards that are hit at once off one cache line
 }
 
-// cacheID names what a frame answers: the command as encoded, in a
-// database. Redis tracks keys without their database, so invalidations
-// go by key name alone.
-type cacheID struct {
-	db  int
-	cmd string
-}
+// A cache ID names what a frame answers: the database and the command as
+// encoded (see appendCacheID). Redis tracks keys without their database,
+// so invalidations go by key name alone.
 
 type cacheEntry struct {
-	id      cacheID
+	id      string
 	frame   []byte
 	keys    []string
 	owner   *conn // the connection whose tracking covers the entry
-	expires time.Time
+	filled  int64 // when the read was sent, on the monotonic clock of cacheNow
+	expires int64 // the filler's ttl or its keys' expiry, whichever is first
 	size    int
+	// memo is what StringDecoder makes of the frame, when that is an
+	// immutable value that callers may share (memoOK).
+	memo   any
+	memoOK bool
 
 	prev, next *cacheEntry
 }
@@ -57,105 +73,175 @@ type cacheEntry struct {
 // cacheFill is a miss being read from the server; other callers wanting
 // the same command wait on done and then look again.
 type cacheFill struct {
-	id    cacheID
+	id    string
 	keys  []string
-	stale bool // a key was invalidated after the read was sent
+	stale bool // a key was invalidated after the read may have been sent
 	done  chan struct{}
 }
 
-// entryOverhead approximates what an entry costs beyond its bytes: the
-// entry itself, its map slots and its key index slots.
-const entryOverhead = 160
+// entryOverhead is what an entry costs beyond the bytes of its frame, ID
+// and keys: the entry itself, its slot in the ID map and the key index,
+// and the string and slice headers (measured by BenchmarkCacheEntryMemory).
+const entryOverhead = 300
+
+// cacheShardMin is the least a shard holds: a cache smaller than two of
+// these is not split, so that a large reply still fits a shard.
+const cacheShardMin = 256 << 10
+
+const maxCacheShards = 32
 
 func newClientCache(maxBytes int) *clientCache {
-	c := &clientCache{
-		max:     maxBytes,
-		entries: make(map[cacheID]*cacheEntry),
-		byKey:   make(map[string]map[*cacheEntry]struct{}),
-		byOwner: make(map[*conn]map[*cacheEntry]struct{}),
-		fills:   make(map[cacheID]*cacheFill),
+	n := 1
+	for n < maxCacheShards && maxBytes/(2*n) >= cacheShardMin {
+		n *= 2
 	}
-	c.lru.next, c.lru.prev = &c.lru, &c.lru
+	c := &clientCache{seed: maphash.MakeSeed(), shards: make([]cacheShard, n), mask: uint64(n - 1)}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.max = maxBytes / n
+		s.entries = make(map[string]*cacheEntry)
+		s.byKey = make(map[string][]*cacheEntry)
+		s.fills = make(map[string]*cacheFill)
+		s.lru.next, s.lru.prev = &s.lru, &s.lru
+	}
 	return c
 }
 
-// get returns the stored frame for id, or, on a miss, either a fill that
-// the caller must complete with store or abandon (it is the first to miss),
-// or one to wait for (another caller is reading the same thing already).
-func (c *clientCache) get(id cacheID, keys []string, now time.Time) (frame []byte, mine, wait *cacheFill) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e := c.entries[id]; e != nil {
-		if now.Before(e.expires) {
-			c.unlink(e)
-			c.pushFront(e)
-			c.hits.Add(1)
-			return e.frame, nil, nil
-		}
-		c.remove(e)
-	}
-	if f := c.fills[id]; f != nil {
-		return nil, nil, f
-	}
-	c.misses.Add(1)
-	f := &cacheFill{id: id, keys: keys, done: make(chan struct{})}
-	c.fills[id] = f
-	return nil, f, nil
+// cacheEpoch is the origin of cacheNow.
+var cacheEpoch = time.Now()
+
+// cacheNow is the time on a monotonic clock, in nanoseconds: the unit of
+// cacheEntry.expires.
+func cacheNow() int64 { return int64(time.Since(cacheEpoch)) }
+
+func (c *clientCache) shard(id []byte) *cacheShard {
+	return &c.shards[maphash.Bytes(c.seed, id)&c.mask]
 }
 
-// store ends fill f with the server's frame, valid until expires on
-// owner's tracking. frame must not be changed afterwards. It is not stored
-// when an invalidation overtook the fill, when owner has broken meanwhile,
-// or when it alone is larger than the cache.
-func (c *clientCache) store(f *cacheFill, frame []byte, owner *conn, expires time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.endFill(f)
-	size := len(frame) + len(f.id.cmd) + entryOverhead
+// shardOf is shard for an ID held as a string; both hash alike.
+func (c *clientCache) shardOf(id string) *cacheShard {
+	return &c.shards[maphash.String(c.seed, id)&c.mask]
+}
+
+// hit returns the stored reply to id, unless there is none, it expired,
+// or it is older than ttl, the caller's (another caller may have filled it
+// with a longer one).
+func (c *clientCache) hit(id []byte, now int64, ttl time.Duration) (e cacheHit, ok bool) {
+	s := c.shard(id)
+	s.mu.Lock()
+	entry := s.entries[string(id)]
+	if entry == nil {
+		s.mu.Unlock()
+		return e, false
+	}
+	if now >= entry.expires {
+		s.remove(entry, c)
+		s.expirations++
+		s.mu.Unlock()
+		return e, false
+	}
+	if now-entry.filled >= int64(ttl) {
+		s.mu.Unlock()
+		return e, false // begin replaces it
+	}
+	if s.lru.next != entry {
+		s.unlink(entry)
+		s.pushFront(entry)
+	}
+	s.hits++
+	e = cacheHit{frame: entry.frame, memo: entry.memo, memoOK: entry.memoOK}
+	s.mu.Unlock()
+	return e, true
+}
+
+// cacheHit is what a hit hands out: the frame, never changed, and the
+// memo (see cacheEntry).
+type cacheHit struct {
+	frame  []byte
+	memo   any
+	memoOK bool
+}
+
+// begin starts the fill of a miss on id, whose keys are keys: mine is a
+// fill the caller must end with store or abandon, wait one that another
+// caller is making. Neither means the reply was stored meanwhile: look
+// again.
+func (c *clientCache) begin(id []byte, keys []string, now int64, ttl time.Duration) (mine, wait *cacheFill) {
+	s := c.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.entries[string(id)]; e != nil && now < e.expires && now-e.filled < int64(ttl) {
+		return nil, nil
+	}
+	if f := s.fills[string(id)]; f != nil {
+		return nil, f
+	}
+	s.misses++
+	f := &cacheFill{id: string(id), keys: keys, done: make(chan struct{})}
+	s.fills[f.id] = f
+	c.live.Add(1)
+	return f, nil
+}
+
+// store ends fill f with the server's frame, read at filled and valid
+// until expires on owner's tracking. frame must not be changed afterwards.
+// It is not stored when an invalidation overtook the fill, when owner has
+// broken meanwhile, or when it alone is larger than a shard.
+func (c *clientCache) store(f *cacheFill, frame []byte, owner *conn, filled, expires int64) {
+	memo, memoOK := memoOf(frame)
+	size := len(frame) + len(f.id) + entryOverhead
 	for _, k := range f.keys {
 		size += len(k)
 	}
-	if f.stale || owner.dead.Load() || size > c.max {
+	s := c.shardOf(f.id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endFill(f, c)
+	if f.stale || owner.dead.Load() || size > s.max {
 		return
 	}
-	if old := c.entries[f.id]; old != nil {
-		c.remove(old)
+	if old := s.entries[f.id]; old != nil {
+		s.remove(old, c)
 	}
-	e := &cacheEntry{id: f.id, frame: frame, keys: f.keys, owner: owner, expires: expires, size: size}
-	c.entries[e.id] = e
+	e := &cacheEntry{id: f.id, frame: frame, keys: f.keys, owner: owner, filled: filled, expires: expires, size: size, memo: memo, memoOK: memoOK}
+	s.entries[e.id] = e
 	for _, k := range e.keys {
-		set := c.byKey[k]
-		if set == nil {
-			set = make(map[*cacheEntry]struct{}, 1)
-			c.byKey[k] = set
-		}
-		set[e] = struct{}{}
+		s.byKey[k] = append(s.byKey[k], e)
 	}
-	owned := c.byOwner[owner]
-	if owned == nil {
-		owned = make(map[*cacheEntry]struct{})
-		c.byOwner[owner] = owned
+	s.pushFront(e)
+	s.used += size
+	c.live.Add(1)
+	for s.used > s.max {
+		s.remove(s.lru.prev, c)
+		s.evictions++
 	}
-	owned[e] = struct{}{}
-	c.pushFront(e)
-	c.used += size
-	for c.used > c.max {
-		c.remove(c.lru.prev)
-		c.evictions.Add(1)
+}
+
+// memoOf decodes frame with StringDecoder when the value it makes cannot
+// be changed by whoever receives it: a string, a number, a boolean, nil.
+func memoOf(frame []byte) (any, bool) {
+	switch Kind(frame[0]) {
+	case KindBulk, KindSimple, KindInt, KindDouble, KindBool, KindNull, KindVerbatim:
+		var rd Reader
+		v, err := decodeReply(&rd, frame, StringDecoder)
+		return v, err == nil
 	}
+	return nil, false
 }
 
 // abandon ends fill f without a value: the read failed, or its reply is
 // not to be kept.
 func (c *clientCache) abandon(f *cacheFill) {
-	c.mu.Lock()
-	c.endFill(f)
-	c.mu.Unlock()
+	s := c.shardOf(f.id)
+	s.mu.Lock()
+	s.endFill(f, c)
+	s.mu.Unlock()
 }
 
-func (c *clientCache) endFill(f *cacheFill) {
-	if c.fills[f.id] == f {
-		delete(c.fills, f.id)
+func (s *cacheShard) endFill(f *cacheFill, c *clientCache) {
+	if s.fills[f.id] == f {
+		delete(s.fills, f.id)
+		c.live.Add(-1)
 	}
 	close(f.done)
 }
@@ -164,21 +250,30 @@ func (c *clientCache) endFill(f *cacheFill) {
 // under way for them. It is called for the server's invalidation messages
 // and for the keys of every write made through the client, so that a read
 // after a write never sees the value from before it.
-func (c *clientCache) invalidate(keys []string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, k := range keys {
-		for e := range c.byKey[k] {
-			c.remove(e)
-			c.invalidations.Add(1)
-		}
-	}
-	if len(c.fills) == 0 {
+func (c *clientCache) invalidate(keys [][]byte) {
+	if c.live.Load() == 0 {
 		return
 	}
-	for _, f := range c.fills {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for _, k := range keys {
+			s.invalidateKey(k, c)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// invalidateKey is invalidate for one key, in one shard, whose lock is
+// held.
+func (s *cacheShard) invalidateKey(key []byte, c *clientCache) {
+	for es := s.byKey[string(key)]; len(es) > 0; es = s.byKey[string(key)] {
+		s.remove(es[0], c)
+		s.invalidations++
+	}
+	for _, f := range s.fills {
 		for _, fk := range f.keys {
-			if slices.Contains(keys, fk) {
+			if fk == string(key) {
 				f.stale = true
 				break
 			}
@@ -186,67 +281,86 @@ func (c *clientCache) invalidate(keys []string) {
 	}
 }
 
-// flush drops everything: the server flushed its tracking table (a null
-// invalidation), or a connection whose tracking state is unknown broke.
-func (c *clientCache) flush() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, e := range c.entries {
-		c.remove(e)
-	}
-	for _, f := range c.fills {
-		f.stale = true
-	}
-}
+// flush drops everything: a write through the client whose keys are not
+// known (FLUSHALL, say).
+func (c *clientCache) flush() { c.dropOwner(nil) }
 
-// dropOwner drops what owner's tracking covered: once a connection breaks
-// the server no longer tells it of changes.
+// dropOwner drops what owner's tracking covered, owner nil for everything,
+// and spoils every fill under way: once a connection breaks, or its
+// server flushes, the server no longer tells it of changes.
 func (c *clientCache) dropOwner(owner *conn) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for e := range c.byOwner[owner] {
-		c.remove(e)
-	}
-	delete(c.byOwner, owner)
-}
-
-func (c *clientCache) remove(e *cacheEntry) {
-	if c.entries[e.id] != e {
-		return
-	}
-	delete(c.entries, e.id)
-	for _, k := range e.keys {
-		if set := c.byKey[k]; set != nil {
-			delete(set, e)
-			if len(set) == 0 {
-				delete(c.byKey, k)
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for _, e := range s.entries {
+			if owner == nil || e.owner == owner {
+				s.remove(e, c)
+				s.invalidations++
 			}
 		}
+		for _, f := range s.fills {
+			f.stale = true
+		}
+		s.mu.Unlock()
 	}
-	if owned := c.byOwner[e.owner]; owned != nil {
-		delete(owned, e)
-		if len(owned) == 0 {
-			delete(c.byOwner, e.owner)
+}
+
+func (s *cacheShard) remove(e *cacheEntry, c *clientCache) {
+	if s.entries[e.id] != e {
+		return
+	}
+	delete(s.entries, e.id)
+	for _, k := range e.keys {
+		es := s.byKey[k]
+		for i, x := range es {
+			if x == e {
+				es[i] = es[len(es)-1]
+				es[len(es)-1] = nil
+				es = es[:len(es)-1]
+				break
+			}
+		}
+		if len(es) == 0 {
+			delete(s.byKey, k)
+		} else {
+			s.byKey[k] = es
 		}
 	}
-	c.unlink(e)
-	c.used -= e.size
+	s.unlink(e)
+	s.used -= e.size
+	c.live.Add(-1)
 }
 
-func (c *clientCache) pushFront(e *cacheEntry) {
-	e.prev, e.next = &c.lru, c.lru.next
-	c.lru.next.prev = e
-	c.lru.next = e
+func (s *cacheShard) pushFront(e *cacheEntry) {
+	e.prev, e.next = &s.lru, s.lru.next
+	s.lru.next.prev = e
+	s.lru.next = e
 }
 
-func (c *clientCache) unlink(e *cacheEntry) {
+func (s *cacheShard) unlink(e *cacheEntry) {
 	e.prev.next, e.next.prev = e.next, e.prev
 	e.prev, e.next = nil, nil
 }
 
-// cacheStats is what Stats reports of the cache.
-func (c *clientCache) stats() (entries, bytes int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries), c.used
+// cacheStats is what the cache tells Stats.
+type cacheStats struct {
+	hits, misses, invalidations, evictions, expirations uint64
+	entries, bytes                                      int
+}
+
+func (c *clientCache) stats() cacheStats {
+	var st cacheStats
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		st.hits += s.hits
+		st.misses += s.misses
+		st.invalidations += s.invalidations
+		st.evictions += s.evictions
+		st.expirations += s.expirations
+		st.entries += len(s.entries)
+		st.bytes += s.used
+		s.mu.Unlock()
+	}
+	return st
 }

@@ -2,6 +2,7 @@ package justredis
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -9,111 +10,162 @@ import (
 )
 
 // The cache's bookkeeping on its own; what it does with a real server's
-// tracking is tested in the client-side caching suite.
+// tracking is tested in cached_test.go.
+
+var minute = int64(time.Minute)
+
+const ttl = time.Hour
 
 func TestCacheFillHitAndInvalidate(t *testing.T) {
 	c := newClientCache(1 << 20)
 	owner := &conn{}
-	now := time.Now()
-	id := cacheID{cmd: "GET a"}
+	id := []byte("0 GET a")
 
-	frame, mine, wait := c.get(id, []string{"a"}, now)
-	require.Nil(t, frame)
+	_, ok := c.hit(id, 0, ttl)
+	require.False(t, ok)
+	mine, wait := c.begin(id, []string{"a"}, 0, ttl)
 	require.Nil(t, wait)
 	require.NotNil(t, mine)
-	_, again, waitFor := c.get(id, []string{"a"}, now)
+	again, waitFor := c.begin(id, []string{"a"}, 0, ttl)
 	require.Nil(t, again, "a second miss while the first is filling must wait, not read")
 	require.Same(t, mine, waitFor)
 
-	c.store(mine, []byte("$1\r\nx\r\n"), owner, now.Add(time.Minute))
+	c.store(mine, []byte("$1\r\nx\r\n"), owner, 0, minute)
 	<-waitFor.done
-	frame, _, _ = c.get(id, []string{"a"}, now)
-	require.Equal(t, "$1\r\nx\r\n", string(frame))
-	require.EqualValues(t, 1, c.hits.Load())
-	require.EqualValues(t, 1, c.misses.Load())
+	h, ok := c.hit(id, 0, ttl)
+	require.True(t, ok)
+	require.Equal(t, "$1\r\nx\r\n", string(h.frame))
+	require.True(t, h.memoOK)
+	require.Equal(t, "x", h.memo)
+	st := c.stats()
+	require.EqualValues(t, 1, st.hits)
+	require.EqualValues(t, 1, st.misses)
 
-	c.invalidate([]string{"a"})
-	frame, mine, _ = c.get(id, []string{"a"}, now)
-	require.Nil(t, frame)
-	require.NotNil(t, mine)
-	c.abandon(mine)
-	entries, used := c.stats()
-	require.Zero(t, entries)
-	require.Zero(t, used)
+	c.invalidate([][]byte{[]byte("a")})
+	_, ok = c.hit(id, 0, ttl)
+	require.False(t, ok)
+	st = c.stats()
+	require.Zero(t, st.entries)
+	require.Zero(t, st.bytes)
+	require.EqualValues(t, 1, st.invalidations)
+	require.Zero(t, c.live.Load())
 }
 
 // A fill that an invalidation of its key overtook carries a value that may
 // predate the change: it is not stored.
 func TestCacheInvalidationOvertakesFill(t *testing.T) {
 	c := newClientCache(1 << 20)
-	now := time.Now()
-	id := cacheID{cmd: "MGET a b"}
-	_, mine, _ := c.get(id, []string{"a", "b"}, now)
-	c.invalidate([]string{"b"})
-	c.store(mine, []byte("*0\r\n"), &conn{}, now.Add(time.Minute))
-	frame, mine, _ := c.get(id, []string{"a", "b"}, now)
-	require.Nil(t, frame)
-	c.abandon(mine)
+	id := []byte("0 MGET a b")
+	mine, _ := c.begin(id, []string{"a", "b"}, 0, ttl)
+	c.invalidate([][]byte{[]byte("b")})
+	c.store(mine, []byte("*0\r\n"), &conn{}, 0, minute)
+	_, ok := c.hit(id, 0, ttl)
+	require.False(t, ok)
 
-	_, mine, _ = c.get(id, []string{"a", "b"}, now)
+	mine, _ = c.begin(id, []string{"a", "b"}, 0, ttl)
 	c.flush()
-	c.store(mine, []byte("*0\r\n"), &conn{}, now.Add(time.Minute))
-	frame, mine, _ = c.get(id, []string{"a", "b"}, now)
-	require.Nil(t, frame, "a flush spoils fills under way too")
-	c.abandon(mine)
+	c.store(mine, []byte("*0\r\n"), &conn{}, 0, minute)
+	_, ok = c.hit(id, 0, ttl)
+	require.False(t, ok, "a flush spoils fills under way too")
+	require.Zero(t, c.live.Load())
 }
 
 func TestCacheExpiryAndOwner(t *testing.T) {
 	c := newClientCache(1 << 20)
-	now := time.Now()
 	a, b := &conn{}, &conn{}
-	fill := func(cmd string, owner *conn, expires time.Time) {
-		_, mine, _ := c.get(cacheID{cmd: cmd}, []string{cmd}, now)
-		c.store(mine, []byte("+v\r\n"), owner, expires)
+	fill := func(key string, owner *conn, expires int64) {
+		mine, _ := c.begin([]byte(key), []string{key}, 0, ttl)
+		c.store(mine, []byte("+v\r\n"), owner, 0, expires)
 	}
-	fill("x", a, now.Add(time.Second))
-	fill("y", a, now.Add(time.Minute))
-	fill("z", b, now.Add(time.Minute))
+	fill("x", a, int64(time.Second))
+	fill("y", a, minute)
+	fill("z", b, minute)
 
-	frame, mine, _ := c.get(cacheID{cmd: "x"}, []string{"x"}, now.Add(2*time.Second))
-	require.Nil(t, frame, "expired")
-	c.abandon(mine)
+	_, ok := c.hit([]byte("x"), int64(2*time.Second), ttl)
+	require.False(t, ok, "expired")
+	require.EqualValues(t, 1, c.stats().expirations)
 
 	c.dropOwner(a)
-	frame, mine, _ = c.get(cacheID{cmd: "y"}, []string{"y"}, now)
-	require.Nil(t, frame, "its connection broke")
-	c.abandon(mine)
-	frame, _, _ = c.get(cacheID{cmd: "z"}, []string{"z"}, now)
-	require.NotNil(t, frame, "another connection's entry stays")
+	_, ok = c.hit([]byte("y"), 0, ttl)
+	require.False(t, ok, "its connection broke")
+	_, ok = c.hit([]byte("z"), 0, ttl)
+	require.True(t, ok, "another connection's entry stays")
+
+	// A caller with a shorter ttl does not take an entry older than it,
+	// and fills it again.
+	_, ok = c.hit([]byte("z"), int64(2*time.Second), time.Second)
+	require.False(t, ok)
+	mine, _ := c.begin([]byte("z"), []string{"z"}, int64(2*time.Second), time.Second)
+	require.NotNil(t, mine)
+	c.store(mine, []byte("+w\r\n"), b, int64(2*time.Second), minute)
+	h, ok := c.hit([]byte("z"), int64(2*time.Second), time.Second)
+	require.True(t, ok)
+	require.Equal(t, "w", h.memo)
 
 	dead := &conn{}
 	dead.dead.Store(true)
-	fill("w", dead, now.Add(time.Minute))
-	frame, mine, _ = c.get(cacheID{cmd: "w"}, []string{"w"}, now)
-	require.Nil(t, frame, "a reply read on a connection that broke is not kept")
-	c.abandon(mine)
+	fill("w", dead, minute)
+	_, ok = c.hit([]byte("w"), 0, ttl)
+	require.False(t, ok, "a reply read on a connection that broke is not kept")
 }
 
 // The byte bound holds however many distinct keys come, least recently
-// used out first.
+// used out first, in a cache large enough to be split into shards.
 func TestCacheBound(t *testing.T) {
-	const max = 256 << 10
+	const max = 4 << 20
 	c := newClientCache(max)
+	require.Greater(t, len(c.shards), 1)
 	owner := &conn{}
-	now := time.Now()
 	value := []byte("$32\r\n01234567890123456789012345678901\r\n")
 	for i := 0; i < 100_000; i++ {
 		k := fmt.Sprintf("key:%d", i)
-		_, mine, _ := c.get(cacheID{cmd: "GET " + k}, []string{k}, now)
-		c.store(mine, value, owner, now.Add(time.Minute))
-		_, used := c.stats()
-		require.LessOrEqual(t, used, max)
+		mine, _ := c.begin([]byte("0 GET "+k), []string{k}, 0, ttl)
+		c.store(mine, value, owner, 0, minute)
+		if i%1000 == 0 {
+			require.LessOrEqual(t, c.stats().bytes, max)
+		}
 	}
-	entries, used := c.stats()
-	require.Greater(t, entries, 100)
-	require.Greater(t, used, max*9/10)
-	require.EqualValues(t, 100_000-entries, c.evictions.Load())
-	frame, _, _ := c.get(cacheID{cmd: "GET key:99999"}, nil, now)
-	require.NotNil(t, frame, "the newest stays")
-	require.Len(t, c.byKey, entries, "the key index shrinks with evictions")
+	st := c.stats()
+	require.LessOrEqual(t, st.bytes, max)
+	require.Greater(t, st.entries, 1000)
+	require.Greater(t, st.bytes, max*9/10)
+	require.EqualValues(t, 100_000-st.entries, st.evictions)
+	_, ok := c.hit([]byte("0 GET key:99999"), 0, ttl)
+	require.True(t, ok, "the newest stays")
+	keys := 0
+	for i := range c.shards {
+		keys += len(c.shards[i].byKey)
+	}
+	require.Equal(t, st.entries, keys, "the key index shrinks with evictions")
+}
+
+// BenchmarkCacheEntryMemory measures what an entry costs in heap beyond
+// its frame, command and key, against entryOverhead, for GETs of 16-byte
+// values.
+func BenchmarkCacheEntryMemory(b *testing.B) {
+	const n = 100_000
+	value := []byte("$16\r\n0123456789abcdef\r\n")
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		c := newClientCache(1 << 30)
+		owner := &conn{}
+		data := 0
+		for j := 0; j < n; j++ {
+			k := fmt.Sprintf("key:%08d", j)
+			id := "0 *2\r\n$3\r\nGET\r\n$12\r\n" + k + "\r\n"
+			mine, _ := c.begin([]byte(id), []string{k}, 0, ttl)
+			frame := append([]byte(nil), value...)
+			c.store(mine, frame, owner, 0, minute)
+			data += len(frame) + len(id) + len(k)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perEntry := float64(after.HeapAlloc-before.HeapAlloc) / n
+		b.ReportMetric(perEntry, "heap-B/entry")
+		b.ReportMetric(perEntry-float64(data)/n, "overhead-B/entry")
+		b.ReportMetric(float64(c.stats().bytes)/n, "counted-B/entry")
+		runtime.KeepAlive(c)
+	}
 }

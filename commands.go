@@ -20,6 +20,14 @@ type command struct {
 	keySpecs                   []any      // the raw key specifications (Redis 7)
 	script                     scriptKind // EVAL and SCRIPT FLUSH, for transparent EVALSHA
 	subcommands                map[string]*command
+
+	// For the client-side cache: write is the "write" flag (a write
+	// without keys, FLUSHALL, empties the cache); keys finds the keys the
+	// cache serves or invalidates; cacheable says whether the cache may
+	// serve the command (see cacheableCommand).
+	write     bool
+	keys      *keyFinder
+	cacheable bool
 }
 
 // commandTable maps lower-case command names to what the server says of
@@ -59,14 +67,19 @@ func parseCommand(e any) (*command, error) {
 		c.name = c.name[i+1:] // subcommands are listed as "client|kill"
 	}
 	flags, _ := f[2].([]any)
+	noscript := false
 	for _, fl := range flags {
 		switch fl {
 		case "readonly":
 			c.readonly = true
+		case "write":
+			c.write = true
 		case "blocking":
 			c.blocking = true
 		case "movablekeys":
 			c.movableKeys = true
+		case "noscript":
+			noscript = true
 		}
 	}
 	c.blocking = c.blocking || blocksWithoutFlag[c.name]
@@ -76,6 +89,8 @@ func parseCommand(e any) (*command, error) {
 	if len(f) > 8 {
 		c.keySpecs, _ = f[8].([]any)
 	}
+	c.keys = newKeyFinder(c)
+	c.cacheable = cacheableCommand(c, f, noscript)
 	if len(f) > 9 {
 		subs, _ := f[9].([]any)
 		for _, s := range subs {
@@ -90,6 +105,33 @@ func parseCommand(e any) (*command, error) {
 		}
 	}
 	return c, nil
+}
+
+// cacheableCommand decides from the server's COMMAND entry f whether the
+// client-side cache may serve c: read-only, not blocking, with keys the
+// client can find itself, and a reply that depends on those keys alone.
+// Only a server that gives command tips (Redis 7 and later) can say that:
+// the tip nondeterministic_output marks replies that change without a
+// write (TTL, SRANDMEMBER, ...). nondeterministic_output_order does not
+// bar caching: a stored reply in one order (HGETALL, SMEMBERS) is one the
+// server could have given. Scripts and functions (flagged noscript) are
+// left out, since what they read is not known from their keys.
+func cacheableCommand(c *command, f []any, noscript bool) bool {
+	if !c.readonly || c.blocking || noscript || len(f) < 8 {
+		return false
+	}
+	tips, ok := f[7].([]any)
+	if !ok {
+		return false
+	}
+	for _, tip := range tips {
+		if tip == "nondeterministic_output" {
+			return false
+		}
+	}
+	// Keys the client finds itself: without them there is nothing to
+	// track, and with COMMAND GETKEYS a hit would cost a round trip.
+	return !c.keys.getKeys && len(c.keys.specs) > 0
 }
 
 func toInt(v any) int {
@@ -182,7 +224,8 @@ var refused = map[string]refusal{
 	"quit":         {shared: "use Close", dedicated: "use Close"},
 }
 
-// refusedSubcommands are refused by their first two words.
+// refusedSubcommands are refused by their first two words (all CLIENT's:
+// see checkAllowed).
 var refusedSubcommands = map[string]refusal{
 	"client reply":    {shared: "replies would go missing", dedicated: "replies would go missing"},
 	"client tracking": {shared: "use a Connection or PushConnection"},
@@ -197,7 +240,9 @@ func checkAllowed(args []any, dedicated bool) error {
 		return nil // appendCommand reports the bad name
 	}
 	r, found := refused[string(name)]
-	if !found && len(args) > 1 {
+	// Only CLIENT has refused subcommands: looking further for any other
+	// command would hash its first argument, a key, for nothing.
+	if !found && len(args) > 1 && string(name) == "client" {
 		if full, ok := lowerName(append(name, ' '), args[1]); ok {
 			if r, found = refusedSubcommands[string(full)]; found {
 				name = full

@@ -60,6 +60,12 @@ type conn struct {
 	smallFrames  int       // frames read since the last large one
 	timedOut     bool      // the read deadline needs setting again
 	readDeadline time.Time // the one set last
+
+	// alwaysRead is set on a connection that a goroutine of its own reads
+	// for as long as it lives (see readAlways); onPush, set before, is
+	// given the pushes it receives.
+	alwaysRead bool
+	onPush     func(frame []byte)
 }
 
 const (
@@ -392,8 +398,12 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 		}
 		if Kind(frame[0]) == KindPush {
 			// Only a push connection asks for pushes, and it reads them
-			// with readPush; elsewhere they are noise (a stray
+			// with readPush, and so does a connection of the client-side
+			// cache, with onPush; elsewhere they are noise (a stray
 			// invalidation, say) that must not be taken for a reply.
+			if cn.onPush != nil {
+				cn.onPush(frame)
+			}
 			continue
 		}
 
@@ -436,7 +446,7 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 		if state != abandoned {
 			c.state = finished
 		}
-		leave := c == mine || (mine == nil && cn.queue.empty())
+		leave := !cn.alwaysRead && (c == mine || (mine == nil && cn.queue.empty()))
 		var unsolicited error
 		if leave {
 			switch {
@@ -618,6 +628,27 @@ func (cn *conn) close() {
 
 func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// readAlways makes a goroutine of its own the connection's reader for as
+// long as it lives, for a connection that must be read even while it owes
+// nothing (the client-side cache's, whose invalidations must be seen at
+// once); done is called once it broke. cn must owe nothing and have no
+// socket timeout: an idle connection is not a dead one. The role is taken
+// before readAlways returns, so that no caller takes it first.
+func (cn *conn) readAlways(done func()) error {
+	cn.mu.Lock()
+	if cn.err != nil || cn.reading || cn.writing || !cn.queue.empty() {
+		cn.mu.Unlock()
+		return &protocolError{"readAlways on a connection in use"} // a bug, not the server
+	}
+	cn.reading, cn.alwaysRead = true, true
+	cn.mu.Unlock()
+	go func() {
+		cn.read(context.Background(), nil)
+		done()
+	}()
+	return nil
 }
 
 // Push mode: a push connection (pushstate.go) is a conn whose replies

@@ -3,6 +3,7 @@ package justredis
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -45,6 +46,7 @@ type dedicated struct {
 	// script commands, for transparent EVALSHA.
 	queued        int
 	queuedScripts []queuedScript
+	queuedWrites  [][]any // with a client-side cache: the commands queued
 
 	mu     sync.Mutex // guards closed and busy
 	closed bool
@@ -162,6 +164,9 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 	} else {
 		_, err = d.cn.roundTrip(ctx, sent, c.call.decoder, vals)
 	}
+	if cache := d.p.cache; cache != nil {
+		cache.written(t, cmds) // cached.go: even when the call failed, a write may have run
+	}
 	if err != nil {
 		d.unknown = true
 		if blocking && ctx.Err() != nil {
@@ -231,22 +236,30 @@ func (d *dedicated) observe(args []any, v any, use *scriptUse) (noScript bool) {
 			d.queuedScripts = append(d.queuedScripts, queuedScript{pos: d.queued, use: *use})
 		}
 		d.queued++
+		if d.p.cache != nil {
+			// Its write happens at EXEC, when the cache must forget
+			// its keys again.
+			d.queuedWrites = append(d.queuedWrites, slices.Clone(args))
+		}
 	case !d.inMulti && use != nil:
 		noScript = use.learn(d.sv, v)
 	}
 	switch string(name) {
 	case "multi":
 		if !failed && !d.inMulti {
-			d.inMulti, d.queued, d.queuedScripts = true, 0, nil
+			d.inMulti, d.queued, d.queuedScripts, d.queuedWrites = true, 0, nil, nil
 		}
 	case "exec", "discard":
 		if string(name) == "exec" {
 			d.learnQueued(v)
+			if cache := d.p.cache; cache != nil {
+				cache.written(d.p.cmds.Load(), d.queuedWrites)
+			}
 		}
 		// Both end a transaction and forget WATCHed keys, whatever they
 		// returned.
 		d.inMulti, d.watching = false, false
-		d.queued, d.queuedScripts = 0, nil
+		d.queued, d.queuedScripts, d.queuedWrites = 0, nil, nil
 	case "watch":
 		d.watching = d.watching || !failed
 	case "unwatch":

@@ -65,6 +65,7 @@ type settings struct {
 	pushBuffer     int // messages a PushConnection buffers (WithPushBuffer); 0: the default
 	hooks          []Hook
 	logger         *slog.Logger
+	cacheBytes     int // WithClientCache; 0: no client-side cache
 	call           callSettings
 }
 
@@ -78,6 +79,9 @@ type callSettings struct {
 	// replicaReads lets cluster replicas serve read-only commands
 	// (WithReplicaReads).
 	replicaReads bool
+	// cacheTTL is how long the client-side cache may keep the replies of
+	// this copy's reads (WithCache); 0: not cached.
+	cacheTTL time.Duration
 }
 
 func defaultSettings() settings {
@@ -379,6 +383,34 @@ func WithPushBuffer(n int) Option {
 			return invalidArg(fmt.Sprintf("WithPushBuffer: %d is negative", n))
 		}
 		s.pushBuffer = n
+		return nil
+	})
+}
+
+// WithClientCache gives the client a client-side cache of at most maxBytes
+// (server-assisted, with CLIENT TRACKING): copies made with WithCache
+// answer cacheable reads from it. 0 (the default) means no cache. See the
+// package documentation for how it works and what it costs.
+func WithClientCache(maxBytes int) Option {
+	return poolOption(func(s *settings) error {
+		if maxBytes < 0 {
+			return invalidArg(fmt.Sprintf("WithClientCache: %d bytes is negative", maxBytes))
+		}
+		s.cacheBytes = maxBytes
+		return nil
+	})
+}
+
+// WithCache makes the calls of a copy answer cacheable reads (GET, MGET,
+// HGETALL, ...) from the client-side cache, keeping each reply at most ttl
+// and never past its keys' expiry. 0 (the default) does not cache. It has
+// no effect on a client made without WithClientCache, nor on Connection.
+func WithCache(ttl time.Duration) CallOption {
+	return callOption(func(c *callSettings) error {
+		if ttl < 0 {
+			return invalidArg(fmt.Sprintf("WithCache: %v is negative", ttl))
+		}
+		c.cacheTTL = ttl
 		return nil
 	})
 }

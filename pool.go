@@ -26,6 +26,9 @@ type pool struct {
 
 	// shas are the SHA1s of the scripts EVAL has sent (scripts.go).
 	shas scriptSHAs
+
+	// cache is the client-side cache (WithClientCache); nil for none.
+	cache *clientCache
 }
 
 // routerRef holds a router, so that it can sit in an atomic.Pointer.
@@ -37,6 +40,9 @@ func newPool(s settings) *pool {
 		servers: make(map[string]*server),
 	}
 	p.setRouter(&detector{p: p, finding: make(chan struct{}, 1)})
+	if s.cacheBytes > 0 {
+		p.cache = newClientCache(s.cacheBytes)
+	}
 	return p
 }
 

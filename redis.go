@@ -132,13 +132,21 @@ func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 
 // dispatch is the one way every command sent through a Redis goes, once
 // checked and given its timeout: Do's one command (multi false: its reply
-// is v) and DoMulti's batch (multi true: the replies are vals). It sends
-// the call where WithEndpoint says, or asks the router.
+// is v) and DoMulti's batch (multi true: the replies are vals). With a
+// client-side cache it goes by the cache first.
 //
 // Do's arguments stay on its caller's stack, which saves an allocation per
 // call: nothing on this path may keep them, nor pass them through an
 // interface (see router.go). Check with go build -gcflags=-m.
 func (r *Redis) dispatch(ctx context.Context, cmds [][]any, multi bool) (v any, vals []any, err error) {
+	if r.p.cache != nil {
+		return r.dispatchCached(ctx, cmds, multi) // cached.go
+	}
+	return r.route(ctx, cmds, multi)
+}
+
+// route sends a call where WithEndpoint says, or asks the router.
+func (r *Redis) route(ctx context.Context, cmds [][]any, multi bool) (v any, vals []any, err error) {
 	cs := &r.call
 	if cs.endpoint != "" {
 		return r.onEndpoint(ctx, cmds, multi)
@@ -188,7 +196,7 @@ func (r *Redis) onEndpoint(ctx context.Context, cmds [][]any, multi bool) (any, 
 		// DoMulti has no fan-out: routed as without WithEndpoint.
 		c := *r
 		c.call.endpoint = ""
-		return c.dispatch(ctx, cmds, multi)
+		return c.route(ctx, cmds, multi)
 	}
 	sv := r.p.server(cs.endpoint)
 	if multi {

@@ -32,6 +32,8 @@ type server struct {
 	// scripts are the scripts known to be in the server's script cache,
 	// for transparent EVALSHA (scripts.go).
 	scripts loadedScripts
+	// track holds the connections of the client-side cache (tracking.go).
+	track serverTracking
 
 	mu        sync.Mutex
 	idle      []*conn        // dedicated connections at rest, oldest first

@@ -341,6 +341,7 @@ var urlParams = map[string]bool{
 	"max_retries": false, "connect_retry": false,
 	"keepalive": false, "tcp_keepalive": false,
 	"skip_verify": true, "read_only": true, "push_buffer": false,
+	"client_cache": false, "cache_ttl": false,
 }
 
 // goRedisOnly lists go-redis parameters that have no equivalent here, to
@@ -535,6 +536,21 @@ func (p *urlParser) settings(params map[string][]string, db int, hasDB bool) err
 			}
 			p.add(WithMaxConnections(n))
 		}
+	}
+
+	if v, ok := params["client_cache"]; ok {
+		n, err := p.number(v[0])
+		if err != nil {
+			return p.errf("parameter client_cache: %s: %v; want a size in bytes", p.show(v[0]), err)
+		}
+		p.add(WithClientCache(n))
+	}
+	if v, ok := params["cache_ttl"]; ok {
+		t, err := p.duration("cache_ttl", v[0])
+		if err != nil {
+			return err
+		}
+		p.add(WithCache(t))
 	}
 
 	if v, ok := params["push_buffer"]; ok {

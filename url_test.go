@@ -58,6 +58,10 @@ func TestParseURL(t *testing.T) {
 		{"redis://h?read_only=true", func(s *settings) { s.addrs = []string{"h:6379"}; s.call.replicaReads = true }},
 		{"redis://h?read_only", func(s *settings) { s.addrs = []string{"h:6379"}; s.call.replicaReads = true }},
 		{"redis://h?push_buffer=50", func(s *settings) { s.addrs = []string{"h:6379"}; s.pushBuffer = 50 }},
+		{"redis://h?client_cache=1048576&cache_ttl=30s", func(s *settings) {
+			s.addrs = []string{"h:6379"}
+			s.cacheBytes, s.call.cacheTTL = 1<<20, 30*time.Second
+		}},
 
 		// Unix sockets.
 		{"unix:///run/redis.sock", addrs("/run/redis.sock")},

@@ -1,0 +1,551 @@
+package justredis_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/justredis/justredis"
+	"github.com/justredis/justredis/redistest"
+	"github.com/stretchr/testify/require"
+)
+
+// Client-side caching against real servers. What reached the server is
+// read from its INFO commandstats; waits for invalidations, which arrive
+// on their own, are bounded polls.
+
+// cachedClient returns a client of srv with a cache of maxBytes, and its
+// copy that caches for a minute.
+func cachedClient(t *testing.T, addr string, maxBytes int, opts ...justredis.Option) (*justredis.Redis, *justredis.Redis) {
+	t.Helper()
+	r, err := justredis.New(append([]justredis.Option{justredis.WithAddress(addr), justredis.WithClientCache(maxBytes)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	return r, r.Modify(justredis.WithCache(time.Minute))
+}
+
+// eventually polls cond every 10ms, 500 times at most.
+func eventually(t *testing.T, cond func() bool, what string, args ...any) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("never happened: "+what, args...)
+}
+
+func getCalls(t *testing.T, srv *redistest.Server) int64 {
+	return commandStats(t, srv)["get"].calls
+}
+
+func TestClientCache(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	forEachRESP(t, func(t *testing.T, resp int) {
+		ctx := testCtx(t)
+		r, cached := cachedClient(t, srv.Addr(), 1<<20, justredis.WithRESP(resp))
+		k := fmt.Sprintf("cache:%d", resp)
+		_, err := r.Do(ctx, "SET", k, "v1")
+		require.NoError(t, err)
+		resetServerStats(t, srv)
+
+		for i := 0; i < 10; i++ {
+			v, err := cached.Do(ctx, "GET", k)
+			require.NoError(t, err)
+			require.Equal(t, "v1", v)
+		}
+		require.EqualValues(t, 1, getCalls(t, srv), "a repeated cached GET does not reach the server")
+		st := r.Stats()
+		require.EqualValues(t, 9, st.CacheHits)
+		require.EqualValues(t, 1, st.CacheMisses)
+		require.Equal(t, 1, st.CacheEntries)
+		require.Greater(t, st.CacheBytes, 0)
+
+		// Copies without WithCache, and reads the server's metadata marks
+		// nondeterministic, go to the server.
+		_, err = r.Do(ctx, "GET", k)
+		require.NoError(t, err)
+		_, err = cached.Do(ctx, "PTTL", k)
+		require.NoError(t, err)
+		_, err = cached.Do(ctx, "PTTL", k)
+		require.NoError(t, err)
+		st2 := commandStats(t, srv)
+		require.EqualValues(t, 2, st2["get"].calls)
+		require.EqualValues(t, 2, st2["pttl"].calls-1, "PTTL is asked once with the fill, then twice by the caller")
+
+		// Every hit decodes afresh: no two callers share a mutable value.
+		raw := cached.Modify(justredis.WithDecoder(justredis.BytesDecoder))
+		b, err := justredis.Bytes(raw.Do(ctx, "GET", k))
+		require.NoError(t, err)
+		b[0] = 'X'
+		b2, err := justredis.Bytes(raw.Do(ctx, "GET", k))
+		require.NoError(t, err)
+		require.Equal(t, "v1", string(b2))
+
+		// Another client's write is seen once its invalidation arrives.
+		_, err = srv.Do("SET", k, "v2")
+		require.NoError(t, err)
+		eventually(t, func() bool {
+			v, err := cached.Do(ctx, "GET", k)
+			require.NoError(t, err)
+			return v == "v2"
+		}, "the other client's write was never seen")
+		require.Greater(t, r.Stats().CacheInvalidations, uint64(0))
+
+		// A write through the client is seen at once, through any API.
+		writes := []func(v string){
+			func(v string) { _, err := r.Do(ctx, "SET", k, v); require.NoError(t, err) },
+			func(v string) {
+				_, err := r.DoMulti(ctx, []any{"SET", k, v})
+				require.NoError(t, err)
+			},
+			func(v string) {
+				c, err := r.Connection(ctx)
+				require.NoError(t, err)
+				defer c.Close()
+				_, err = c.Do(ctx, "SET", k, v)
+				require.NoError(t, err)
+			},
+			func(v string) {
+				c, err := r.Connection(ctx)
+				require.NoError(t, err)
+				defer c.Close()
+				for _, cmd := range [][]any{{"MULTI"}, {"SET", k, v}, {"EXEC"}} {
+					_, err = c.Do(ctx, cmd...)
+					require.NoError(t, err)
+				}
+			},
+			func(v string) {
+				_, err := r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) {
+					return [][]any{{"SET", k, v}}, nil
+				}, k)
+				require.NoError(t, err)
+			},
+		}
+		for i, write := range writes {
+			want := fmt.Sprint("own", i)
+			_, err := cached.Do(ctx, "GET", k) // cached again
+			require.NoError(t, err)
+			write(want)
+			v, err := cached.Do(ctx, "GET", k)
+			require.NoError(t, err)
+			require.Equal(t, want, v, "write %d: read your own writes", i)
+		}
+
+		// A flush by another client empties the cache.
+		_, err = cached.Do(ctx, "GET", k)
+		require.NoError(t, err)
+		_, err = srv.Do("FLUSHALL")
+		require.NoError(t, err)
+		eventually(t, func() bool { return r.Stats().CacheEntries == 0 }, "FLUSHALL left entries")
+		v, err := cached.Do(ctx, "GET", k)
+		require.NoError(t, err)
+		require.Nil(t, v)
+	})
+}
+
+// What may be cached is the server's to say: read-only, with keys, and
+// without nondeterministic output. A reply in any order (HGETALL) is one
+// the server could give.
+func TestClientCacheWhatIsCached(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	ctx := testCtx(t)
+	r, cached := cachedClient(t, srv.Addr(), 1<<20)
+	_, err := r.DoMulti(ctx, []any{"HSET", "h", "f", "v"}, []any{"SADD", "s", "a"}, []any{"SET", "n", 1})
+	require.NoError(t, err)
+	resetServerStats(t, srv)
+	for i := 0; i < 3; i++ {
+		for _, cmd := range [][]any{{"HGETALL", "h"}, {"SMEMBERS", "s"}, {"SRANDMEMBER", "s"}, {"TTL", "n"}, {"STRLEN", "n"}, {"DBSIZE"}} {
+			_, err := cached.Do(ctx, cmd...)
+			require.NoError(t, err)
+		}
+		v, err := cached.Do(ctx, "HGETALL", "h")
+		require.NoError(t, err)
+		m := v.(map[string]any)
+		m["f"] = "changed by the caller" // its own map, not the cache's
+	}
+	st := commandStats(t, srv)
+	for cmd, calls := range map[string]int64{"hgetall": 1, "smembers": 1, "strlen": 1, "srandmember": 3, "ttl": 3, "dbsize": 3} {
+		require.EqualValues(t, calls, st[cmd].calls, cmd)
+	}
+	v, err := cached.Do(ctx, "HGETALL", "h")
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"f": "v"}, v)
+}
+
+// An entry lives no longer than WithCache's ttl, nor than its key.
+func TestClientCacheExpiry(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	ctx := testCtx(t)
+	r, _ := cachedClient(t, srv.Addr(), 1<<20)
+	short := r.Modify(justredis.WithCache(100 * time.Millisecond))
+	_, err := r.Do(ctx, "SET", "k", "v")
+	require.NoError(t, err)
+	_, err = short.Do(ctx, "GET", "k")
+	require.NoError(t, err)
+	resetServerStats(t, srv)
+	_, err = short.Do(ctx, "GET", "k")
+	require.NoError(t, err)
+	require.Zero(t, getCalls(t, srv), "within the ttl")
+	time.Sleep(150 * time.Millisecond)
+	_, err = short.Do(ctx, "GET", "k")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, getCalls(t, srv), "past the ttl")
+	require.EqualValues(t, 1, r.Stats().CacheExpirations)
+
+	// The key's own expiry bounds the entry even when the server's
+	// deletion, and its invalidation, come later: a key that expires is
+	// invalidated only when the server notices, lazily or by sampling.
+	_, err = srv.Do("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+	require.NoError(t, err)
+	long := r.Modify(justredis.WithCache(time.Hour))
+	_, err = r.Do(ctx, "SET", "e", "v", "PX", 100)
+	require.NoError(t, err)
+	v, err := long.Do(ctx, "GET", "e")
+	require.NoError(t, err)
+	require.Equal(t, "v", v)
+	time.Sleep(150 * time.Millisecond)
+	v, err = long.Do(ctx, "GET", "e")
+	require.NoError(t, err)
+	require.Nil(t, v, "the key expired")
+}
+
+// Concurrent misses for one key cost one round trip.
+func TestClientCacheSingleFlight(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	ctx := testCtx(t)
+	r, cached := cachedClient(t, srv.Addr(), 1<<20)
+	_, err := r.Do(ctx, "SET", "k", "v")
+	require.NoError(t, err)
+	_, err = r.Do(ctx, "PING") // connected, and the COMMAND table known
+	require.NoError(t, err)
+	resetServerStats(t, srv)
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := cached.Do(ctx, "GET", "k")
+			require.NoError(t, err)
+			require.Equal(t, "v", v)
+		}()
+	}
+	wg.Wait()
+	require.EqualValues(t, 1, getCalls(t, srv))
+	st := r.Stats()
+	require.EqualValues(t, 1, st.CacheMisses)
+	require.EqualValues(t, 31, st.CacheHits)
+}
+
+// DoMulti answers hits locally and reads the misses in one pipeline, in
+// order; a pipeline with a write goes to the server as it is.
+func TestClientCacheDoMulti(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	ctx := testCtx(t)
+	r, cached := cachedClient(t, srv.Addr(), 1<<20)
+	_, err := r.Do(ctx, "MSET", "a", "1", "b", "2", "c", "3")
+	require.NoError(t, err)
+	for _, k := range []string{"a", "c"} {
+		_, err := cached.Do(ctx, "GET", k)
+		require.NoError(t, err)
+	}
+	resetServerStats(t, srv)
+	vals, err := cached.DoMulti(ctx, []any{"GET", "a"}, []any{"GET", "b"}, []any{"GET", "c"}, []any{"MGET", "a", "b"},
+		[]any{"GET", "b"}, []any{"GET", "missing"}, []any{"HGETALL", "a"})
+	require.NoError(t, err)
+	require.Equal(t, "1", vals[0])
+	require.Equal(t, "2", vals[1])
+	require.Equal(t, "3", vals[2])
+	require.Equal(t, []any{"1", "2"}, vals[3])
+	require.Equal(t, "2", vals[4])
+	require.Nil(t, vals[5])
+	require.ErrorContains(t, vals[6].(error), "WRONGTYPE")
+	st := commandStats(t, srv)
+	require.EqualValues(t, 2, st["get"].calls, "b once, missing once; a and c were hits")
+	require.EqualValues(t, 1, st["mget"].calls)
+	require.EqualValues(t, 4, st["client|caching"].calls, "one fill each for b, MGET, missing and HGETALL, in one round trip")
+
+	vals, err = cached.DoMulti(ctx, []any{"GET", "a"}, []any{"GET", "b"}, []any{"MGET", "a", "b"})
+	require.NoError(t, err)
+	require.Equal(t, []any{"1", "2", []any{"1", "2"}}, vals)
+	require.EqualValues(t, 2, commandStats(t, srv)["get"].calls, "all hits now")
+
+	vals, err = cached.DoMulti(ctx, []any{"SET", "a", "new"}, []any{"GET", "a"})
+	require.NoError(t, err)
+	require.Equal(t, []any{"OK", "new"}, vals, "the GET after a SET in one pipeline sees it")
+	v, err := cached.Do(ctx, "GET", "a")
+	require.NoError(t, err)
+	require.Equal(t, "new", v)
+}
+
+// A connection that breaks takes with it what its tracking covered.
+func TestClientCacheKilledConnection(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	forEachRESP(t, func(t *testing.T, resp int) {
+		kinds := []string{"tracked"}
+		if resp == 2 {
+			kinds = append(kinds, "invalidation")
+		}
+		for _, kind := range kinds {
+			t.Run(kind, func(t *testing.T) {
+				ctx := testCtx(t)
+				r, cached := cachedClient(t, srv.Addr(), 1<<20, justredis.WithRESP(resp), justredis.WithClientName("killme"))
+				k := fmt.Sprintf("kill:%d:%s", resp, kind)
+				_, err := r.Do(ctx, "SET", k, "v1")
+				require.NoError(t, err)
+				_, err = cached.Do(ctx, "GET", k)
+				require.NoError(t, err)
+				require.Equal(t, 1, r.Stats().CacheEntries)
+
+				id := clientID(t, srv, "killme", kind)
+				_, err = srv.Do("CLIENT", "KILL", "ID", id)
+				require.NoError(t, err)
+				eventually(t, func() bool { return r.Stats().CacheEntries == 0 }, "the %s connection's entries stayed", kind)
+
+				_, err = srv.Do("SET", k, "v2")
+				require.NoError(t, err)
+				v, err := cached.Do(ctx, "GET", k)
+				require.NoError(t, err)
+				require.Equal(t, "v2", v)
+				_, err = srv.Do("SET", k, "v3")
+				require.NoError(t, err)
+				eventually(t, func() bool {
+					v, err := cached.Do(ctx, "GET", k)
+					require.NoError(t, err)
+					return v == "v3"
+				}, "tracking was not set up again")
+			})
+		}
+	})
+}
+
+// clientID finds the connection of a client named name: the tracked one
+// (flag t), or the one invalidations are redirected to (subscribed, flag P).
+func clientID(t *testing.T, srv *redistest.Server, name, kind string) string {
+	t.Helper()
+	list, err := srv.Do("CLIENT", "LIST")
+	require.NoError(t, err)
+	flag := "t"
+	if kind == "invalidation" {
+		flag = "P"
+	}
+	for _, line := range splitLines(list) {
+		fields := map[string]string{}
+		for _, f := range strings.Fields(line) {
+			k, v, _ := strings.Cut(f, "=")
+			fields[k] = v
+		}
+		if fields["name"] == name && strings.Contains(fields["flags"], flag) {
+			return fields["id"]
+		}
+	}
+	t.Fatalf("no %s connection in %s", kind, list)
+	return ""
+}
+
+// maxBytes holds however many distinct keys are read.
+func TestClientCacheBound(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	ctx := testCtx(t)
+	const maxBytes = 1 << 20
+	r, cached := cachedClient(t, srv.Addr(), maxBytes)
+	const n, batch = 100_000, 1000
+	for i := 0; i < n; i += batch {
+		set := []any{"MSET"}
+		get := make([][]any, batch)
+		for j := 0; j < batch; j++ {
+			k := fmt.Sprintf("bound:%d", i+j)
+			set = append(set, k, i+j)
+			get[j] = []any{"GET", k}
+		}
+		_, err := r.Do(ctx, set...)
+		require.NoError(t, err)
+		vals, err := cached.DoMulti(ctx, get...)
+		require.NoError(t, err)
+		require.Equal(t, strconv.Itoa(i+batch-1), vals[batch-1])
+		require.LessOrEqual(t, r.Stats().CacheBytes, maxBytes)
+	}
+	st := r.Stats()
+	require.EqualValues(t, n, st.CacheMisses)
+	require.Greater(t, st.CacheEvictions, uint64(n/2))
+	require.Greater(t, st.CacheEntries, 1000)
+	t.Logf("%+v", st)
+}
+
+// Readers see only values that were written, and the last one once the
+// writer stops and its invalidations arrive.
+func TestClientCacheConcurrentReaders(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	forEachRESP(t, func(t *testing.T, resp int) {
+		ctx := testCtx(t)
+		r, cached := cachedClient(t, srv.Addr(), 1<<20, justredis.WithRESP(resp))
+		writer := newRedisOf(t, srv.Addr())
+		k := fmt.Sprintf("readers:%d", resp)
+		_, err := writer.Do(ctx, "SET", k, 0)
+		require.NoError(t, err)
+		var written atomic.Int64 // the highest value written so far
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		for g := 0; g < 16; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for !stop.Load() {
+					v, err := justredis.Int64(cached.Do(ctx, "GET", k))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if v < 0 || v > written.Load() {
+						t.Errorf("read %d, never written (last %d)", v, written.Load())
+						return
+					}
+				}
+			}()
+		}
+		const writes = 300
+		for i := 1; i <= writes; i++ {
+			written.Store(int64(i)) // before the write, so a reader never sees it first
+			_, err := writer.Do(ctx, "SET", k, i)
+			require.NoError(t, err)
+			if i%30 == 0 {
+				time.Sleep(time.Millisecond) // let the readers fill in between
+			}
+		}
+		eventually(t, func() bool {
+			v, err := justredis.Int64(cached.Do(ctx, "GET", k))
+			require.NoError(t, err)
+			return v == writes
+		}, "the last value was never seen")
+		stop.Store(true)
+		wg.Wait()
+		st := r.Stats()
+		require.Greater(t, st.CacheHits, uint64(0))
+		require.Greater(t, st.CacheInvalidations, uint64(0))
+		t.Logf("%+v", st)
+	})
+}
+
+func newRedisOf(t *testing.T, addr string, opts ...justredis.Option) *justredis.Redis {
+	t.Helper()
+	r, err := justredis.New(append([]justredis.Option{justredis.WithAddress(addr)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// In a cluster each node tracks the reads sent to it, replicas too.
+func TestClientCacheCluster(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t, 3, 1, redistest.Options{})
+	ctx := testCtx(t)
+	seed := c.Nodes()[0].Addr()
+	r, cached := cachedClient(t, seed, 1<<20)
+	writer := newRedisOf(t, seed)
+	masters := c.Masters()
+	keys := make([]string, len(masters))
+	for i, m := range masters {
+		keys[i] = keyOn(t, c, m, "cached")
+		_, err := r.Do(ctx, "SET", keys[i], "v1")
+		require.NoError(t, err)
+	}
+	resetStats(t, c)
+	for round := 0; round < 3; round++ {
+		for _, k := range keys {
+			v, err := cached.Do(ctx, "GET", k)
+			require.NoError(t, err)
+			require.Equal(t, "v1", v)
+		}
+	}
+	for _, m := range masters {
+		require.EqualValues(t, 1, getCalls(t, m), "%s: one miss, then hits", m.Addr())
+	}
+	vals, err := cached.DoMulti(ctx, []any{"GET", keys[0]}, []any{"GET", keys[1]}, []any{"GET", keys[2]})
+	require.NoError(t, err)
+	require.Equal(t, []any{"v1", "v1", "v1"}, vals)
+
+	for _, k := range keys {
+		_, err := writer.Do(ctx, "SET", k, "v2")
+		require.NoError(t, err)
+	}
+	eventually(t, func() bool {
+		vals, err := cached.DoMulti(ctx, []any{"GET", keys[0]}, []any{"GET", keys[1]}, []any{"GET", keys[2]})
+		require.NoError(t, err)
+		return vals[0] == "v2" && vals[1] == "v2" && vals[2] == "v2"
+	}, "the other client's writes were never seen")
+
+	// Replicas track the reads they serve, and hear of the writes their
+	// master replicates.
+	replicas := cached.Modify(justredis.WithReplicaReads(true))
+	resetStats(t, c)
+	eventually(t, func() bool {
+		for _, k := range keys {
+			v, err := replicas.Do(ctx, "GET", k)
+			require.NoError(t, err)
+			if v != "v2" {
+				return false // replication lags
+			}
+		}
+		return true
+	}, "the replicas never caught up")
+	for _, m := range masters {
+		require.Zero(t, getCalls(t, m), "%s: the reads went to the replicas", m.Addr())
+	}
+	served := int64(0)
+	for _, rep := range c.Replicas() {
+		served += getCalls(t, rep)
+	}
+	before := served
+	for _, k := range keys {
+		_, err := replicas.Do(ctx, "GET", k)
+		require.NoError(t, err)
+	}
+	served = 0
+	for _, rep := range c.Replicas() {
+		served += getCalls(t, rep)
+	}
+	require.Equal(t, before, served, "hits")
+	_, err = writer.Do(ctx, "SET", keys[0], "v3")
+	require.NoError(t, err)
+	eventually(t, func() bool {
+		v, err := replicas.Do(ctx, "GET", keys[0])
+		require.NoError(t, err)
+		return v == "v3"
+	}, "the replica's invalidation never came")
+	require.NoError(t, context.Cause(ctx))
+}
+
+// Close ends the goroutines that read the cache's connections, under both
+// protocols. Not parallel: it counts goroutines.
+func TestClientCacheClose(t *testing.T) {
+	ctx := testCtx(t)
+	addr := server().Addr() // started before counting
+	base := runtime.NumGoroutine()
+	for _, resp := range []int{2, 3} {
+		r, cached := cachedClient(t, addr, 1<<20, justredis.WithRESP(resp))
+		_, err := r.Do(ctx, "PING") // the first call brings the COMMAND table
+		require.NoError(t, err)
+		_, err = cached.Do(ctx, "GET", key(t, "close"))
+		require.NoError(t, err)
+		require.EqualValues(t, 1, r.Stats().CacheEntries)
+		require.NoError(t, r.Close())
+		_, err = cached.Do(ctx, "GET", key(t, "close"))
+		require.ErrorIs(t, err, justredis.ErrClosed)
+	}
+	settle(t, base)
+}
