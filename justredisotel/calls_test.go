@@ -1,7 +1,8 @@
 package justredisotel_test
 
-// These tests make calls through a real client and server: they need the
-// client to call its hooks on each call.
+// These tests make calls through a real client and server. They need the
+// client to call its hooks on each call, dial, close and pool wait: until
+// justredis does, they fail, and show what is missing.
 
 import (
 	"context"
