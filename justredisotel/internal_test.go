@@ -35,6 +35,8 @@ func TestOpName(t *testing.T) {
 		{"Do", fakeCommands{{"get", "k"}}, "GET"},
 		{"Do", fakeCommands{{[]byte("hGetAll"), "k"}}, "HGETALL"},
 		{"Do", fakeCommands{{42, "k"}}, ""},
+		{"Do", fakeCommands{{}}, ""},
+		{"DoMulti", fakeCommands{{}, {}}, "PIPELINE"},
 		{"Do", fakeCommands{{strings.Repeat("X", maxNameLen+1)}}, ""},
 		{"DoMulti", fakeCommands{{"GET", "a"}}, "GET"},
 		{"DoMulti", fakeCommands{{"GET", "a"}, {"get", "b"}, {[]byte("Get"), "c"}}, "PIPELINE GET"},
@@ -163,6 +165,7 @@ func TestQueryText(t *testing.T) {
 		// A subcommand that does not look like one is hidden too.
 		{fakeCommands{{"ACL", "hunter 2"}}, "ACL ?"},
 		{fakeCommands{{"GET", "a"}, {"AUTH", "hunter2"}}, "GET a; AUTH ?"},
+		{fakeCommands{{}}, ""},
 	} {
 		assert.Equal(t, tc.want, queryText(tc.cmds))
 	}

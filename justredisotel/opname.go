@@ -36,6 +36,9 @@ func (h *Hook) opName(op string, c commands) string {
 	first := c.Args(0)
 	if prefix == "" {
 		// The common case, a name written in upper case, costs nothing.
+		if len(first) == 0 {
+			return ""
+		}
 		if s, ok := first[0].(string); ok && isUpperName(s) {
 			return s
 		}
