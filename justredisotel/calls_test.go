@@ -104,6 +104,36 @@ func TestCallSpanNames(t *testing.T) {
 	}
 }
 
+// TestTransactionSpans shows a Transaction's round trips: the WATCH, the
+// read fn makes, and MULTI ... EXEC, which is named after the commands
+// between, as a transaction.
+func TestTransactionSpans(t *testing.T) {
+	tel := newTelemetry(t)
+	r := tel.client(t)
+	ctx := testCtx(t)
+	k := key(t, "k")
+	_, err := r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) {
+		if _, err := c.Do(ctx, "GET", k); err != nil {
+			return nil, err
+		}
+		return [][]any{{"INCR", k}, {"INCR", k}}, nil
+	}, k)
+	require.NoError(t, err)
+
+	var names []string
+	for _, span := range tel.ended() {
+		names = append(names, span.Name())
+		if span.Name() == "MULTI INCR" {
+			a := attrs(span)
+			assert.Equal(t, int64(4), a["db.operation.batch.size"].AsInt64(), "MULTI, two INCRs, EXEC")
+			host, _ := serverHostPort(t)
+			assert.Equal(t, host, a["server.address"].AsString())
+		}
+	}
+	assert.Contains(t, names, "GET")
+	assert.Contains(t, names, "MULTI INCR")
+}
+
 // TestCallSpanDatabase shows db.namespace following the database.
 func TestCallSpanDatabase(t *testing.T) {
 	tel := newTelemetry(t)
