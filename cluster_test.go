@@ -59,6 +59,25 @@ func TestCluster(t *testing.T) {
 		require.Contains(t, err.Error(), "not a cluster node")
 	})
 
+	t.Run("EndpointsPolled", func(t *testing.T) {
+		// Polled back to back, Endpoints answers from the slot map in hand
+		// and refreshes it in the background, rate-limited: it never waits
+		// for a refresh, so 200 calls make only a few.
+		r := clusterClient(t, seed)
+		ctx := testCtx(t)
+		_, err := r.Do(ctx, "PING")
+		require.NoError(t, err)
+		before := clusterSlotsCalls(t, c)
+		for i := 0; i < 200; i++ {
+			eps, err := r.Endpoints(ctx)
+			require.NoError(t, err)
+			require.Len(t, eps, len(c.Nodes()))
+		}
+		refreshes := clusterSlotsCalls(t, c) - before
+		t.Logf("200 Endpoints calls made %d slot-map refreshes", refreshes)
+		require.Less(t, refreshes, 20)
+	})
+
 	t.Run("Endpoints", func(t *testing.T) {
 		r := clusterClient(t, seed)
 		eps, err := r.Endpoints(testCtx(t))
@@ -921,4 +940,21 @@ func infoField(t *testing.T, node *redistest.Server, name string) string {
 		}
 	}
 	return ""
+}
+
+// clusterSlotsCalls counts the CLUSTER SLOTS calls every node of c served.
+func clusterSlotsCalls(t *testing.T, c *redistest.Cluster) int {
+	t.Helper()
+	n := 0
+	for _, node := range c.Nodes() {
+		stats, err := node.Do("INFO", "commandstats")
+		require.NoError(t, err)
+		for _, line := range splitLines(stats) {
+			var calls int
+			if _, err := fmt.Sscanf(line, "cmdstat_cluster|slots:calls=%d", &calls); err == nil {
+				n += calls
+			}
+		}
+	}
+	return n
 }
