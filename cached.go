@@ -54,6 +54,7 @@ func (r *Redis) cachedDo(ctx context.Context, args []any) (v any, err error, don
 	c := r.p.cache
 	for {
 		if h, ok := c.hit(id, cacheNow(), r.call.cacheTTL); ok {
+			r.call.trace.hit()
 			v, err = decodeHit(h, r.call.decoder)
 			return v, err, true
 		}
@@ -95,6 +96,7 @@ func (r *Redis) fillOne(ctx context.Context, cmd *command, args []any, f *cacheF
 		c.abandon(f)
 		return nil, err, true
 	}
+	r.call.trace.served(sv.addr)
 	vals := make([]any, fillReplies(f))
 	now := cacheNow()
 	fctx, cancel := r.fillContext(ctx)

@@ -282,6 +282,22 @@ func TestClientCacheDoMulti(t *testing.T) {
 	require.Equal(t, []any{"1", "2", []any{"1", "2"}}, vals)
 	require.EqualValues(t, 2, commandStats(t, srv)["get"].calls, "all hits now")
 
+	// A hook is told which calls the cache answered.
+	h := &recorder{name: "cache"}
+	hr, err := justredis.New(justredis.WithAddress(srv.Addr()), justredis.WithClientCache(1<<20), justredis.WithHook(h))
+	require.NoError(t, err)
+	defer hr.Close()
+	hcached := hr.Modify(justredis.WithCache(time.Minute))
+	for i := 0; i < 2; i++ {
+		_, err = hcached.Do(ctx, "GET", "b")
+		require.NoError(t, err)
+		require.Equal(t, i == 1, h.lastEnd().CacheHit, "call %d", i)
+		_, err = hcached.DoMulti(ctx, []any{"GET", "b"}, []any{"GET", "c"})
+		require.NoError(t, err)
+		require.Equal(t, i == 1, h.lastEnd().CacheHit, "DoMulti %d", i)
+	}
+	require.Empty(t, h.lastEnd().Addr, "no server saw it")
+
 	vals, err = cached.DoMulti(ctx, []any{"SET", "a", "new"}, []any{"GET", "a"})
 	require.NoError(t, err)
 	require.Equal(t, []any{"OK", "new"}, vals, "the GET after a SET in one pipeline sees it")

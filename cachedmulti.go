@@ -50,6 +50,9 @@ func (r *Redis) cachedMulti(ctx context.Context, cmds [][]any) (vals []any, err 
 			m.waits = append(m.waits, multiWait{i: i, f: wait})
 		}
 	}
+	if len(m.fills) == 0 && len(m.waits) == 0 {
+		r.call.trace.hit() // no server saw the call
+	}
 	if len(m.fills) > 0 {
 		groups, err := m.plan(ctx, t, cmds)
 		if err != nil || groups == nil {
@@ -189,6 +192,7 @@ func (m *multiRead) fillGroup(ctx context.Context, g *fillGroup) {
 		fail()
 		return
 	}
+	m.r.call.trace.served(g.sv.addr)
 	all := make([]any, g.n)
 	now := cacheNow()
 	fctx, cancel := m.r.fillContext(ctx)

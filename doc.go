@@ -139,6 +139,29 @@
 //	c.Do(ctx, "INCRBY", "balance", 10)
 //	v, err := c.Do(ctx, "EXEC") // nil if "balance" changed since WATCH
 //
+// Transaction does the WATCH, read, MULTI/EXEC loop for you, retrying when a
+// watched key changed (at most 32 attempts, then ErrTxAborted):
+//
+//	replies, err := r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) {
+//		n, err := justredis.Int64(c.Do(ctx, "GET", "balance"))
+//		if err != nil {
+//			return nil, err
+//		}
+//		return [][]any{{"SET", "balance", n + 10}}, nil
+//	}, "balance")
+//
+// # Iterating
+//
+// Scan turns SCAN, HSCAN, SSCAN and ZSCAN into an iterator that supplies
+// the cursor; in a cluster SCAN walks every master:
+//
+//	for key, err := range r.Scan(ctx, "SCAN", "MATCH", "user:*") {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(key)
+//	}
+//
 // # Publish and subscribe
 //
 // SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and MONITOR run on a PushConnection,
@@ -174,6 +197,20 @@
 //	c, err := r.Connection(ctx, "{user1}:balance") // the node that owns the key
 //	replicas := r.Modify(justredis.WithReplicaReads(true))
 //	v, err := replicas.Do(ctx, "GET", "{user1}:name")
+//
+// # Observability
+//
+// WithHook adds a Hook, which sees every call (its command names, server,
+// database, duration, error, and whether it was retried, redirected or
+// answered from the cache) and every connection event (dials, closes,
+// slot-map refreshes, failovers, resubscribes, waits for a connection);
+// the context its CallStart returns flows into the call, so spans nest.
+// Argument values reach only a hook that asks for them (ArgsHook).
+// WithLogger logs what an operator wants to know to a *slog.Logger, never
+// a password or an argument value, and Stats is a snapshot of connections
+// and counters to poll. The module justredisotel turns hooks into
+// OpenTelemetry spans and metrics. With none of these, a call costs
+// nothing extra.
 //
 // # Errors
 //

@@ -82,6 +82,9 @@ type callSettings struct {
 	// cacheTTL is how long the client-side cache may keep the replies of
 	// this copy's reads (WithCache); 0: not cached.
 	cacheTTL time.Duration
+	// trace collects what hooks are told of a call; nil without hooks,
+	// and then set only on a per-call copy.
+	trace *callTrace
 }
 
 func defaultSettings() settings {

@@ -127,7 +127,11 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 		return p.doBlocking(ctx, sv, cs, args)
 	}
 	sha, script := p.scriptSHA(cmd, args)
+	cs.trace.served(sv.addr)
 	for retried := false; ; retried = true {
+		if retried {
+			cs.trace.retry()
+		}
 		cn, err := sv.sharedConn(ctx, cs.db)
 		if err != nil {
 			p.lost(sv)
@@ -157,6 +161,9 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 // caller gives up, the connection is closed at once, so the server never
 // hands it data (a popped list element, say) that nobody would read.
 func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, args []any) (any, error) {
+	cs.trace.served(sv.addr)
+	sv.counters.blocking.Add(1)
+	defer sv.counters.blocking.Add(-1)
 	cn, err := sv.dedicatedConn(ctx, cs.db)
 	if err != nil {
 		return nil, err
@@ -184,12 +191,15 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		blocking = blocking || (cmd != nil && cmd.blocking)
 		script = script || (cmd != nil && cmd.script != notScript)
 	}
+	cs.trace.served(sv.addr)
 	vals := make([]any, len(cmds))
 	var scripts *scriptBatch
 	if script && !blocking {
 		scripts = p.planScripts(sv, p.cmds.Load(), cmds)
 	}
 	if blocking {
+		sv.counters.blocking.Add(1)
+		defer sv.counters.blocking.Add(-1)
 		cn, err := sv.dedicatedConn(ctx, cs.db)
 		if err != nil {
 			return nil, err
@@ -202,7 +212,11 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		return vals, nil
 	}
 	evalOnly := false
+	cs.trace.served(sv.addr)
 	for retried := false; ; retried = true {
+		if retried {
+			cs.trace.retry()
+		}
 		var enc []byte
 		if scripts != nil {
 			var err error
@@ -239,7 +253,11 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 // doEncodedOn sends a command already encoded to sv, retrying as doOn
 // does; WithEndpoint(Masters) encodes once for every master.
 func (p *pool) doEncodedOn(ctx context.Context, sv *server, cs *callSettings, encoded []byte) (any, error) {
+	cs.trace.served(sv.addr)
 	for retried := false; ; retried = true {
+		if retried {
+			cs.trace.retry()
+		}
 		cn, err := sv.sharedConn(ctx, cs.db)
 		if err != nil {
 			return nil, err
