@@ -154,8 +154,8 @@ func BenchmarkCacheEntryMemory(b *testing.B) {
 		data := 0
 		for j := 0; j < n; j++ {
 			k := fmt.Sprintf("key:%08d", j)
-			id := "0 *2\r\n$3\r\nGET\r\n$12\r\n" + k + "\r\n"
-			mine, _ := c.begin([]byte(id), []string{k}, 0, ttl)
+			id, _ := appendCacheID(nil, 0, []any{"GET", k})
+			mine, _ := c.begin(id, []string{k}, 0, ttl)
 			frame := append([]byte(nil), value...)
 			c.store(mine, frame, owner, 0, minute)
 			data += len(frame) + len(id) + len(k)

@@ -565,3 +565,24 @@ func TestClientCacheClose(t *testing.T) {
 	}
 	settle(t, base)
 }
+
+// A cache hit allocates nothing for StringDecoder's immutable values, and
+// a write through a client with a cache no more than without one.
+func TestClientCacheAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	ctx := context.Background()
+	k := key(t, "k")
+	r, cached := cachedClient(t, server().Addr(), 1<<20)
+	_, err := r.Do(ctx, "SET", k, "value")
+	require.NoError(t, err)
+	_, err = cached.Do(ctx, "GET", k)
+	require.NoError(t, err)
+	hit := testing.AllocsPerRun(200, func() { cached.Do(ctx, "GET", k) })
+	require.Zero(t, hit, "GET hit")
+	bytesHit := testing.AllocsPerRun(200, func() { cached.Modify(justredis.WithDecoder(justredis.BytesDecoder)).Do(ctx, "GET", k) })
+	set := testing.AllocsPerRun(200, func() { r.Do(ctx, "SET", k, "value") })
+	t.Logf("GET hit %.0f allocs, with BytesDecoder %.0f (Modify included), SET %.0f", hit, bytesHit, set)
+	require.Zero(t, set, "SET with entries to invalidate")
+}

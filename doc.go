@@ -198,6 +198,65 @@
 //	replicas := r.Modify(justredis.WithReplicaReads(true))
 //	v, err := replicas.Do(ctx, "GET", "{user1}:name")
 //
+// # Scripts
+//
+// EVAL and EVAL_RO are sent as they are the first time a server sees a
+// script, and as EVALSHA and EVALSHA_RO (its SHA1, 40 bytes) once the
+// client knows the server has it: the text crosses the network once per
+// server, not once per call. Nothing changes for the caller:
+//
+//	const incrBy = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+//	n, err := justredis.Int64(r.Do(ctx, "EVAL", incrBy, 1, "counter", 5))
+//
+// This holds for Do, DoMulti, Connection and Transaction, per node in a
+// cluster. The client forgets what a server has on NOSCRIPT, on SCRIPT
+// FLUSH sent through it, and when a broken connection to the server is
+// replaced (a restart or a failover empties its script cache). A single
+// call answered NOSCRIPT, which proves the script did not run, is sent
+// again as EVAL; in a pipeline or a transaction the commands after it have
+// run already, so the NOSCRIPT stays at its index as an *Error rather than
+// reorder them. The cost: one SHA1 per script text, and a set of digests
+// per server, both bounded.
+//
+// # Client-side caching
+//
+// WithClientCache gives a client a local cache of at most maxBytes, and
+// copies made with WithCache read through it: a cacheable read is answered
+// locally when it can be, and otherwise read from the server and kept, for
+// at most ttl and never past its keys' expiry. The server tells the client
+// when a cached key changes (Redis's client-side caching, CLIENT TRACKING),
+// and the entry is dropped when the message arrives; a write through the
+// client drops the entries of its keys before it returns.
+//
+//	r, err := justredis.New(justredis.WithClientCache(64 << 20))
+//	cached := r.Modify(justredis.WithCache(time.Minute))
+//	v, err := cached.Do(ctx, "GET", "config:flags") // the second time, from the cache
+//	hits := r.Stats().CacheHits
+//
+// What may be cached is the server's to say, from its COMMAND metadata
+// (Redis 7 or later): read-only commands with keys, not blocking, whose
+// output the tips do not mark nondeterministic (GET, MGET, HGETALL,
+// SMEMBERS, ZRANGE; not TTL or SRANDMEMBER). Every hit is decoded from the
+// reply's wire frame with the caller's decoder, so callers never share a
+// mutable value. DoMulti of cacheable reads answers hits locally and reads
+// the misses in one pipeline per server. Concurrent misses for one command
+// make one round trip.
+//
+// Each server gets, per database, a connection of the cache's own with
+// CLIENT TRACKING on in OPTIN mode: a miss is sent there as CLIENT CACHING
+// yes, the read, and PTTL of its keys, in one write, so the server tracks
+// the keys the cache holds and no others (the default mode would track
+// every key read on the connection, in server memory). A goroutine reads
+// that connection all the time, so invalidations are applied as they
+// arrive, and a connection that breaks is noticed at once and takes its
+// entries with it. Under RESP2 (WithRESP(2)) tracking is redirected to one
+// more connection per server, subscribed to __redis__:invalidate. The
+// costs: the server's tracking table (one entry per cached key) and its
+// invalidation messages; one or two connections and goroutines per server;
+// per miss, CLIENT CACHING and a PTTL per key on the wire; in the client,
+// maxBytes at most, each entry counted as its frame, command and keys plus
+// some 300 bytes.
+//
 // # Observability
 //
 // WithHook adds a Hook, which sees every call (its command names, server,

@@ -489,6 +489,8 @@ var targets = []target{
 	{"1 MiB GET ≥ 1.0× best peer", "GetLarge/", "MB/s", "", 1.0},
 	{"sequential SET+GET within 1.05× of best peer", "Seq/op=setget/", "ns/op", "", 1.05},
 	{"cluster parallel GET ≥ 1.0× rueidis", "ClusterParallelGet/", "gets/s", "rueidis", 1.0},
+	{"cache-hit GET ≤ 1.0× rueidis DoCache", "CacheHit/", "ns/op", "rueidis", 1.0},
+	{"cache-hit GET allocs ≤ rueidis DoCache", "CacheHit/", "allocs/op", "rueidis", 1.0},
 }
 
 func writeTargets(w io.Writer, r *results) {
