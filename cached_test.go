@@ -164,7 +164,8 @@ func TestClientCacheWhatIsCached(t *testing.T) {
 	require.NoError(t, err)
 	resetServerStats(t, srv)
 	for i := 0; i < 3; i++ {
-		for _, cmd := range [][]any{{"HGETALL", "h"}, {"SMEMBERS", "s"}, {"SRANDMEMBER", "s"}, {"TTL", "n"}, {"STRLEN", "n"}, {"DBSIZE"}} {
+		for _, cmd := range [][]any{{"HGETALL", "h"}, {"SMEMBERS", "s"}, {"SRANDMEMBER", "s"}, {"TTL", "n"}, {"STRLEN", "n"}, {"DBSIZE"},
+			{"EVAL_RO", "return redis.call('GET', KEYS[1])", 1, "n"}} {
 			_, err := cached.Do(ctx, cmd...)
 			require.NoError(t, err)
 		}
@@ -177,6 +178,7 @@ func TestClientCacheWhatIsCached(t *testing.T) {
 	for cmd, calls := range map[string]int64{"hgetall": 1, "smembers": 1, "strlen": 1, "srandmember": 3, "ttl": 3, "dbsize": 3} {
 		require.EqualValues(t, calls, st[cmd].calls, cmd)
 	}
+	require.EqualValues(t, 3, st["eval_ro"].calls+st["evalsha_ro"].calls, "a script reads more than its keys say")
 	v, err := cached.Do(ctx, "HGETALL", "h")
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"f": "v"}, v)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,9 +16,11 @@ import (
 // a script's text crosses the network once per server rather than once
 // per call. The client learns it from an EVAL that ran (a script that ran,
 // even into an error, is loaded), and forgets it on NOSCRIPT, on a SCRIPT
-// FLUSH sent through the client, and whenever a broken shared connection
-// to the server is replaced (a restart or a failover empties the server's
-// script cache).
+// FLUSH sent through the client, and whenever a connection to the server
+// is found broken by the server or the network (a restart or a failover
+// empties the server's script cache): see forgetLocked, in server.go. The
+// rewrite is decided once the connection is in hand, so that a call that
+// replaces a broken connection sends the script.
 //
 // NOSCRIPT proves the script did not run, so a single call answered so is
 // sent again as EVAL. In a pipeline the commands after it have already
@@ -350,4 +353,12 @@ func (b *scriptBatch) use(i int) *scriptUse {
 		}
 	}
 	return nil
+}
+
+// brokeOnItsOwn reports whether cn broke other than by the client closing
+// it: the server or the network ended it, as a restart does.
+func (cn *conn) brokeOnItsOwn() bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.err != nil && !errors.Is(cn.err, ErrClosed)
 }

@@ -170,6 +170,11 @@ func (sv *server) forgetLocked(cn *conn) {
 	if isDedicated {
 		sv.dedicated--
 	}
+	if cn.brokeOnItsOwn() {
+		// The server may have restarted or failed over, which empties
+		// its script cache (scripts.go).
+		sv.scripts.clear()
+	}
 }
 
 // unlock releases mu, then closes the connections let go of while it was

@@ -117,9 +117,6 @@ func (sv *server) setSharedLocked(key connKey, sc *sharedConn) {
 		}
 		if old := (*m)[key]; old != nil {
 			sv.forgetLocked(old.conn)
-			// It broke: the server may have restarted or failed over,
-			// which empties its script cache.
-			sv.scripts.clear()
 		}
 	}
 	next[key] = sc

@@ -217,17 +217,19 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		if retried {
 			cs.trace.retry()
 		}
-		var enc []byte
-		if scripts != nil {
-			var err error
-			if enc, err = scripts.encode(cmds, evalOnly); err != nil {
-				return nil, err
-			}
-		}
 		cn, err := sv.sharedConn(ctx, cs.db)
 		if err != nil {
 			p.lost(sv)
 			return nil, err
+		}
+		// Encoded once the connection is in hand: replacing a broken
+		// one forgets the scripts the server may have lost.
+		var enc []byte
+		if scripts != nil {
+			if enc, err = scripts.encode(cmds, evalOnly); err != nil {
+				cn.done()
+				return nil, err
+			}
 		}
 		if enc != nil {
 			_, err = cn.roundTripEncoded(ctx, enc, cs.decoder, vals)
