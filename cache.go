@@ -140,6 +140,14 @@ func (c *clientCache) hit(id []byte, now int64, ttl time.Duration) (e cacheHit, 
 		s.mu.Unlock()
 		return e, false
 	}
+	if entry.owner.dead.Load() {
+		// Its tracking is gone; the reader that saw the connection break
+		// is about to drop the rest.
+		s.remove(entry, c)
+		s.invalidations++
+		s.mu.Unlock()
+		return e, false
+	}
 	if now-entry.filled >= int64(ttl) {
 		s.mu.Unlock()
 		return e, false // begin replaces it

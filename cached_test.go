@@ -588,3 +588,41 @@ func TestClientCacheAllocations(t *testing.T) {
 	t.Logf("GET hit %.0f allocs, with BytesDecoder %.0f (Modify included), SET %.0f", hit, bytesHit, set)
 	require.Zero(t, set, "SET with entries to invalidate")
 }
+
+// Under WithMaxConnections the cache's connection takes a place of its
+// own, which it gives up to a caller that needs one; its reads go
+// uncached meanwhile, and are cached again once a place is free.
+func TestClientCacheMaxConnections(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	ctx := testCtx(t)
+	r, cached := cachedClient(t, srv.Addr(), 1<<20, justredis.WithMaxConnections(2), justredis.WithWaitTimeout(10*time.Second))
+	_, err := r.Do(ctx, "SET", "k", "v1")
+	require.NoError(t, err)
+	_, err = cached.Do(ctx, "GET", "k")
+	require.NoError(t, err)
+	require.Equal(t, 1, r.Stats().CacheEntries)
+
+	c, err := r.Connection(ctx) // the cache's place is the only one for it
+	require.NoError(t, err)
+	eventually(t, func() bool { return r.Stats().CacheEntries == 0 }, "the closed connection's entries stayed")
+	_, err = c.Do(ctx, "SET", "k", "v2")
+	require.NoError(t, err)
+	v, err := cached.Do(ctx, "GET", "k")
+	require.NoError(t, err)
+	require.Equal(t, "v2", v, "uncached while the place is taken")
+	require.NoError(t, c.Close())
+
+	eventually(t, func() bool {
+		_, err := cached.Do(ctx, "GET", "k")
+		require.NoError(t, err)
+		return r.Stats().CacheEntries == 1
+	}, "never cached again")
+	_, err = srv.Do("SET", "k", "v3")
+	require.NoError(t, err)
+	eventually(t, func() bool {
+		v, err := cached.Do(ctx, "GET", "k")
+		require.NoError(t, err)
+		return v == "v3"
+	}, "tracking was not set up again")
+}

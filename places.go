@@ -171,7 +171,8 @@ func (sv *server) unreserveLocked(dedicated bool) {
 // of the kind dedicated says, taken from a connection nobody uses: one
 // that broke, then the oldest dedicated connection at rest, then a shared
 // connection with no lease, which is retired: no call is under way on it,
-// and none can start. It reports whether it freed one.
+// and none can start; last, a connection of the client-side cache, whose
+// reads then go uncached (tracking.go). It reports whether it freed one.
 func (sv *server) reclaimLocked(dedicated bool) bool {
 	// Connections of their own are at their cap: only closing one of them
 	// helps.
@@ -193,7 +194,7 @@ func (sv *server) reclaimLocked(dedicated bool) bool {
 		return true
 	}
 	if capped {
-		return false
+		return sv.reclaimTrackedLocked()
 	}
 	if m := sv.shared.Load(); m != nil {
 		for key, sc := range *m {
@@ -204,7 +205,7 @@ func (sv *server) reclaimLocked(dedicated bool) bool {
 			}
 		}
 	}
-	return false
+	return sv.reclaimTrackedLocked()
 }
 
 // waited counts a wait for a place, and tells the observers.

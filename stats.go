@@ -31,7 +31,8 @@ type ServerStats struct {
 
 	// Open connections, as CLIENT LIST on the server counts them: Shared
 	// (pipelined, one per database in use) and Dedicated (all others:
-	// Connections, blocking commands, push connections and those at rest).
+	// Connections, blocking commands, push connections, those at rest,
+	// and the client-side cache's).
 	Shared, Dedicated int
 	// Of the dedicated ones: at rest in the pool, running a blocking
 	// command, and in push mode (PushConnection).

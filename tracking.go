@@ -267,6 +267,36 @@ func (sv *server) tryPlace() bool {
 	return sv.serveOneLocked(&w)
 }
 
+// reclaimTrackedLocked closes one of the cache's connections to free its
+// place for a caller that waits for one, the RESP2 invalidation
+// connection last; it reports whether it did. The cache's entries from it
+// go, and its reads go uncached until a place is free without waiting.
+// sv.mu is held.
+func (sv *server) reclaimTrackedLocked() bool {
+	t := &sv.track
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var victim *conn
+	for key, cn := range t.conns {
+		delete(t.conns, key)
+		if _, ok := sv.all[cn]; ok {
+			victim = cn
+			break
+		}
+	}
+	if victim == nil && len(t.conns) == 0 && t.inval != nil {
+		if _, ok := sv.all[t.inval]; ok {
+			victim, t.inval = t.inval, nil
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	t.retryAt = time.Now().Add(trackedRetry)
+	sv.dropLocked(victim) // its reader drops its entries
+	return true
+}
+
 // parseInvalidation reads an invalidation message: under RESP3 the push
 // ["invalidate", keys], under RESP2 the message ["message",
 // "__redis__:invalidate", keys]. keys is nil and all true when the server
