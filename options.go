@@ -65,6 +65,7 @@ type settings struct {
 	pushBuffer     int // messages a PushConnection buffers (WithPushBuffer); 0: the default
 	hooks          []Hook
 	logger         *slog.Logger
+	sentinel       sentinelConfig // WithSentinel, WithSentinelAuth (sentinel.go)
 	call           callSettings
 }
 
