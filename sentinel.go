@@ -151,29 +151,40 @@ func (s *sentinel) resolve(ctx context.Context, db int, stale *server) (*server,
 	if sv := s.cur.Load(); sv != nil && sv != stale {
 		return sv, nil
 	}
+	var wrong error // what the last round found wrong
 	for round := 0; ; round++ {
 		v, err := s.lookup(ctx)
 		if err != nil {
-			return nil, err
+			return nil, besides(err, wrong)
 		}
 		sv := s.p.server(v.master)
 		role, err := s.role(ctx, sv, db)
 		if err != nil {
-			return nil, fmt.Errorf("justredis: master %q at %s, as sentinel %s says: %w", s.name, sv.addr, v.from, err)
+			err = fmt.Errorf("justredis: master %q at %s, as sentinel %s says: %w", s.name, sv.addr, v.from, err)
+			return nil, besides(err, wrong)
 		}
 		if role == "master" {
 			s.install(ctx, sv, v)
 			return sv, nil
 		}
 		// A failover under way: the sentinels have not caught up yet.
-		wrong := fmt.Errorf("justredis: sentinel %s names %s as master %q, but it says it is a %s", v.from, sv.addr, s.name, role)
+		wrong = fmt.Errorf("justredis: sentinel %s names %s as master %q, but it says it is a %s", v.from, sv.addr, s.name, role)
 		if round+1 >= maxResolveRounds {
 			return nil, wrong
 		}
 		if err := sleep(ctx, backoff(round)); err != nil {
-			return nil, fmt.Errorf("%w; %w", err, wrong)
+			return nil, besides(err, wrong)
 		}
 	}
+}
+
+// besides adds to err, which ended the search for the master, what an
+// earlier round of it found wrong, if anything: that is the news.
+func besides(err, earlier error) error {
+	if earlier == nil {
+		return err
+	}
+	return fmt.Errorf("%w (before that: %w)", err, earlier)
 }
 
 // role asks sv what it is: "master", "slave" or "sentinel". A server that

@@ -482,6 +482,40 @@ func TestSentinelAuth(t *testing.T) {
 	t.Run("FailoverUnderLoad", func(t *testing.T) {
 		sentinelFailoverUnderLoad(t, d, noWatch...)
 	})
+	t.Run("MasterKilled", func(t *testing.T) {
+		// The sentinels replace it by themselves after DownAfter (2s) and
+		// an election; the client serves again once they have.
+		r := sentinelClient(t, d, justredis.WithAuth("", "data-pw"), justredis.WithSentinelAuth("", "sentinel-pw"))
+		c, err := r.Connection(ctx)
+		require.NoError(t, err)
+		_, err = c.Do(ctx, "SET", "auth:killed", "kept")
+		require.NoError(t, err)
+		n, err := c.Do(ctx, "WAIT", 1, 5000)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), n)
+		require.NoError(t, c.Close())
+
+		old := d.Master()
+		start := time.Now()
+		require.NoError(t, old.Kill())
+		failed := 0
+		for {
+			callCtx, cancel := context.WithTimeout(ctx, time.Second)
+			_, err := r.Do(callCtx, "INCR", "auth:killed:n")
+			cancel()
+			if err == nil {
+				break
+			}
+			failed++
+			require.NoError(t, ctx.Err(), "the client did not find the new master: %v", err)
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Logf("master killed: %d calls failed, the first write succeeded %v after the kill", failed, time.Since(start).Round(time.Millisecond))
+		v, err := r.Do(ctx, "GET", "auth:killed")
+		require.NoError(t, err)
+		require.Equal(t, "kept", v)
+		require.NotEqual(t, old, d.Master())
+	})
 }
 
 // TestSentinelOptions: what New refuses before dialling anything.
@@ -506,4 +540,40 @@ func TestSentinelOptions(t *testing.T) {
 	require.NotContains(t, fmt.Sprintf("%v %+v %#v", r, r, r), "secret")
 	require.NoError(t, r.Close())
 	require.True(t, strings.HasPrefix(r.String(), "justredis.Redis{sentinel m at a:26379"))
+}
+
+// TestSentinelMasterSaysReplica: when the node the sentinels name says it
+// is a replica, the client asks again, and fails within the call's context
+// saying so for as long as it lasts.
+func TestSentinelMasterSaysReplica(t *testing.T) {
+	t.Parallel()
+	// The sentinels would take a minute to act.
+	d := redistest.StartSentinel(t, redistest.SentinelOptions{Sentinels: 1, DownAfter: time.Minute})
+	m, rep := d.Master(), d.Replicas()[0]
+	r := sentinelClient(t, d)
+	ctx := testCtx(t)
+	_, err := r.Do(ctx, "SET", "says", "before")
+	require.NoError(t, err)
+
+	host, port, _ := strings.Cut(rep.Addr(), ":")
+	_, err = rep.Do("REPLICAOF", "NO", "ONE")
+	require.NoError(t, err)
+	_, err = m.Do("REPLICAOF", host, port)
+	require.NoError(t, err)
+	callCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_, err = r.Do(callCtx, "SET", "says", "during")
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, "names "+m.Addr()+` as master "mymaster", but it says it is a slave`)
+
+	host, port, _ = strings.Cut(m.Addr(), ":")
+	_, err = m.Do("REPLICAOF", "NO", "ONE")
+	require.NoError(t, err)
+	_, err = rep.Do("REPLICAOF", host, port)
+	require.NoError(t, err)
+	_, err = r.Do(ctx, "SET", "says", "after")
+	require.NoError(t, err)
+	got, err := m.Do("GET", "says")
+	require.NoError(t, err)
+	require.Equal(t, "after", got)
 }
