@@ -232,8 +232,12 @@ func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]a
 		todo = todo[:0]
 		wait := false
 		for _, b := range batches {
+			cs.trace.served(b.sv.addr)
 			if b.err != nil {
 				retry, err := cl.roundTripFailed(b)
+				if len(retry) > 0 {
+					cs.trace.retry()
+				}
 				if err != nil {
 					for _, c := range b.cmds {
 						vals[c.i] = err
@@ -249,6 +253,7 @@ func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]a
 			for k, c := range b.cmds {
 				again, pause := cl.redirected(c, b.vals[k], b.sv)
 				if again {
+					cs.trace.redirect()
 					todo = append(todo, c)
 					wait = wait || pause
 				} else {
@@ -294,6 +299,7 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 		return nil, err, true
 	}
 	sv := cl.pick(slot, false)
+	cs.trace.served(sv.addr)
 	cn, err := sv.sharedConn(ctx, 0)
 	if err != nil {
 		return nil, nil, false
@@ -302,6 +308,7 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 	cn.done()
 	if err != nil {
 		if mayRetry(err, cmd) {
+			cs.trace.retry()
 			return nil, nil, false
 		}
 		cl.refreshSoon()
@@ -309,13 +316,16 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 	}
 	switch class, e := classify(v); class {
 	case replyMoved:
+		cs.trace.redirect()
 		if s, addr, ok := parseRedirect(e.msg, sv.addr); ok {
 			cl.moved(s, addr)
 		}
 		return nil, nil, false
 	case replyAsk:
+		cs.trace.redirect()
 		return cl.askOnce(ctx, cs, sv, e, cmd, args)
 	case replyTryAgain, replyClusterDown:
+		cs.trace.redirect()
 		return nil, nil, false
 	}
 	v, err = reply(v)
@@ -437,6 +447,9 @@ func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
 	if shared != nil {
 		cn = shared.conn
 		defer shared.done()
+	} else {
+		b.sv.counters.blocking.Add(1)
+		defer b.sv.counters.blocking.Add(-1)
 	}
 	enc := b.cmds[0].enc
 	n := 0

@@ -299,9 +299,12 @@ func (c *slotKeeper) reload() error {
 		c.mu.Lock()
 		c.slots.Store(m)
 		c.mu.Unlock()
+		c.p.s.emit(ctx, &Event{Kind: EventRefresh, Addr: sv.addr})
 		return nil
 	}
-	return fmt.Errorf("justredis: no cluster node gave its slot map: %w", errors.Join(errs...))
+	err := fmt.Errorf("justredis: no cluster node gave its slot map: %w", errors.Join(errs...))
+	c.p.s.emit(ctx, &Event{Kind: EventRefresh, Err: err})
+	return err
 }
 
 // candidates lists the nodes to ask for the slot map: the masters in a

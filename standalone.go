@@ -126,7 +126,11 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 	if cmd != nil && cmd.blocking {
 		return p.doBlocking(ctx, sv, cs, args)
 	}
+	cs.trace.served(sv.addr)
 	for retried := false; ; retried = true {
+		if retried {
+			cs.trace.retry()
+		}
 		cn, err := sv.sharedConn(ctx, cs.db)
 		if err != nil {
 			p.lost(sv)
@@ -148,6 +152,9 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 // caller gives up, the connection is closed at once, so the server never
 // hands it data (a popped list element, say) that nobody would read.
 func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, args []any) (any, error) {
+	cs.trace.served(sv.addr)
+	sv.counters.blocking.Add(1)
+	defer sv.counters.blocking.Add(-1)
 	cn, err := sv.dedicatedConn(ctx, cs.db)
 	if err != nil {
 		return nil, err
@@ -174,8 +181,11 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		readonly = readonly && cmd != nil && cmd.readonly
 		blocking = blocking || (cmd != nil && cmd.blocking)
 	}
+	cs.trace.served(sv.addr)
 	vals := make([]any, len(cmds))
 	if blocking {
+		sv.counters.blocking.Add(1)
+		defer sv.counters.blocking.Add(-1)
 		cn, err := sv.dedicatedConn(ctx, cs.db)
 		if err != nil {
 			return nil, err
@@ -187,7 +197,11 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		sv.release(cn)
 		return vals, nil
 	}
+	cs.trace.served(sv.addr)
 	for retried := false; ; retried = true {
+		if retried {
+			cs.trace.retry()
+		}
 		cn, err := sv.sharedConn(ctx, cs.db)
 		if err != nil {
 			p.lost(sv)
@@ -208,7 +222,11 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 // doEncodedOn sends a command already encoded to sv, retrying as doOn
 // does; WithEndpoint(Masters) encodes once for every master.
 func (p *pool) doEncodedOn(ctx context.Context, sv *server, cs *callSettings, encoded []byte) (any, error) {
+	cs.trace.served(sv.addr)
 	for retried := false; ; retried = true {
+		if retried {
+			cs.trace.retry()
+		}
 		cn, err := sv.sharedConn(ctx, cs.db)
 		if err != nil {
 			return nil, err
