@@ -239,6 +239,7 @@ func (s *sentinel) do(ctx context.Context, cs *callSettings, args []any) (any, e
 			if !s.replicaFailed(sv, err) {
 				return v, err
 			}
+			cs.trace.retry()
 		}
 	}
 	for attempt := 0; ; attempt++ {
@@ -247,7 +248,7 @@ func (s *sentinel) do(ctx context.Context, cs *callSettings, args []any) (any, e
 			return nil, err
 		}
 		v, err := s.p.doOn(ctx, sv, cs, args)
-		if err == nil || !s.again(ctx, sv, err, attempt) {
+		if err == nil || !s.again(ctx, cs, sv, err, attempt) {
 			return v, err
 		}
 	}
@@ -265,6 +266,7 @@ func (s *sentinel) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) 
 			if !s.replicaFailed(sv, err) && !unfitReplies(vals) {
 				return vals, err
 			}
+			cs.trace.retry()
 		}
 	}
 	var vals []any
@@ -276,7 +278,7 @@ func (s *sentinel) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) 
 		if vals, err = s.p.doMultiOn(ctx, sv, cs, cmds); err == nil {
 			break
 		}
-		if !s.again(ctx, sv, err, attempt) {
+		if !s.again(ctx, cs, sv, err, attempt) {
 			return nil, err
 		}
 	}
@@ -309,9 +311,10 @@ func (s *sentinel) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) 
 // gone either way. A READONLY reply proves the write did not run, and so
 // does a connection that failed before anything was sent; a write whose
 // reply was lost is never sent again.
-func (s *sentinel) again(ctx context.Context, sv *server, err error, attempt int) bool {
+func (s *sentinel) again(ctx context.Context, cs *callSettings, sv *server, err error, attempt int) bool {
 	if isReadOnly(err) {
 		s.lost(sv)
+		cs.trace.redirect()
 		return attempt < maxRedirects
 	}
 	var ne *netError
@@ -325,6 +328,7 @@ func (s *sentinel) again(ctx context.Context, sv *server, err error, attempt int
 	// sv could not be reached: the sentinels may know better by now. If
 	// they still name it, finding it fails with the reason.
 	s.lost(sv)
+	cs.trace.retry()
 	return attempt < maxRedirects && sleep(ctx, backoff(attempt)) == nil
 }
 

@@ -29,15 +29,20 @@ func sentinelClient(t *testing.T, d *redistest.Sentinel, opts ...justredis.Optio
 }
 
 // eventLog is a Hook that keeps the connection events, and when they
-// came.
+// came, and counts the calls that were redirected.
 type eventLog struct {
-	mu     sync.Mutex
-	events []justredis.Event
-	times  []time.Time
+	mu         sync.Mutex
+	events     []justredis.Event
+	times      []time.Time
+	redirected atomic.Int64
 }
 
 func (l *eventLog) CallStart(ctx context.Context, _ *justredis.Call) context.Context { return ctx }
-func (l *eventLog) CallEnd(context.Context, *justredis.Call)                         {}
+func (l *eventLog) CallEnd(_ context.Context, c *justredis.Call) {
+	if c.Redirected {
+		l.redirected.Add(1)
+	}
+}
 func (l *eventLog) Event(_ context.Context, ev *justredis.Event) {
 	l.mu.Lock()
 	l.events = append(l.events, *ev)
@@ -463,7 +468,8 @@ func TestSentinelAuth(t *testing.T) {
 		// An idle client's connection to the old master is cut by the
 		// sentinels; its next write goes there again, is answered
 		// READONLY, and goes on to the new master.
-		r, err := justredis.New(noWatch...)
+		events := &eventLog{}
+		r, err := justredis.New(append(noWatch, justredis.WithHook(events))...)
 		require.NoError(t, err)
 		defer r.Close()
 		_, err = r.Do(ctx, "SET", "auth:readonly", "before")
@@ -475,6 +481,9 @@ func TestSentinelAuth(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, int64(1), v)
 		require.Equal(t, refused+1, errorStat(t, old, "READONLY"), "the write went to the old master first")
+		require.Equal(t, int64(1), events.redirected.Load(), "hooks see it was redirected")
+		addrs, _ := events.failovers()
+		require.Equal(t, []string{d.Master().Addr()}, addrs)
 		got, err := d.Master().Do("GET", "auth:readonly:n")
 		require.NoError(t, err)
 		require.Equal(t, "1", got)
