@@ -7,9 +7,10 @@ import (
 	"sync"
 )
 
-// Redis is a client for one Redis deployment: a single server or a
-// cluster. It is safe for concurrent use by any number of goroutines, and
-// meant to be made once and shared.
+// Redis is a client for one Redis deployment: a single server, a cluster,
+// or the master (and replicas) of a Sentinel deployment. It is safe for
+// concurrent use by any number of goroutines, and meant to be made once
+// and shared.
 //
 // Copies made by Modify share its connections and differ only in per-call
 // settings; closing any of them closes them all.
