@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -190,12 +191,7 @@ func besides(err, earlier error) error {
 // role asks sv what it is: "master", "slave" or "sentinel". A server that
 // will not say (ROLE refused by an ACL) is taken at the sentinels' word.
 func (s *sentinel) role(ctx context.Context, sv *server, db int) (string, error) {
-	cn, err := sv.sharedConn(ctx, db)
-	if err != nil {
-		return "", err
-	}
-	defer cn.done()
-	v, err := cn.roundTrip(ctx, [][]any{{"ROLE"}}, StringDecoder, nil)
+	v, err := query(ctx, sv, db, [][]any{{"ROLE"}}, nil)
 	if err != nil {
 		return "", err
 	}
@@ -276,6 +272,10 @@ func (s *sentinel) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) 
 			return nil, err
 		}
 		if vals, err = s.p.doMultiOn(ctx, sv, cs, cmds); err == nil {
+			if slices.ContainsFunc(vals, isReadOnly) {
+				s.lost(sv)
+				cs.trace.redirect()
+			}
 			break
 		}
 		if !s.again(ctx, cs, sv, err, attempt) {

@@ -115,17 +115,12 @@ func (s *sentinel) noAnswer(order []string, errs []error) error {
 // ask asks one sentinel, in one round trip, for the master's address, the
 // replicas and the other sentinels.
 func (s *sentinel) ask(ctx context.Context, addr string) (sentinelView, error) {
-	cn, err := s.sentinelServer(addr).sharedConn(ctx, 0)
-	if err != nil {
-		return sentinelView{}, err
-	}
-	defer cn.done()
 	vals := make([]any, 3)
-	_, err = cn.roundTrip(ctx, [][]any{
+	_, err := query(ctx, s.sentinelServer(addr), 0, [][]any{
 		{"SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.name},
 		{"SENTINEL", "REPLICAS", s.name},
 		{"SENTINEL", "SENTINELS", s.name},
-	}, StringDecoder, vals)
+	}, vals)
 	if err != nil {
 		return sentinelView{}, err
 	}
@@ -151,6 +146,24 @@ func (s *sentinel) ask(ctx context.Context, addr string) (sentinelView, error) {
 	v.replicas = instances(vals[1], "slave")
 	v.sentinels = instances(vals[2], "sentinel")
 	return v, nil
+}
+
+// query sends cmds, which only read, on sv's shared connection to db, and
+// once more on a new one if that one had broken: a failover, or a sentinel
+// restarted, cuts the connections that waited.
+func query(ctx context.Context, sv *server, db int, cmds [][]any, vals []any) (any, error) {
+	for retried := false; ; retried = true {
+		cn, err := sv.sharedConn(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		v, err := cn.roundTrip(ctx, cmds, StringDecoder, vals)
+		cn.done()
+		if err != nil && !retried && mayRetryAll(err, true) {
+			continue
+		}
+		return v, err
+	}
 }
 
 // instances reads the addresses of the instances of one kind that a

@@ -110,6 +110,14 @@ func TestSentinel(t *testing.T) {
 		v, err := r.Do(ctx, "GET", "sentinel:db")
 		require.NoError(t, err)
 		require.Nil(t, v)
+
+		var keys []string
+		for k, err := range r.Scan(ctx, "SCAN", "MATCH", "sentinel:*") {
+			require.NoError(t, err)
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		require.Equal(t, []string{"sentinel:master", "sentinel:n"}, keys)
 	})
 
 	t.Run("Endpoints", func(t *testing.T) {
@@ -487,6 +495,20 @@ func TestSentinelAuth(t *testing.T) {
 		got, err := d.Master().Do("GET", "auth:readonly:n")
 		require.NoError(t, err)
 		require.Equal(t, "1", got)
+
+		// In a batch, the commands answered READONLY go on; the reads the
+		// replica answered stand.
+		old = d.Master()
+		refused = errorStat(t, old, "READONLY")
+		require.NoError(t, d.Failover(ctx))
+		vals, err := r.DoMulti(ctx, []any{"GET", "auth:readonly:n"}, []any{"INCR", "auth:readonly:n"},
+			[]any{"SET", "auth:readonly", "after"}, []any{"GET", "auth:readonly"})
+		require.NoError(t, err)
+		require.Equal(t, []any{"1", int64(2), "OK", "before"}, vals)
+		require.Equal(t, refused+2, errorStat(t, old, "READONLY"))
+		got, err = d.Master().Do("GET", "auth:readonly")
+		require.NoError(t, err)
+		require.Equal(t, "after", got)
 	})
 	t.Run("FailoverUnderLoad", func(t *testing.T) {
 		sentinelFailoverUnderLoad(t, d, noWatch...)
