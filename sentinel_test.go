@@ -262,6 +262,22 @@ func TestSentinel(t *testing.T) {
 		role, err := justredis.Values(r.Do(ctx, "ROLE"))
 		require.NoError(t, err)
 		require.Equal(t, "master", role[0])
+
+		// The sentinel it listens to goes away (the first given, as the
+		// first asked): it listens to another.
+		first := d.Sentinels()[0]
+		require.NoError(t, first.Kill())
+		require.NoError(t, d.Failover(ctx))
+		for {
+			if addrs, _ := events.failovers(); len(addrs) == 2 {
+				require.Equal(t, d.Master().Addr(), addrs[1])
+				break
+			}
+			require.NoError(t, ctx.Err(), "no failover event")
+			time.Sleep(10 * time.Millisecond)
+		}
+		require.NoError(t, first.Restart())
+		require.NoError(t, d.WaitReady(ctx))
 	})
 }
 
