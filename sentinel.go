@@ -25,7 +25,9 @@ type sentinelConfig struct {
 // where the master named masterName is, and follows it when it fails over.
 // The data nodes take the other options as usual (WithAuth, WithTLS,
 // WithDatabase, ...); the sentinels take WithSentinelAuth, and WithTLS and
-// WithClientName too. WithAddress and WithAddresses are not used.
+// WithClientName too. WithAddress and WithAddresses are not used, and
+// WithMode(ModeCluster) is refused. The package documentation says how
+// the master is found and followed.
 func WithSentinel(masterName string, sentinelAddrs ...string) Option {
 	return poolOption(func(s *settings) error {
 		if masterName == "" {
