@@ -223,6 +223,20 @@
 // and the replicas the sentinels see up, and WithReplicaReads lets those
 // replicas serve read-only commands.
 //
+// # Observability
+//
+// WithHook adds a Hook, which sees every call (its command names, server,
+// database, duration, error, and whether it was retried, redirected or
+// answered from the cache) and every connection event (dials, closes,
+// slot-map refreshes, failovers, resubscribes, waits for a connection);
+// the context its CallStart returns flows into the call, so spans nest.
+// Argument values reach only a hook that asks for them (ArgsHook).
+// WithLogger logs what an operator wants to know to a *slog.Logger, never
+// a password or an argument value, and Stats is a snapshot of connections
+// and counters to poll. The module justredisotel turns hooks into
+// OpenTelemetry spans and metrics. With none of these, a call costs
+// nothing extra.
+//
 // # Errors
 //
 // An error reply is an *Error, whose Prefix is the server's error code

@@ -254,3 +254,25 @@ func (sv *server) close() {
 	sv.shared.Store(nil)
 	sv.unlock()
 }
+
+// closeIdle closes the connections to sv that nobody uses: dedicated ones
+// at rest, and shared ones with no lease, which are retired so that no call
+// starts on them. Connections in use are left to finish; a later call
+// closes them once idle. It is for a server the deployment no longer lists.
+func (sv *server) closeIdle() {
+	sv.mu.Lock()
+	defer sv.unlock()
+	for _, cn := range sv.idle {
+		sv.dropLocked(cn)
+	}
+	sv.idle = nil
+	if m := sv.shared.Load(); m != nil {
+		for key, sc := range *m {
+			if sc.users.CompareAndSwap(0, retired) {
+				sv.removeSharedLocked(key)
+				sv.dropLocked(sc.conn)
+			}
+		}
+	}
+	sv.serveLocked()
+}
