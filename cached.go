@@ -193,6 +193,14 @@ func (r *Redis) readServer(ctx context.Context, cmd *command, args []any) (*serv
 		sv := rt.pick(slot, cs.replicaReads)
 		key.readonly = cs.replicaReads && sv != rt.pick(slot, false)
 		return sv, key, nil
+	case *sentinel:
+		if cs.replicaReads {
+			if sv := rt.replica(args); sv != nil {
+				return sv, key, nil // outside a cluster, replicas serve reads as they are
+			}
+		}
+		sv, err := rt.master(ctx, cs.db)
+		return sv, key, err
 	}
 	return nil, key, nil
 }

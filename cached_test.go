@@ -626,3 +626,46 @@ func TestClientCacheMaxConnections(t *testing.T) {
 		return v == "v3"
 	}, "tracking was not set up again")
 }
+
+// Through Sentinel, the cache reads from the master, or with
+// WithReplicaReads from a replica, and hears of other clients' writes.
+func TestClientCacheSentinel(t *testing.T) {
+	t.Parallel()
+	d := redistest.StartSentinel(t, redistest.SentinelOptions{})
+	ctx := testCtx(t)
+	r := sentinelClient(t, d, justredis.WithClientCache(1<<20))
+	writer := sentinelClient(t, d)
+	_, err := r.Do(ctx, "SET", "k", "v1")
+	require.NoError(t, err)
+	for _, cached := range []*justredis.Redis{
+		r.Modify(justredis.WithCache(time.Minute)),
+		r.Modify(justredis.WithCache(time.Minute), justredis.WithReplicaReads(true)),
+	} {
+		want := "v1"
+		eventually(t, func() bool { // a replica may lag
+			v, err := cached.Do(ctx, "GET", "k")
+			require.NoError(t, err)
+			return v == want
+		}, "never read %s", want)
+		// A late invalidation from the master (for the write below, of the
+		// last round) may still drop an entry read from a replica.
+		eventually(t, func() bool {
+			hits := r.Stats().CacheHits
+			v, err := cached.Do(ctx, "GET", "k")
+			require.NoError(t, err)
+			require.Equal(t, want, v)
+			return r.Stats().CacheHits > hits
+		}, "never a hit")
+
+		want = "v2"
+		_, err = writer.Do(ctx, "SET", "k", want)
+		require.NoError(t, err)
+		eventually(t, func() bool {
+			v, err := cached.Do(ctx, "GET", "k")
+			require.NoError(t, err)
+			return v == want
+		}, "the other client's write was never seen")
+		_, err = r.Do(ctx, "SET", "k", "v1")
+		require.NoError(t, err)
+	}
+}

@@ -13,7 +13,9 @@
 // There are no per-command methods to learn: any command the server knows,
 // module commands included, is called the same way. The client finds out by
 // itself whether it talks to a single server or a Redis Cluster, and in a
-// cluster sends every command to the node that owns its keys.
+// cluster sends every command to the node that owns its keys. Given
+// sentinels, it finds the master of a Sentinel deployment and follows it
+// through failovers.
 //
 // # Connecting
 //
@@ -198,6 +200,29 @@
 //	replicas := r.Modify(justredis.WithReplicaReads(true))
 //	v, err := replicas.Do(ctx, "GET", "{user1}:name")
 //
+// # Sentinel
+//
+// WithSentinel (or a URL with master_name) points the client at the
+// sentinels of a Redis Sentinel deployment instead of at a server:
+//
+//	r, err := justredis.New(
+//		justredis.WithSentinel("mymaster", "10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"),
+//		justredis.WithAuth("", "data-password"),              // the master and replicas
+//		justredis.WithSentinelAuth("", "sentinel-password"), // the sentinels, if they want one
+//	)
+//	r, err := justredis.FromURL("redis://10.0.0.1:26379,10.0.0.2:26379/0?master_name=mymaster")
+//
+// The first call asks the sentinels where the master is, giving each a
+// share of the call's time before asking the next beside it, and confirms
+// the answer with ROLE. Calls, Connection and PushConnection then go to the
+// master. The client follows failovers by itself: it stays subscribed to
+// the sentinels' +switch-master announcements, and asks again when the
+// master answers READONLY (a write so answered did not run, and goes on to
+// the new master) or cannot be reached. A push connection cut off by a
+// failover subscribes again on the new master. Endpoints lists the master
+// and the replicas the sentinels see up, and WithReplicaReads lets those
+// replicas serve read-only commands.
+//
 // # Scripts
 //
 // EVAL and EVAL_RO are sent as they are the first time a server sees a
@@ -240,7 +265,9 @@
 // reply's wire frame with the caller's decoder, so callers never share a
 // mutable value. DoMulti of cacheable reads answers hits locally and reads
 // the misses in one pipeline per server. Concurrent misses for one command
-// make one round trip.
+// make one round trip. A miss is read where the read would go without the
+// cache: in a cluster the key's node, through Sentinel the master, and
+// with WithReplicaReads a replica, which tracks its reads too.
 //
 // Each server gets, per database, a connection of the cache's own with
 // CLIENT TRACKING on in OPTIN mode: a miss is sent there as CLIENT CACHING
@@ -281,6 +308,6 @@
 //
 // # Testing
 //
-// Package redistest starts real Redis servers and clusters for tests, in
-// Docker containers or as local processes.
+// Package redistest starts real Redis servers, clusters and Sentinel
+// deployments for tests, in Docker containers or as local processes.
 package justredis

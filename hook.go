@@ -65,7 +65,8 @@ type Call struct {
 	// connection failed before it could have run.
 	Retried bool
 	// Redirected is set when a Redis Cluster sent the call elsewhere
-	// (MOVED, ASK) or asked it to wait (TRYAGAIN, CLUSTERDOWN).
+	// (MOVED, ASK) or asked it to wait (TRYAGAIN, CLUSTERDOWN), or when
+	// the master of a Sentinel deployment had become a replica (READONLY).
 	Redirected bool
 	// CacheHit is set when the client-side cache answered every command of
 	// the call, so that no server saw it.
