@@ -119,7 +119,8 @@ func (r *Redis) fillOne(ctx context.Context, cmd *command, args []any, f *cacheF
 		return nil, nil, false // a redirection, say: the usual way follows it
 	}
 	if !keep {
-		return vals[1], nil, true
+		v, err = reply(vals[1]) // an error reply
+		return v, err, true
 	}
 	v, err = decodeFrame(frame, r.call.decoder)
 	return v, err, true

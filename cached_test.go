@@ -182,6 +182,16 @@ func TestClientCacheWhatIsCached(t *testing.T) {
 	v, err := cached.Do(ctx, "HGETALL", "h")
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"f": "v"}, v)
+
+	// An error reply is the call's error, and is not kept.
+	for i := 0; i < 2; i++ {
+		v, err = cached.Do(ctx, "HGETALL", "n")
+		var e *justredis.Error
+		require.ErrorAs(t, err, &e)
+		require.Equal(t, "WRONGTYPE", e.Prefix())
+		require.Nil(t, v)
+	}
+	require.EqualValues(t, 3, commandStats(t, srv)["hgetall"].calls)
 }
 
 // An entry lives no longer than WithCache's ttl, nor than its key.
