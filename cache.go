@@ -30,8 +30,10 @@ type clientCache struct {
 	seed   maphash.Seed
 	shards []cacheShard
 	mask   uint64
-	// live counts entries and fills under way, so that a write through
-	// the client skips the shards when there is nothing to invalidate.
+	// live counts entries and fills under way, so that an invalidation
+	// skips the shards when there is nothing to invalidate. It is read
+	// without the shards' locks: it must never read 0 while an entry or a
+	// fill exists (see store).
 	live atomic.Int64
 }
 
@@ -204,8 +206,13 @@ func (c *clientCache) store(f *cacheFill, frame []byte, owner *conn, filled, exp
 	s := c.shardOf(f.id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The entry is counted before the fill stops being: live must never
+	// read 0 while either exists, or an invalidation that reads it then
+	// would pass this entry by.
+	c.live.Add(1)
 	s.endFill(f, c)
 	if f.stale || owner.dead.Load() || size > s.max {
+		c.live.Add(-1)
 		return
 	}
 	if old := s.entries[f.id]; old != nil {
@@ -218,7 +225,6 @@ func (c *clientCache) store(f *cacheFill, frame []byte, owner *conn, filled, exp
 	}
 	s.pushFront(e)
 	s.used += size
-	c.live.Add(1)
 	for s.used > s.max {
 		s.remove(s.lru.prev, c)
 		s.evictions++

@@ -429,6 +429,10 @@ func TestClientCacheConcurrentReaders(t *testing.T) {
 		var written atomic.Int64 // the highest value written so far
 		var stop atomic.Bool
 		var wg sync.WaitGroup
+		defer func() { // also when a require below ends the test
+			stop.Store(true)
+			wg.Wait()
+		}()
 		for g := 0; g < 16; g++ {
 			wg.Add(1)
 			go func() {
@@ -436,7 +440,9 @@ func TestClientCacheConcurrentReaders(t *testing.T) {
 				for !stop.Load() {
 					v, err := justredis.Int64(cached.Do(ctx, "GET", k))
 					if err != nil {
-						t.Error(err)
+						if !stop.Load() {
+							t.Error(err)
+						}
 						return
 					}
 					if v < 0 || v > written.Load() {
@@ -455,11 +461,14 @@ func TestClientCacheConcurrentReaders(t *testing.T) {
 				time.Sleep(time.Millisecond) // let the readers fill in between
 			}
 		}
+		var last int64
 		eventually(t, func() bool {
-			v, err := justredis.Int64(cached.Do(ctx, "GET", k))
+			var err error
+			last, err = justredis.Int64(cached.Do(ctx, "GET", k))
 			require.NoError(t, err)
-			return v == writes
+			return last == writes
 		}, "the last value was never seen")
+		require.EqualValues(t, writes, last)
 		stop.Store(true)
 		wg.Wait()
 		st := r.Stats()
