@@ -176,17 +176,19 @@ type clusterCmd struct {
 	i       int    // its index among the caller's commands
 	enc     []byte // encoded once, sent as often as needed
 	cmd     *command
-	slot    int     // -1: no key
-	replica bool    // a replica may serve it
-	ask     *server // where an ASK redirection sends it next, after ASKING
+	slot    int       // -1: no key
+	replica bool      // a replica may serve it
+	wait    blockWait // how long a blocking command may keep the server silent
+	ask     *server   // where an ASK redirection sends it next, after ASKING
 	hops    int
 }
 
 // batch is the commands of one round that go to one node, as one pipeline.
 type batch struct {
 	sv       *server
-	replica  bool // on the connection that sent READONLY
-	blocking bool // on a connection of its own
+	replica  bool      // on the connection that sent READONLY
+	blocking bool      // on a connection of its own
+	wait     blockWait // what its blocking commands may wait, together
 	cmds     []*clusterCmd
 
 	vals    []any // the replies, after the round
@@ -374,6 +376,9 @@ func (cl *cluster) commands(ctx context.Context, cs *callSettings, cmds [][]any)
 					slot:    slot,
 					replica: cs.replicaReads && cmd != nil && cmd.readonly && !cmd.blocking,
 				}
+				if cmd != nil && cmd.blocking {
+					out[i].wait = commandWait(args)
+				}
 				ends[i] = len(buf)
 				continue
 			}
@@ -412,7 +417,10 @@ func (cl *cluster) group(todo []*clusterCmd) []*batch {
 			batches = append(batches, b)
 		}
 		b.cmds = append(b.cmds, c)
-		b.blocking = b.blocking || (c.cmd != nil && c.cmd.blocking)
+		if c.cmd != nil && c.cmd.blocking {
+			b.blocking = true
+			b.wait = b.wait.add(c.wait)
+		}
 	}
 	return batches
 }
@@ -452,7 +460,11 @@ func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
 	}
 	n += len(b.cmds)
 	raw := make([]any, n)
-	_, err = cn.roundTripEncoded(ctx, enc, d, raw)
+	if b.blocking {
+		_, err = cn.roundTripBlocking(ctx, nil, enc, d, raw, b.wait)
+	} else {
+		_, err = cn.roundTripEncoded(ctx, enc, d, raw)
+	}
 	if b.blocking {
 		if err != nil {
 			b.sv.drop(cn) // nobody will read what a blocked command gets

@@ -35,6 +35,10 @@ type conn struct {
 	// past, so that the next reader clears it. Clearing it on every call
 	// instead costs timer work, and wake-ups of the poller, per reply.
 	interrupted atomic.Bool
+	// wait is what a blocking command under way may add to the socket
+	// timeout while its reply is owed, in nanoseconds; noDeadline lifts
+	// the socket timeout (see blockwait.go).
+	wait atomic.Int64
 
 	mu   sync.Mutex
 	wbuf []byte // encoded commands waiting to be written
@@ -155,6 +159,19 @@ func (cn *conn) roundTrip(ctx context.Context, cmds [][]any, d Decoder, vals []a
 // encoded, or be nil for one command.
 func (cn *conn) roundTripEncoded(ctx context.Context, encoded []byte, d Decoder, vals []any) (any, error) {
 	return cn.send(ctx, nil, encoded, d, vals)
+}
+
+// roundTripBlocking is roundTrip, or roundTripEncoded when cmds is nil,
+// for commands that may block: the server may stay silent for w on top of
+// the socket timeout. Only the one user of a connection of its own may
+// call it, since the allowance holds for whatever the connection reads
+// meanwhile.
+func (cn *conn) roundTripBlocking(ctx context.Context, cmds [][]any, encoded []byte, d Decoder, vals []any, w blockWait) (any, error) {
+	if cn.socketTimeout > 0 {
+		cn.wait.Store(w.nanos())
+		defer cn.wait.Store(0)
+	}
+	return cn.send(ctx, cmds, encoded, d, vals)
 }
 
 func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decoder, vals []any) (any, error) {
@@ -382,7 +399,7 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 					go cn.read(context.Background(), nil) // replies are still owed
 					return true
 				}
-				if cn.socketTimeout == 0 || time.Now().Before(cn.readDeadline) {
+				if cn.readDeadline.IsZero() || time.Now().Before(cn.readDeadline) {
 					cn.timedOut = true // woken for another caller's sake
 					continue
 				}
@@ -496,7 +513,7 @@ func (cn *conn) readFrame(ctx context.Context) ([]byte, error) {
 		}
 		cn.makeRoom()
 		if cn.interrupted.Swap(false) || cn.timedOut || cn.socketTimeout > 0 {
-			cn.readDeadline = cn.ioDeadline()
+			cn.readDeadline = cn.replyDeadline()
 			cn.nc.SetReadDeadline(cn.readDeadline)
 			cn.timedOut = false
 			// An interrupt that came just before the line above was undone
@@ -570,6 +587,19 @@ func (cn *conn) ioDeadline() time.Time {
 		return time.Time{}
 	}
 	return time.Now().Add(cn.socketTimeout)
+}
+
+// replyDeadline is when a read for a reply, starting now, gives up: the
+// socket timeout, plus what a blocking command under way may wait.
+func (cn *conn) replyDeadline() time.Time {
+	if cn.socketTimeout == 0 {
+		return time.Time{}
+	}
+	w := cn.wait.Load()
+	if w == noDeadline {
+		return time.Time{}
+	}
+	return time.Now().Add(cn.socketTimeout + time.Duration(w))
 }
 
 // fail breaks the connection: every call still owed a reply gets err.

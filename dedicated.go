@@ -130,6 +130,7 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		sent = append([][]any{{"SELECT", c.call.db}}, cmds...)
 	}
 	blocking := false
+	var wait blockWait
 	// The table came with the first handshake. Without one, nothing is
 	// known to block; fetching it here could wait for a place in the pool
 	// that this very connection holds.
@@ -137,11 +138,12 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		for _, args := range cmds {
 			if cmd := t.lookup(args); cmd != nil && cmd.blocking {
 				blocking = true
+				wait = wait.add(commandWait(args))
 			}
 		}
 	}
 	vals := make([]any, len(sent))
-	if _, err := d.cn.roundTrip(ctx, sent, c.call.decoder, vals); err != nil {
+	if _, err := d.cn.roundTripBlocking(ctx, sent, nil, c.call.decoder, vals, wait); err != nil {
 		d.unknown = true
 		if blocking && ctx.Err() != nil {
 			// Nobody will read what the server sends once it unblocks.

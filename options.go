@@ -223,9 +223,16 @@ func WithConnectTimeout(d time.Duration) Option {
 }
 
 // WithSocketTimeout bounds how long a connection may stay silent while it
-// owes a reply to a non-blocking command. Past it the connection is deemed
-// dead and closed, so a frozen server cannot hang callers that gave no
-// deadline. 0 (the default) never times out on its own.
+// owes a reply. Past it the connection is deemed dead and closed, so a
+// frozen server cannot hang callers that gave no deadline. 0 (the default)
+// never times out on its own.
+//
+// A blocking command may keep the server silent for its own timeout on top
+// of d: BLPOP, BRPOP, BZPOPMIN, BZPOPMAX, BRPOPLPUSH and BLMOVE (the last
+// argument, in seconds), BLMPOP and BZMPOP (the first, in seconds), XREAD
+// and XREADGROUP (BLOCK, in milliseconds), WAIT and WAITAOF (the last, in
+// milliseconds). With a timeout of 0, or a blocking command whose timeout
+// the client cannot find (a module's), d does not apply while it waits.
 func WithSocketTimeout(d time.Duration) Option {
 	return poolOption(func(s *settings) error {
 		if d < 0 {

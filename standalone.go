@@ -152,7 +152,7 @@ func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, arg
 	if err != nil {
 		return nil, err
 	}
-	v, err := cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
+	v, err := cn.roundTripBlocking(ctx, [][]any{args}, nil, cs.decoder, nil, commandWait(args))
 	if err != nil {
 		sv.drop(cn)
 		return nil, notRetried(err)
@@ -166,13 +166,17 @@ func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, arg
 // failed before the commands could have run, or they are all read-only.
 func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any) ([]any, error) {
 	readonly, blocking := true, false
+	var wait blockWait
 	for _, args := range cmds {
 		cmd, err := p.command(ctx, sv, cs.db, args)
 		if err != nil {
 			return nil, err
 		}
 		readonly = readonly && cmd != nil && cmd.readonly
-		blocking = blocking || (cmd != nil && cmd.blocking)
+		if cmd != nil && cmd.blocking {
+			blocking = true
+			wait = wait.add(commandWait(args))
+		}
 	}
 	vals := make([]any, len(cmds))
 	if blocking {
@@ -180,7 +184,7 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		if err != nil {
 			return nil, err
 		}
-		if _, err := cn.roundTrip(ctx, cmds, cs.decoder, vals); err != nil {
+		if _, err := cn.roundTripBlocking(ctx, cmds, nil, cs.decoder, vals, wait); err != nil {
 			sv.drop(cn)
 			return nil, notRetried(err)
 		}
