@@ -2,6 +2,7 @@ package justredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -164,7 +165,7 @@ func (c *cluster) getKeys(ctx context.Context, args []any) ([]any, error) {
 	}
 	v, err := cn.roundTripEncoded(ctx, enc, StringDecoder, nil)
 	if err != nil {
-		return nil, err
+		return nil, ownCommand(err)
 	}
 	keys, _ := v.([]any)
 	return keys, nil
@@ -181,6 +182,10 @@ type clusterCmd struct {
 	wait    blockWait // how long a blocking command may keep the server silent
 	ask     *server   // where an ASK redirection sends it next, after ASKING
 	hops    int
+	// Why it goes again, for the error if the context ends first.
+	last     error  // the reply that redirected it, or the failure
+	lastAddr string // of the node that replied or failed
+	ran      bool   // a read-only command whose reply was lost: it may have run
 }
 
 // batch is the commands of one round that go to one node, as one pipeline.
@@ -228,9 +233,6 @@ func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]a
 			wg.Wait()
 		}
 
-		if err := ctx.Err(); err != nil {
-			return ended(vals, batches, err)
-		}
 		todo = todo[:0]
 		wait := false
 		for _, b := range batches {
@@ -263,17 +265,40 @@ func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]a
 		}
 		// Commands that go round again keep the caller's order.
 		slices.SortFunc(todo, func(a, b *clusterCmd) int { return a.i - b.i })
-		if wait {
-			if err := sleep(ctx, backoff(waits)); err != nil {
-				for _, c := range todo {
-					vals[c.i] = err
-				}
-				return vals, err
-			}
+		err := ctx.Err()
+		if err == nil && wait {
+			err = sleep(ctx, backoff(waits))
 			waits++
+		}
+		if err != nil {
+			for _, c := range todo {
+				e := c.gaveUp(err)
+				vals[c.i] = e
+				if failed == nil || errors.Is(e, ErrNotRetried) && !errors.Is(failed, ErrNotRetried) {
+					failed = e
+				}
+			}
+			return vals, failed
 		}
 	}
 	return vals, failed
+}
+
+// gaveUp is the error of a command that was to go again when ctx ended
+// (err): it names what went wrong last, and matches ErrNotRetried when
+// the command may have run.
+func (c *clusterCmd) gaveUp(err error) error {
+	switch last := c.last.(type) {
+	case nil:
+	case *Error:
+		err = fmt.Errorf("justredis: %s: %w; the last reply was %q", c.lastAddr, err, last.msg)
+	default:
+		err = fmt.Errorf("justredis: %w; the last error: %w", err, last)
+	}
+	if c.ran {
+		return &netError{addr: c.lastAddr, err: err, written: true, notRetried: true}
+	}
+	return err
 }
 
 // doOne is Do's path in a cluster for the common case: a known,
@@ -306,7 +331,9 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 		if mayRetry(err, cmd) {
 			return nil, nil, false
 		}
-		cl.refreshSoon()
+		if ctx.Err() == nil {
+			cl.refreshSoon()
+		}
 		return nil, notRetried(err), true
 	}
 	switch class, e := classify(v); class {
@@ -509,11 +536,14 @@ func (cl *cluster) roundTripFailed(b *batch) (retry []*clusterCmd, err error) {
 		}
 	}
 	cl.refreshSoon()
+	written := !b.dialErr && !mayRetryAll(b.err, false)
 	for _, c := range b.cmds {
 		c.hops++
 		if c.hops > maxRedirects {
 			return nil, notRetried(b.err)
 		}
+		c.last, c.lastAddr = b.err, b.sv.addr
+		c.ran = c.ran || written
 		// A replica that cannot be reached leaves the read to its master.
 		c.replica = c.replica && !b.replica
 		c.ask = nil
@@ -525,6 +555,9 @@ func (cl *cluster) roundTripFailed(b *batch) (retry []*clusterCmd, err error) {
 // again, and whether after a pause. from is the node that replied.
 func (cl *cluster) redirected(c *clusterCmd, v any, from *server) (again, pause bool) {
 	class, e := classify(v)
+	if class != replyFinal {
+		c.last, c.lastAddr = e, from.addr
+	}
 	switch class {
 	case replyMoved, replyAsk:
 		slot, addr, ok := parseRedirect(e.msg, from.addr)
@@ -558,19 +591,4 @@ func (cl *cluster) redirected(c *clusterCmd, v any, from *server) (again, pause 
 		return true, true
 	}
 	return false, false
-}
-
-// ended gives the replies of the last round, and err at the indexes of
-// the commands that got none, when ctx ended during it.
-func ended(vals []any, batches []*batch, err error) ([]any, error) {
-	for _, b := range batches {
-		for k, c := range b.cmds {
-			if b.err != nil {
-				vals[c.i] = err
-			} else {
-				vals[c.i] = b.vals[k]
-			}
-		}
-	}
-	return vals, err
 }

@@ -235,14 +235,14 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 	}
 	if read {
 		if cn.read(ctx, c) {
-			return nil, ctx.Err() // c now belongs to the reader
+			return nil, cn.ended(ctx) // c now belongs to the reader
 		}
 	} else {
 		select {
 		case <-c.done:
 		case <-ctx.Done():
 			if cn.abandon(c) {
-				return nil, ctx.Err() // c now belongs to the reader
+				return nil, cn.ended(ctx) // c now belongs to the reader
 			}
 			<-c.done
 		}
@@ -265,6 +265,12 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 // way the connection must go before the write, while the command is still
 // provably unsent.
 func (cn *conn) checkIdle() error {
+	if cn.interrupted.Swap(false) {
+		// A caller that gave up earlier left the deadline in the past,
+		// which would fail the peek; the next read sets its own.
+		cn.nc.SetReadDeadline(time.Time{})
+		cn.timedOut = true
+	}
 	pending, err := socket.Peek(cn.nc)
 	if err != nil || !pending {
 		return err
@@ -315,6 +321,14 @@ func (cn *conn) brokenAtRest() bool {
 		return true
 	}
 	return false
+}
+
+// ended is the error of a call whose context ended after its commands were
+// queued: they are written, or will be, since a command cannot be taken
+// back from the middle of a pipeline, so they may run. The error matches
+// the context's error and ErrNotRetried.
+func (cn *conn) ended(ctx context.Context) error {
+	return &netError{addr: cn.addr, err: ctx.Err(), written: true, notRetried: true}
 }
 
 // abandon marks c as given up by its caller, unless its replies are all in

@@ -149,7 +149,7 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 			// Nobody will read what the server sends once it unblocks.
 			d.cn.close()
 		}
-		return nil, err
+		return nil, notRetried(err) // a Connection never sends anything twice
 	}
 	if switchDB {
 		if e, ok := vals[0].(*Error); ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -77,6 +78,7 @@ func ctxErr(ctx context.Context) error {
 
 // dialOnce is one attempt of dial, within WithConnectTimeout.
 func dialOnce(ctx context.Context, addr string, s *settings, plan setupPlan) (*conn, serverInfo, error) {
+	outer := ctx
 	if s.connectTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.connectTimeout)
@@ -90,6 +92,12 @@ func dialOnce(ctx context.Context, addr string, s *settings, plan setupPlan) (*c
 	info, err := handshake(ctx, cn, s, plan)
 	if err != nil {
 		cn.close()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && ctxErr(outer) == nil {
+			// The connect timeout ran out, not the caller's context: say
+			// so, lest the caller take it for its own deadline.
+			err = fmt.Errorf("justredis: %s: no answer to the connection setup within the connect timeout (%v): %w",
+				addr, s.connectTimeout, os.ErrDeadlineExceeded)
+		}
 		return nil, serverInfo{}, err
 	}
 	cn.db = plan.db
@@ -171,6 +179,9 @@ func setup(ctx context.Context, cn *conn, plan setupPlan, cmds ...[]any) ([]any,
 	}
 	vals := make([]any, len(cmds))
 	if _, err := cn.roundTrip(ctx, cmds, StringDecoder, vals); err != nil {
+		if ne, ok := ownCommand(err).(*netError); ok {
+			err = &netError{addr: ne.addr, err: fmt.Errorf("connection setup: %w", ne.err)}
+		}
 		return nil, info, err
 	}
 	info.extra = vals[checked:]

@@ -94,7 +94,8 @@ func mayRetry(err error, cmd *command) bool {
 // whether all of them are.
 func mayRetryAll(err error, readonly bool) bool {
 	var ne *netError
-	if !errors.As(err, &ne) || errors.Is(err, ErrClosed) {
+	if !errors.As(err, &ne) || ne.notRetried || errors.Is(err, ErrClosed) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	return !ne.written || readonly
@@ -105,6 +106,18 @@ func notRetried(err error) error {
 	var ne *netError
 	if errors.As(err, &ne) && ne.written {
 		ne.notRetried = true
+	}
+	return err
+}
+
+// ownCommand is the error of a command the client sent for its own sake
+// (a handshake, SELECT, COMMAND GETKEYS, CLUSTER SLOTS), when the
+// caller's command was not sent: whether the client's own ran does not
+// concern the caller, so it must not match ErrNotRetried.
+func ownCommand(err error) error {
+	var ne *netError
+	if errors.As(err, &ne) && (ne.written || ne.notRetried) {
+		return &netError{addr: ne.addr, err: ne.err}
 	}
 	return err
 }

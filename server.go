@@ -93,7 +93,7 @@ func (sv *server) dedicatedConn(ctx context.Context, db int) (*conn, error) {
 		if cn.db != db {
 			if _, err := cn.roundTrip(ctx, [][]any{{"SELECT", db}}, StringDecoder, nil); err != nil {
 				sv.drop(cn)
-				return nil, err
+				return nil, ownCommand(err)
 			}
 			cn.db = db
 		}

@@ -346,7 +346,7 @@ func (c *slotKeeper) fetch(ctx context.Context, sv *server) (*slotMap, error) {
 	v, err := cn.roundTrip(ctx, [][]any{{"CLUSTER", "SLOTS"}}, StringDecoder, nil)
 	cn.done()
 	if err != nil {
-		return nil, err
+		return nil, ownCommand(err)
 	}
 	if e, ok := v.(*Error); ok {
 		return nil, fmt.Errorf("justredis: %s: CLUSTER SLOTS: %w", sv.addr, e)
