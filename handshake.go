@@ -89,6 +89,7 @@ func dialOnce(ctx context.Context, addr string, s *settings, plan setupPlan) (*c
 		return nil, serverInfo{}, fmt.Errorf("justredis: %w", err)
 	}
 	cn := newConn(nc, addr, s.socketTimeout)
+	cn.rd.secret = s.password
 	info, err := handshake(ctx, cn, s, plan)
 	if err != nil {
 		cn.close()
@@ -109,7 +110,9 @@ func handshake(ctx context.Context, cn *conn, s *settings, plan setupPlan) (serv
 		return handshake2(ctx, cn, s, plan)
 	}
 	hello := []any{"HELLO", "3"}
-	if s.password != "" {
+	if s.password != "" || s.username != "" {
+		// A user name alone logs in too: a nopass user takes any
+		// password, the empty one included.
 		hello = append(hello, "AUTH", userOrDefault(s.username), s.password)
 	}
 	if s.clientName != "" {
@@ -142,7 +145,7 @@ func handshake(ctx context.Context, cn *conn, s *settings, plan setupPlan) (serv
 func handshake2(ctx context.Context, cn *conn, s *settings, plan setupPlan) (serverInfo, error) {
 	var cmds [][]any
 	switch {
-	case s.password != "" && s.username != "":
+	case s.username != "":
 		cmds = append(cmds, []any{"AUTH", s.username, s.password})
 	case s.password != "":
 		cmds = append(cmds, []any{"AUTH", s.password})
@@ -198,8 +201,8 @@ func firstError(addr string, vals []any) error {
 }
 
 // handshakeError keeps the server's error (errors.As finds the *Error)
-// and says where it happened. The server never echoes a password, and
-// neither does this.
+// and says where it happened. The reader hid the password already, should
+// the server have quoted it back (see redact.go).
 func handshakeError(addr string, e *Error) error {
 	return fmt.Errorf("justredis: %s: connection setup failed: %w", addr, e)
 }

@@ -122,7 +122,9 @@ func WithAddresses(addrs ...string) Option {
 }
 
 // WithAuth sets the credentials sent at connect time (HELLO AUTH, or AUTH
-// under RESP2). An empty username means the default user.
+// under RESP2). An empty username means the default user; a username with
+// an empty password logs in as that user too (a nopass user takes it).
+// With neither, no credentials are sent.
 func WithAuth(username, password string) Option {
 	return poolOption(func(s *settings) error {
 		s.username, s.password = username, password

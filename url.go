@@ -40,7 +40,8 @@ import (
 // up to the last '@' before the query is the user info), so keys as cloud
 // providers hand them out paste as they are. A raw '?' cannot be told from
 // the start of the query: write it %3F. An empty user name means the default
-// user; a user name without a password is kept, and no AUTH is then sent.
+// user; a user name without a password logs in as that user with an empty
+// password, which a nopass user accepts.
 //
 // rediss:// verifies the server's certificate against the system roots and
 // the host name dialled; pass WithTLS after the URL for anything else
