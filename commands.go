@@ -178,12 +178,48 @@ var refused = map[string]refusal{
 	"hello":        {shared: "use WithRESP and WithAuth", dedicated: "use WithRESP and WithAuth"},
 	"reset":        {shared: "it would reset a shared connection", dedicated: "close the Connection instead"},
 	"quit":         {shared: "use Close", dedicated: "use Close"},
+	"readonly":     {shared: "use WithReplicaReads"},
+	"readwrite":    {shared: "use WithReplicaReads"},
+	"asking":       {shared: "the client follows ASK redirections itself"},
 }
 
 // refusedSubcommands are refused by their first two words.
 var refusedSubcommands = map[string]refusal{
 	"client reply":    {shared: "replies would go missing", dedicated: "replies would go missing"},
 	"client tracking": {shared: "use a Connection or PushConnection"},
+	"client caching":  {shared: "use a Connection"},
+	"client setname":  {shared: "use WithClientName, or a Connection"},
+	"client setinfo":  {shared: "use a Connection"},
+	"client no-evict": {shared: "use a Connection"},
+	"client no-touch": {shared: "use a Connection"},
+}
+
+// lastingState names the commands allowed on a Connection whose effect on
+// its server connection outlives the call and cannot be cheaply undone:
+// Close drops a connection that sent one rather than hand it to the next
+// user. (SELECT, MULTI and WATCH are undone instead; see dedicated.go.)
+var lastingState = map[string]bool{
+	"readonly": true, "readwrite": true, "asking": true,
+	"client tracking": true, "client caching": true, "client setname": true, "client setinfo": true,
+	"client no-evict": true, "client no-touch": true,
+}
+
+// changesState reports whether args is a command in lastingState.
+func changesState(args []any) bool {
+	var buf [48]byte
+	name, ok := lowerName(buf[:0], args[0])
+	if !ok {
+		return false
+	}
+	if lastingState[string(name)] {
+		return true
+	}
+	if len(args) > 1 {
+		if full, ok := lowerName(append(name, ' '), args[1]); ok {
+			return lastingState[string(full)]
+		}
+	}
+	return false
 }
 
 // checkAllowed refuses, before anything is sent, a command that must go

@@ -18,8 +18,13 @@ import (
 // address, because the state it held is gone.
 //
 // Close hands it back clean: an open transaction is discarded, WATCHed keys
-// are unwatched and the database is restored, or, when its state is
-// unknown, the server connection is closed.
+// are unwatched and the database is restored. A server connection whose
+// state cannot be restored is closed instead: when a call ended without
+// its reply, or after a command whose effect lasts (CLIENT SETNAME, CLIENT
+// TRACKING, CLIENT CACHING, CLIENT SETINFO, CLIENT NO-EVICT, CLIENT
+// NO-TOUCH, READONLY, READWRITE, ASKING). AUTH, HELLO and RESET are
+// refused on a Connection, so its user and protocol are always the
+// pool's.
 type Connection struct {
 	d    *dedicated
 	call callSettings
@@ -41,6 +46,9 @@ type dedicated struct {
 	inMulti  bool
 	watching bool
 	unknown  bool // a call ended without its reply: the state cannot be known
+	// lasting is set once a command changed state that Close cannot
+	// undo (a name, tracking, READONLY, ...; see lastingState).
+	lasting bool
 
 	mu     sync.Mutex // guards closed and busy
 	closed bool
@@ -184,6 +192,13 @@ func (d *dedicated) end() {
 
 // observe follows the state a command changed, so that Close can undo it.
 func (d *dedicated) observe(args []any, v any) {
+	if changesState(args) {
+		// Even one that failed, or was queued in MULTI: dropping the
+		// connection costs a dial, leaking its state costs the next
+		// user.
+		d.lasting = true
+		return
+	}
 	var buf [16]byte
 	name, _ := lowerName(buf[:0], args[0])
 	_, failed := v.(error)
@@ -237,7 +252,7 @@ func (c *Connection) Close() error {
 	// Only a call about to find the connection closed can hold turn now.
 	d.turn.Lock()
 	defer d.turn.Unlock()
-	if d.unknown || d.cn.dead.Load() {
+	if d.unknown || d.lasting || d.cn.dead.Load() {
 		d.sv.drop(d.cn)
 		return nil
 	}

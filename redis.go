@@ -66,8 +66,8 @@ func (r *Redis) Close() error {
 // null reply (a missing key) as (nil, nil).
 //
 // Commands whose state would leak to other callers (SELECT, MULTI, WATCH,
-// SUBSCRIBE, ...) are refused with ErrInvalidArgument naming the API to use
-// instead. Blocking commands get a connection of their own, so they never
+// SUBSCRIBE, CLIENT SETNAME, CLIENT TRACKING, READONLY, ...) are refused
+// with ErrInvalidArgument naming the API to use instead. Blocking commands get a connection of their own, so they never
 // delay other calls.
 //
 // In a Redis Cluster the command goes to the master that serves its keys,
