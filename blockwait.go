@@ -40,15 +40,40 @@ func (b blockWait) nanos() int64 {
 // noDeadline in conn.wait lifts the socket timeout.
 const noDeadline = -1
 
-// commandWait returns how long args, a command the server flags blocking
-// (or one the client cannot tell is not), may wait on the server.
+// commandWait returns how long args, a command the server flags blocking,
+// may wait on the server.
 func commandWait(args []any) blockWait {
+	w, _ := knownWait(args)
+	return w
+}
+
+// guessedWait is commandWait for a command the client knows nothing of,
+// having no COMMAND table: the blocking commands of Redis wait as their
+// timeout says, and anything else is taken to answer at once, so that
+// the socket timeout still applies to it.
+func guessedWait(args []any) blockWait {
+	if w, known := knownWait(args); known {
+		return w
+	}
+	return blockWait{}
+}
+
+// knownWait is commandWait; known reports whether the command is one of
+// the blocking commands of Redis.
+func knownWait(args []any) (w blockWait, known bool) {
 	var buf [32]byte
 	name, ok := lowerName(buf[:0], args[0])
 	if !ok {
-		return blockWait{forever: true}
+		return blockWait{forever: true}, false
 	}
-	switch string(name) {
+	if !blockingNames[string(name)] {
+		return blockWait{forever: true}, false
+	}
+	return nameWait(string(name), args), true
+}
+
+func nameWait(name string, args []any) blockWait {
+	switch name {
 	case "blpop", "brpop", "bzpopmin", "bzpopmax", "brpoplpush", "blmove":
 		return secondsArg(args, len(args)-1)
 	case "blmpop", "bzmpop":
@@ -69,6 +94,12 @@ func commandWait(args []any) blockWait {
 		return blockWait{}
 	}
 	return blockWait{forever: true}
+}
+
+// blockingNames are the commands nameWait knows.
+var blockingNames = map[string]bool{
+	"blpop": true, "brpop": true, "bzpopmin": true, "bzpopmax": true, "brpoplpush": true, "blmove": true,
+	"blmpop": true, "bzmpop": true, "wait": true, "waitaof": true, "xread": true, "xreadgroup": true,
 }
 
 // secondsArg reads a timeout in seconds, fractions allowed, at args[i].

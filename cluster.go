@@ -174,14 +174,15 @@ func (c *cluster) getKeys(ctx context.Context, args []any) ([]any, error) {
 // clusterCmd is one command of a call on a cluster, on its way to the node
 // that serves its keys.
 type clusterCmd struct {
-	i       int    // its index among the caller's commands
-	enc     []byte // encoded once, sent as often as needed
-	cmd     *command
-	slot    int       // -1: no key
-	replica bool      // a replica may serve it
-	wait    blockWait // how long a blocking command may keep the server silent
-	ask     *server   // where an ASK redirection sends it next, after ASKING
-	hops    int
+	i        int    // its index among the caller's commands
+	enc      []byte // encoded once, sent as often as needed
+	cmd      *command
+	slot     int       // -1: no key
+	replica  bool      // a replica may serve it
+	blocking bool      // on a connection of its own
+	wait     blockWait // how long a blocking command may keep the server silent
+	ask      *server   // where an ASK redirection sends it next, after ASKING
+	hops     int
 	// Why it goes again, for the error if the context ends first.
 	last     error  // the reply that redirected it, or the failure
 	lastAddr string // of the node that replied or failed
@@ -314,7 +315,7 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 	}
 	cmd := t.lookup(args)
 	if cmd == nil || cmd.blocking {
-		return nil, nil, false
+		return nil, nil, false // run knows what to do with those
 	}
 	slot, err := cl.slot(ctx, cmd, args)
 	if err != nil {
@@ -403,9 +404,7 @@ func (cl *cluster) commands(ctx context.Context, cs *callSettings, cmds [][]any)
 					slot:    slot,
 					replica: cs.replicaReads && cmd != nil && cmd.readonly && !cmd.blocking,
 				}
-				if cmd != nil && cmd.blocking {
-					out[i].wait = commandWait(args)
-				}
+				out[i].blocking, out[i].wait = cl.p.blocking(cmd, args)
 				ends[i] = len(buf)
 				continue
 			}
@@ -444,7 +443,7 @@ func (cl *cluster) group(todo []*clusterCmd) []*batch {
 			batches = append(batches, b)
 		}
 		b.cmds = append(b.cmds, c)
-		if c.cmd != nil && c.cmd.blocking {
+		if c.blocking {
 			b.blocking = true
 			b.wait = b.wait.add(c.wait)
 		}

@@ -262,14 +262,33 @@ func (p *pool) extraSetup() [][]any {
 }
 
 // tookSetup keeps the COMMAND table a handshake brought. A user not
-// allowed COMMAND gets an empty table: every command is then treated as
-// neither read-only nor blocking.
+// allowed COMMAND gets an empty table, and noTable: no command is then
+// taken for read-only, and every command for one that may block (see
+// blocking).
 func (p *pool) tookSetup(replies []any) {
 	t, err := parseCommandTable(replies[0])
 	if err != nil {
 		t = commandTable{}
+		p.noTable.Store(true)
 	}
 	p.cmds.CompareAndSwap(nil, &t)
+}
+
+// blocking says whether a command, cmd (nil when the table does not know
+// it), must go on a connection of its own, and how long it may keep the
+// server silent. Without a COMMAND table (a user not allowed COMMAND),
+// the client cannot tell which commands block, so every command is taken
+// for one that may: on a shared connection, a blocking command would
+// stall every call queued behind it, and one abandoned would take data
+// (a popped element, say) that nobody reads.
+func (p *pool) blocking(cmd *command, args []any) (bool, blockWait) {
+	switch {
+	case cmd != nil && cmd.blocking:
+		return true, commandWait(args)
+	case cmd == nil && p.noTable.Load():
+		return true, guessedWait(args)
+	}
+	return false, blockWait{}
 }
 
 // command returns what the server says of the command in args; nil when

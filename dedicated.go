@@ -144,9 +144,9 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 	// that this very connection holds.
 	if t := d.p.cmds.Load(); t != nil {
 		for _, args := range cmds {
-			if cmd := t.lookup(args); cmd != nil && cmd.blocking {
+			if b, w := d.p.blocking(t.lookup(args), args); b {
 				blocking = true
-				wait = wait.add(commandWait(args))
+				wait = wait.add(w)
 			}
 		}
 	}

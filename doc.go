@@ -101,7 +101,11 @@
 //
 // Blocking commands (BLPOP, XREAD, WAIT, ... as the server's COMMAND table
 // says) are sent on connections of their own, so they never stall other
-// callers.
+// callers. A user not allowed COMMAND (an ACL with -command) leaves the
+// client unable to tell which commands block: every command then goes on
+// a connection of its own, one call per connection, which is safe but
+// gives up pipelining. Grant +command for the shared, pipelined
+// connections.
 //
 // # Contexts and timeouts
 //

@@ -23,6 +23,8 @@ type pool struct {
 	// cmds is the server's COMMAND table, which the first handshake
 	// fetches (see extraSetup, in commands.go).
 	cmds atomic.Pointer[commandTable]
+	// noTable is set when the server would not give its table.
+	noTable atomic.Bool
 }
 
 // routerRef holds a router, so that it can sit in an atomic.Pointer.

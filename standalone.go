@@ -123,8 +123,8 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 	if err != nil {
 		return nil, err
 	}
-	if cmd != nil && cmd.blocking {
-		return p.doBlocking(ctx, sv, cs, args)
+	if blocking, wait := p.blocking(cmd, args); blocking {
+		return p.doBlocking(ctx, sv, cs, args, wait)
 	}
 	for retried := false; ; retried = true {
 		cn, err := sv.sharedConn(ctx, cs.db)
@@ -147,12 +147,12 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 // doBlocking runs a blocking command on a dedicated connection. If the
 // caller gives up, the connection is closed at once, so the server never
 // hands it data (a popped list element, say) that nobody would read.
-func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, args []any) (any, error) {
+func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, args []any, wait blockWait) (any, error) {
 	cn, err := sv.dedicatedConn(ctx, cs.db)
 	if err != nil {
 		return nil, err
 	}
-	v, err := cn.roundTripBlocking(ctx, [][]any{args}, nil, cs.decoder, nil, commandWait(args))
+	v, err := cn.roundTripBlocking(ctx, [][]any{args}, nil, cs.decoder, nil, wait)
 	if err != nil {
 		sv.drop(cn)
 		return nil, notRetried(err)
@@ -173,9 +173,9 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 			return nil, err
 		}
 		readonly = readonly && cmd != nil && cmd.readonly
-		if cmd != nil && cmd.blocking {
+		if b, w := p.blocking(cmd, args); b {
 			blocking = true
-			wait = wait.add(commandWait(args))
+			wait = wait.add(w)
 		}
 	}
 	vals := make([]any, len(cmds))
