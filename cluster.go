@@ -181,6 +181,7 @@ type clusterCmd struct {
 	replica  bool      // a replica may serve it
 	blocking bool      // on a connection of its own
 	wait     blockWait // how long a blocking command may keep the server silent
+	script   bool      // it runs a script: see redirect.go
 	ask      *server   // where an ASK redirection sends it next, after ASKING
 	hops     int
 	// Why it goes again, for the error if the context ends first.
@@ -252,7 +253,7 @@ func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]a
 				continue
 			}
 			for k, c := range b.cmds {
-				again, pause := cl.redirected(c, b.vals[k], b.sv)
+				again, pause := cl.redirected(ctx, c, b.vals[k], b.sv)
 				if again {
 					todo = append(todo, c)
 					wait = wait || pause
@@ -314,7 +315,7 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 		return nil, nil, false
 	}
 	cmd := t.lookup(args)
-	if cmd == nil || cmd.blocking {
+	if cmd == nil || cmd.blocking || cmd.script {
 		return nil, nil, false // run knows what to do with those
 	}
 	slot, err := cl.slot(ctx, cmd, args)
@@ -339,7 +340,7 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 	}
 	switch class, e := classify(v); class {
 	case replyMoved:
-		if s, addr, ok := parseRedirect(e.msg, sv.addr); ok {
+		if s, addr, ok := parseRedirect(e.msg, sv.addr); ok && (slot < 0 || s == slot) {
 			cl.moved(s, addr)
 		}
 		return nil, nil, false
@@ -405,6 +406,7 @@ func (cl *cluster) commands(ctx context.Context, cs *callSettings, cmds [][]any)
 					replica: cs.replicaReads && cmd != nil && cmd.readonly && !cmd.blocking,
 				}
 				out[i].blocking, out[i].wait = cl.p.blocking(cmd, args)
+				out[i].script = runsScript(cmd, args)
 				ends[i] = len(buf)
 				continue
 			}
@@ -527,7 +529,7 @@ func (cl *cluster) roundTripFailed(b *batch) (retry []*clusterCmd, err error) {
 	if !b.dialErr {
 		readonly := true
 		for _, c := range b.cmds {
-			readonly = readonly && c.cmd != nil && c.cmd.readonly
+			readonly = readonly && !c.script && c.cmd.repeatable()
 		}
 		if !mayRetryAll(b.err, readonly) {
 			cl.refreshSoon()
@@ -552,15 +554,21 @@ func (cl *cluster) roundTripFailed(b *batch) (retry []*clusterCmd, err error) {
 
 // redirected looks at one reply and reports whether the command goes
 // again, and whether after a pause. from is the node that replied.
-func (cl *cluster) redirected(c *clusterCmd, v any, from *server) (again, pause bool) {
+func (cl *cluster) redirected(ctx context.Context, c *clusterCmd, v any, from *server) (again, pause bool) {
 	class, e := classify(v)
 	if class != replyFinal {
 		c.last, c.lastAddr = e, from.addr
 	}
+	if c.script && (class == replyTryAgain || class == replyClusterDown) {
+		return false, false // the script's own, for all the client can tell
+	}
 	switch class {
 	case replyMoved, replyAsk:
-		slot, addr, ok := parseRedirect(e.msg, from.addr)
-		if !ok || c.hops >= maxRedirects {
+		if c.hops >= maxRedirects {
+			return false, false
+		}
+		slot, addr, ok := cl.followable(ctx, c, class, e, from)
+		if !ok {
 			return false, false
 		}
 		c.hops++

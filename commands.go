@@ -11,8 +11,12 @@ import (
 // command may be sent twice.
 type command struct {
 	name     string
-	readonly bool // safe to send again after a lost reply
+	readonly bool // changes no data; see repeatable
 	blocking bool // may wait on the server, so gets a connection of its own
+	// script runs a script or function (the @scripting ACL category): an
+	// error reply it gives may be the script's own, whatever its text, so
+	// it is never taken for a redirection the topology does not confirm.
+	script bool
 	// The legacy key positions: first, last (negative counts from the end)
 	// and step; used where key specs are not needed.
 	firstKey, lastKey, keyStep int
@@ -56,6 +60,15 @@ func parseCommand(e any) (*command, error) {
 	if i := strings.IndexByte(c.name, '|'); i >= 0 {
 		c.name = c.name[i+1:] // subcommands are listed as "client|kill"
 	}
+	if len(f) > 6 { // ACL categories, since Redis 6
+		cats, _ := f[6].([]any)
+		for _, cat := range cats {
+			if cat == "@scripting" {
+				c.script = true
+			}
+		}
+	}
+	c.script = c.script || scriptNames[c.name]
 	flags, _ := f[2].([]any)
 	for _, fl := range flags {
 		switch fl {
@@ -88,6 +101,29 @@ func parseCommand(e any) (*command, error) {
 		}
 	}
 	return c, nil
+}
+
+// repeatable reports whether cmd may be sent again after its reply was
+// lost: it is read-only and runs no script, which must never run twice.
+func (cmd *command) repeatable() bool {
+	return cmd != nil && cmd.readonly && !cmd.script
+}
+
+// scriptNames are the commands that run scripts, for a client without the
+// COMMAND table.
+var scriptNames = map[string]bool{
+	"eval": true, "evalsha": true, "eval_ro": true, "evalsha_ro": true, "fcall": true, "fcall_ro": true,
+}
+
+// runsScript reports whether args, the command cmd (nil when unknown),
+// runs a script.
+func runsScript(cmd *command, args []any) bool {
+	if cmd != nil {
+		return cmd.script
+	}
+	var buf [16]byte
+	name, ok := lowerName(buf[:0], args[0])
+	return ok && scriptNames[string(name)]
 }
 
 func toInt(v any) int {

@@ -18,9 +18,10 @@ import (
 //
 // The rule for commands: a command is sent again only when it cannot have
 // run, or running it twice is harmless. A network failure before the
-// command was written, or on a read-only command, qualifies; so do the
-// error replies of a cluster that prove the command did not run (MOVED,
-// ASK, TRYAGAIN, CLUSTERDOWN).
+// command was written, or on a read-only command that runs no script,
+// qualifies; so do the error replies of a cluster that prove the command
+// did not run (MOVED, ASK, TRYAGAIN, CLUSTERDOWN), once they are known to
+// be the cluster's and not a script's (redirect.go).
 
 // maxRedirects bounds, per command and call, the MOVED and ASK
 // redirections followed and the retries after a node could not be
@@ -76,6 +77,9 @@ func parseRedirect(msg, from string) (slot int, addr string, ok bool) {
 		return 0, "", false
 	}
 	host, port := f[2][:i], f[2][i+1:]
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strings.ContainsAny(host, " /") {
+		return 0, "", false
+	}
 	if host == "" {
 		host, _, _ = net.SplitHostPort(from)
 	}
@@ -85,9 +89,9 @@ func parseRedirect(msg, from string) (slot int, addr string, ok bool) {
 
 // mayRetry reports whether a command that failed with err can be sent again
 // without risk of running twice: it never left the client, or it is
-// read-only.
+// read-only and no script (a script runs once, EVAL_RO included).
 func mayRetry(err error, cmd *command) bool {
-	return mayRetryAll(err, cmd != nil && cmd.readonly)
+	return mayRetryAll(err, cmd.repeatable())
 }
 
 // mayRetryAll is mayRetry for commands sent together: readonly says

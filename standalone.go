@@ -172,7 +172,7 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		if err != nil {
 			return nil, err
 		}
-		readonly = readonly && cmd != nil && cmd.readonly
+		readonly = readonly && cmd.repeatable()
 		if b, w := p.blocking(cmd, args); b {
 			blocking = true
 			wait = wait.add(w)
