@@ -14,9 +14,12 @@ GO ?= go
 tour: redis-server
 	$(GO) run ./examples/tour
 
+# The OpenTelemetry adapter is a module of its own (so that the root needs
+# nothing beyond the standard library): ./... does not reach it.
 test: redis-server
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 25m ./...
+	cd justredisotel && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 10m ./...
 
 # Fuzz each reader of untrusted input for FUZZTIME (default 1m) each.
 FUZZTIME ?= 1m

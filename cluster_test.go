@@ -59,6 +59,25 @@ func TestCluster(t *testing.T) {
 		require.Contains(t, err.Error(), "not a cluster node")
 	})
 
+	t.Run("EndpointsPolled", func(t *testing.T) {
+		// Polled back to back, Endpoints answers from the slot map in hand
+		// and refreshes it in the background, rate-limited: it never waits
+		// for a refresh, so 200 calls make only a few.
+		r := clusterClient(t, seed)
+		ctx := testCtx(t)
+		_, err := r.Do(ctx, "PING")
+		require.NoError(t, err)
+		before := clusterSlotsCalls(t, c)
+		for i := 0; i < 200; i++ {
+			eps, err := r.Endpoints(ctx)
+			require.NoError(t, err)
+			require.Len(t, eps, len(c.Nodes()))
+		}
+		refreshes := clusterSlotsCalls(t, c) - before
+		t.Logf("200 Endpoints calls made %d slot-map refreshes", refreshes)
+		require.Less(t, refreshes, 20)
+	})
+
 	t.Run("Endpoints", func(t *testing.T) {
 		r := clusterClient(t, seed)
 		eps, err := r.Endpoints(testCtx(t))
@@ -921,4 +940,71 @@ func infoField(t *testing.T, node *redistest.Server, name string) string {
 		}
 	}
 	return ""
+}
+
+// clusterSlotsCalls counts the CLUSTER SLOTS calls every node of c served.
+func clusterSlotsCalls(t *testing.T, c *redistest.Cluster) int {
+	t.Helper()
+	n := 0
+	for _, node := range c.Nodes() {
+		stats, err := node.Do("INFO", "commandstats")
+		require.NoError(t, err)
+		for _, line := range splitLines(stats) {
+			var calls int
+			if _, err := fmt.Sscanf(line, "cmdstat_cluster|slots:calls=%d", &calls); err == nil {
+				n += calls
+			}
+		}
+	}
+	return n
+}
+
+// TestClusterClosesConnectionsToNodesGone: once a refresh shows a node gone
+// from the slot map, the client closes its idle connections to it, so that
+// it holds connections for the topology as it is, not for every node it
+// ever saw.
+func TestClusterClosesConnectionsToNodesGone(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t, 3, 1, redistest.Options{})
+	r, err := justredis.New(justredis.WithAddress(c.Nodes()[0].Addr()), justredis.WithClientName("gone"))
+	require.NoError(t, err)
+	defer r.Close()
+	replicas := r.Modify(justredis.WithReplicaReads(true))
+	ctx := testCtx(t)
+	for i := 0; i < 100; i++ { // reads on every shard, so every replica has a connection
+		_, err := replicas.Do(ctx, "GET", fmt.Sprintf("gone:%d", i))
+		require.NoError(t, err)
+	}
+	ours := func(s *redistest.Server) int {
+		list, err := s.Do("CLIENT", "LIST")
+		require.NoError(t, err)
+		return strings.Count(list, "name=gone ")
+	}
+	leaving := c.Replicas()[0]
+	require.Positive(t, ours(leaving))
+
+	id, err := leaving.Do("CLUSTER", "MYID")
+	require.NoError(t, err)
+	for _, node := range c.Nodes() {
+		if node != leaving {
+			_, err := node.Do("CLUSTER", "FORGET", id)
+			require.NoError(t, err)
+		}
+	}
+	require.Eventually(t, func() bool {
+		eps, err := r.Endpoints(ctx) // refreshes in the background
+		require.NoError(t, err)
+		for _, ep := range eps {
+			if ep.Address == leaving.Addr() {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 50*time.Millisecond, "the slot map still lists the node")
+	require.Eventually(t, func() bool { return ours(leaving) == 0 }, 10*time.Second, 50*time.Millisecond,
+		"connections to a node gone from the slot map stay open")
+	for i := 0; i < 100; i++ { // and the client still serves every slot
+		_, err := replicas.Do(ctx, "GET", fmt.Sprintf("gone:%d", i))
+		require.NoError(t, err)
+	}
 }

@@ -31,6 +31,11 @@ type conn struct {
 	socketTimeout time.Duration
 	db            int         // the selected database; changed only by its one user
 	dead          atomic.Bool // set once err is; read without the lock
+	// onClose, when set before the connection is used, is told once that
+	// it closed: err is why it broke, nil when it was closed on purpose.
+	onClose func(err error)
+	pushing atomic.Bool    // in push mode, for good
+	peeker  *socket.Peeker // made at the first idle check; used by the reader
 	// interrupted is set when interrupt may have left a deadline in the
 	// past, so that the next reader clears it. Clearing it on every call
 	// instead costs timer work, and wake-ups of the poller, per reply.
@@ -271,7 +276,10 @@ func (cn *conn) checkIdle() error {
 		cn.nc.SetReadDeadline(time.Time{})
 		cn.timedOut = true
 	}
-	pending, err := socket.Peek(cn.nc)
+	if cn.peeker == nil {
+		cn.peeker = socket.NewPeeker(cn.nc)
+	}
+	pending, err := cn.peeker.Peek()
 	if err != nil || !pending {
 		return err
 	}
@@ -649,6 +657,12 @@ func (cn *conn) breakDown(err error, reader bool) {
 	cn.mu.Unlock()
 	if first {
 		cn.nc.Close()
+		if cn.onClose != nil {
+			if errors.Is(err, ErrClosed) {
+				err = nil
+			}
+			cn.onClose(err)
+		}
 	}
 	for _, c := range wake {
 		c.done <- struct{}{}
@@ -683,6 +697,7 @@ func (cn *conn) pushMode() error {
 		return &protocolError{"push mode on a connection in use"} // a bug, not the server
 	}
 	cn.reading = true
+	cn.pushing.Store(true)
 	cn.socketTimeout = 0
 	cn.timedOut = false
 	cn.nc.SetDeadline(time.Time{})

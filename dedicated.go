@@ -78,7 +78,7 @@ func (c *Connection) Do(ctx context.Context, args ...any) (any, error) {
 	if len(args) == 0 {
 		return nil, invalidArg("empty command")
 	}
-	vals, err := c.run(ctx, [][]any{args})
+	vals, err := c.observed(ctx, "Connection.Do", [][]any{args})
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +96,22 @@ func (c *Connection) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) 
 	if len(cmds) == 0 {
 		return []any{}, nil
 	}
-	return c.run(ctx, cmds)
+	return c.observed(ctx, "Connection.DoMulti", cmds)
+}
+
+// observed is run, seen by the client's hooks when it has any.
+func (c *Connection) observed(ctx context.Context, op string, cmds [][]any) (vals []any, err error) {
+	hooks := c.d.p.s.hooks
+	if len(hooks) == 0 {
+		return c.run(ctx, cmds)
+	}
+	call := newCall(hooks, op, c.d.cn.db, cmds)
+	hooked(ctx, hooks, call, func(ctx context.Context, trace *callTrace) error {
+		trace.served(c.d.sv.addr)
+		vals, err = c.run(ctx, cmds)
+		return err
+	})
+	return vals, err
 }
 
 func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {

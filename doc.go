@@ -143,6 +143,29 @@
 //	c.Do(ctx, "INCRBY", "balance", 10)
 //	v, err := c.Do(ctx, "EXEC") // nil if "balance" changed since WATCH
 //
+// Transaction does the WATCH, read, MULTI/EXEC loop for you, retrying when a
+// watched key changed (at most 32 attempts, then ErrTxAborted):
+//
+//	replies, err := r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) {
+//		n, err := justredis.Int64(c.Do(ctx, "GET", "balance"))
+//		if err != nil {
+//			return nil, err
+//		}
+//		return [][]any{{"SET", "balance", n + 10}}, nil
+//	}, "balance")
+//
+// # Iterating
+//
+// Scan turns SCAN, HSCAN, SSCAN and ZSCAN into an iterator that supplies
+// the cursor; in a cluster SCAN walks every master:
+//
+//	for key, err := range r.Scan(ctx, "SCAN", "MATCH", "user:*") {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(key)
+//	}
+//
 // # Publish and subscribe
 //
 // SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and MONITOR run on a PushConnection,

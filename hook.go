@@ -3,6 +3,7 @@ package justredis
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -15,6 +16,7 @@ import (
 // return, nor change them.
 //
 // With no hook a call costs nothing extra: no allocation, no time lookup.
+// With hooks, a call copies its arguments for them to read.
 //
 // The shape follows what tracing adapters need. CallStart returns the
 // context the call goes on with, so a span started there is the parent of
@@ -29,15 +31,22 @@ type Hook interface {
 	Event(ctx context.Context, ev *Event)
 }
 
-// Call describes one call as a hook sees it: a Do, one DoMulti batch, one
-// round trip of a Connection, or a Transaction's EXEC.
+// Call describes one call as a hook sees it: a Do, one DoMulti batch, or
+// one round trip of a Connection.
 //
-// It names the commands but holds no argument values unless the hook asks
-// for them with Args, since values are often personal data or secrets.
+// It names the commands but holds no argument values unless a hook asks
+// for them (see ArgsHook), since values are often personal data or
+// secrets.
 type Call struct {
-	// Op is what the user called: "Do", "DoMulti", "Connection.Do",
-	// "Connection.DoMulti" or "Transaction".
+	// Op is what the user called: "Do", "DoMulti", "Connection.Do" or
+	// "Connection.DoMulti" (a Transaction's round trips are the latter).
 	Op string
+	// Names holds each command's name, upper-cased ("GET", "CLIENT"), in
+	// order: one for Do. Subcommands are not included.
+	Names []string
+	// Args holds each command's arguments as text, the name first, only
+	// when a hook implements ArgsHook and asks for them; nil otherwise.
+	Args [][]string
 	// Addr is the server that answered ("host:port" or a socket path), or
 	// "" when the call reached no server or, in a cluster, several.
 	Addr string
@@ -60,35 +69,16 @@ type Call struct {
 	// CacheHit is set when the client-side cache answered every command of
 	// the call, so that no server saw it.
 	CacheHit bool
-
-	cmds [][]any
 }
 
-// Len is the number of commands in the call: 1 for Do.
-func (c *Call) Len() int { return len(c.cmds) }
-
-// Name is the name of command i, upper-cased ("GET", "CLIENT"), or "" when
-// the first argument is not text. Subcommands are not included: a hook
-// that wants "CLIENT LIST" asks for Args.
-func (c *Call) Name(i int) string {
-	var buf [32]byte
-	name, ok := lowerName(buf[:0], c.cmds[i][0])
-	if !ok {
-		return ""
-	}
-	for j, b := range name {
-		if 'a' <= b && b <= 'z' {
-			name[j] = b - 'a' + 'A'
-		}
-	}
-	return string(name)
+// ArgsHook is a Hook that wants argument values in Call.Args. Record them
+// only where that is safe: they may hold passwords (AUTH, HELLO, MIGRATE,
+// ACL SETUSER) and personal data. Copying them costs a call time and
+// memory in proportion to its arguments, which is why it is asked for.
+type ArgsHook interface {
+	Hook
+	WantArgs() bool
 }
-
-// Args returns the arguments of command i, the name first, as the caller
-// gave them. Record values only where that is safe: they may hold
-// passwords (AUTH, HELLO, MIGRATE, ACL SETUSER) and personal data. The
-// slice must not be changed or kept past the hook's return.
-func (c *Call) Args(i int) []any { return c.cmds[i] }
 
 // EventKind tells connection events apart.
 type EventKind uint8
@@ -147,7 +137,8 @@ type Event struct {
 }
 
 // WithHook adds h to the client's hooks. Hooks run in the order given:
-// CallStart in that order, CallEnd and Event too.
+// CallStart and Event in that order, CallEnd in the reverse order, so that
+// the first hook's span encloses the others'.
 func WithHook(h Hook) Option {
 	return poolOption(func(s *settings) error {
 		if h == nil {
@@ -172,4 +163,139 @@ func WithLogger(l *slog.Logger) Option {
 		s.logger = l
 		return nil
 	})
+}
+
+// callTrace collects, while a call is routed, what its hooks are told at
+// its end. The routers mark it through nil-safe methods, so a call without
+// hooks (trace nil) pays a nil check per mark and nothing else. A call in
+// a cluster may run on several nodes at once, hence the lock.
+type callTrace struct {
+	mu         sync.Mutex
+	addr       string
+	servers    int // distinct servers seen; Addr is "" past one
+	retried    bool
+	redirected bool
+	cacheHit   bool
+}
+
+func (t *callTrace) served(addr string) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	if t.servers == 0 || t.addr != addr {
+		t.servers++
+		t.addr = addr
+	}
+	t.mu.Unlock()
+}
+
+func (t *callTrace) retry() {
+	if t != nil {
+		t.mu.Lock()
+		t.retried = true
+		t.mu.Unlock()
+	}
+}
+
+func (t *callTrace) redirect() {
+	if t != nil {
+		t.mu.Lock()
+		t.redirected = true
+		t.mu.Unlock()
+	}
+}
+
+func (t *callTrace) hit() {
+	if t != nil {
+		t.mu.Lock()
+		t.cacheHit = true
+		t.mu.Unlock()
+	}
+}
+
+// hooked runs run as a call the hooks see: CallStart in order, each given
+// the context the one before returned; run with the last; CallEnd in the
+// reverse order, each given the context its own CallStart returned, so a
+// hook that keeps a span in the context finds its own.
+func hooked(ctx context.Context, hooks []Hook, call *Call, run func(ctx context.Context, trace *callTrace) error) {
+	call.Start = time.Now()
+	ctxs := make([]context.Context, len(hooks))
+	for i, h := range hooks {
+		ctx = h.CallStart(ctx, call)
+		ctxs[i] = ctx
+	}
+	var trace callTrace
+	call.Err = run(ctx, &trace)
+	call.Duration = time.Since(call.Start)
+	if trace.servers == 1 {
+		call.Addr = trace.addr
+	}
+	call.Retried, call.Redirected, call.CacheHit = trace.retried, trace.redirected, trace.cacheHit
+	for i := len(hooks) - 1; i >= 0; i-- {
+		hooks[i].CallEnd(ctxs[i], call)
+	}
+}
+
+// newCall describes cmds for hooks. It copies what it keeps (names, and
+// argument text for hooks that ask), never the arguments themselves, so
+// that Do's arguments stay on its caller's stack with hooks or without.
+func newCall(hooks []Hook, op string, db int, cmds [][]any) *Call {
+	call := &Call{Op: op, DB: db, Names: make([]string, len(cmds))}
+	for i, args := range cmds {
+		call.Names[i] = commandName(args)
+	}
+	for _, h := range hooks {
+		if ah, ok := h.(ArgsHook); ok && ah.WantArgs() {
+			call.Args = make([][]string, len(cmds))
+			for i, args := range cmds {
+				call.Args[i] = argTexts(args)
+			}
+			break
+		}
+	}
+	return call
+}
+
+// commandName is args's command name, upper-cased, or "" when it is not
+// text.
+func commandName(args []any) string {
+	var buf [32]byte
+	name, ok := lowerName(buf[:0], args[0])
+	if !ok {
+		return ""
+	}
+	for j, b := range name {
+		if 'a' <= b && b <= 'z' {
+			name[j] = b - 'a' + 'A'
+		}
+	}
+	return string(name)
+}
+
+func argTexts(args []any) []string {
+	out := make([]string, len(args))
+	var buf [64]byte
+	for i, a := range args {
+		if text, ok := argText(buf[:0], a); ok {
+			out[i] = string(text)
+		}
+	}
+	return out
+}
+
+// dispatchHooked is dispatch for a client with hooks.
+func (r *Redis) dispatchHooked(ctx context.Context, cmds [][]any, multi bool) (v any, vals []any, err error) {
+	op := "Do"
+	if multi {
+		op = "DoMulti"
+	}
+	call := newCall(r.p.s.hooks, op, r.call.db, cmds)
+	hooked(ctx, r.p.s.hooks, call, func(ctx context.Context, trace *callTrace) error {
+		c := *r
+		c.call.trace = trace
+		v, vals, err = c.dispatch(ctx, cmds, multi)
+		return err
+	})
+	return v, vals, err
 }

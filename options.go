@@ -78,6 +78,9 @@ type callSettings struct {
 	// replicaReads lets cluster replicas serve read-only commands
 	// (WithReplicaReads).
 	replicaReads bool
+	// trace collects what hooks are told of a call; nil without hooks,
+	// and then set only on a per-call copy.
+	trace *callTrace
 }
 
 func defaultSettings() settings {

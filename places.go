@@ -2,6 +2,7 @@ package justredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -46,7 +47,9 @@ func (sv *server) acquire(ctx context.Context, dedicated, idleOK bool) (*conn, e
 		defer t.Stop()
 		expired = t.C
 	}
+	start := time.Now()
 	var why error
+	defer func() { sv.waited(ctx, time.Since(start), why) }()
 	select {
 	case <-w.ready:
 		return w.cn, nil
@@ -202,4 +205,17 @@ func (sv *server) reclaimLocked(dedicated bool) bool {
 		}
 	}
 	return false
+}
+
+// waited counts a wait for a place, and tells the observers.
+func (sv *server) waited(ctx context.Context, d time.Duration, err error) {
+	c := &sv.counters
+	c.waits.Add(1)
+	c.waitNanos.Add(int64(d))
+	if errors.Is(err, ErrPoolTimeout) {
+		c.waitTimeouts.Add(1)
+	}
+	if sv.s.observed() {
+		sv.s.emit(ctx, &Event{Kind: EventPoolWait, Addr: sv.addr, Duration: d, Err: err})
+	}
 }

@@ -93,3 +93,21 @@ func (p *pool) close() {
 		sv.close()
 	}
 }
+
+// closeGone closes the idle connections to the servers a new slot map no
+// longer lists (nodes that left the cluster, replicas removed), so that the
+// client holds connections for the topology as it is, not for every node it
+// ever saw. The servers stay known: one that comes back is dialled again.
+func (p *pool) closeGone(listed map[string]bool) {
+	p.mu.Lock()
+	var gone []*server
+	for addr, sv := range p.servers {
+		if !listed[addr] {
+			gone = append(gone, sv)
+		}
+	}
+	p.mu.Unlock()
+	for _, sv := range gone {
+		sv.closeIdle()
+	}
+}

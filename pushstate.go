@@ -406,6 +406,8 @@ func quietFrame(f []byte) bool {
 }
 
 // push queues a copy of frame, dropping the oldest when the queue is full.
+// The observers hear of the first drop since the user last learnt of
+// drops, not of every one: a flood would otherwise flood the log too.
 func (ps *pushState) push(frame []byte) {
 	f := bytes.Clone(frame)
 	ps.mu.Lock()
@@ -417,6 +419,9 @@ func (ps *pushState) push(frame []byte) {
 		ps.frames[ps.head] = nil
 		ps.head++
 		ps.dropped++
+		if ps.dropped == 1 && ps.p.s.observed() {
+			go ps.p.s.emit(ps.ctx, &Event{Kind: EventDropped, Addr: ps.addrText(), Count: 1})
+		}
 	}
 	if ps.head >= 64 && 2*ps.head >= len(ps.frames) {
 		n := copy(ps.frames, ps.frames[ps.head:])
@@ -531,6 +536,7 @@ func (ps *pushState) reconnect() *conn {
 		}
 		cancel()
 		if err == nil {
+			ps.p.s.emit(ps.ctx, &Event{Kind: EventResubscribe, Addr: ps.addrText()})
 			return cn
 		}
 		ps.wmu.Lock()

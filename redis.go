@@ -95,6 +95,10 @@ func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 	if cancel != nil {
 		defer cancel()
 	}
+	if len(r.p.s.hooks) > 0 {
+		v, _, err := r.dispatchHooked(ctx, [][]any{args}, false)
+		return v, err
+	}
 	v, _, err := r.dispatch(ctx, [][]any{args}, false)
 	return v, err
 }
@@ -128,6 +132,10 @@ func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 	ctx, cancel := r.withTimeout(ctx)
 	if cancel != nil {
 		defer cancel()
+	}
+	if len(r.p.s.hooks) > 0 {
+		_, vals, err := r.dispatchHooked(ctx, cmds, true)
+		return vals, err
 	}
 	_, vals, err := r.dispatch(ctx, cmds, true)
 	return vals, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // server keeps the connections to one address: one shared, pipelined
@@ -29,6 +30,8 @@ type server struct {
 	// waiting is len(waiters), for the last user of a shared connection to
 	// see without the lock that someone may want its place.
 	waiting atomic.Int32
+	// counters are what Stats reports beyond the connections open.
+	counters serverCounters
 
 	mu        sync.Mutex
 	idle      []*conn        // dedicated connections at rest, oldest first
@@ -198,9 +201,23 @@ func (sv *server) connect(ctx context.Context, plan setupPlan, dedicated bool) (
 	}
 	dctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(sv.ctx, cancel) // Close aborts the dial
+	start := time.Now()
 	cn, info, err := dial(dctx, sv.addr, sv.s, plan)
 	stop()
 	cancel()
+	sv.counters.dials.Add(1)
+	if err != nil {
+		sv.counters.dialFailures.Add(1)
+	}
+	if sv.s.observed() {
+		sv.s.emit(ctx, &Event{Kind: EventDial, Addr: sv.addr, Duration: time.Since(start), Err: err})
+		if cn != nil {
+			addr := sv.addr
+			cn.onClose = func(err error) {
+				sv.s.emit(context.Background(), &Event{Kind: EventClose, Addr: addr, Err: err})
+			}
+		}
+	}
 	if err == nil && len(extra) > 0 {
 		sv.extras.tookSetup(info.extra[own:])
 		info.extra = info.extra[:own]
@@ -236,4 +253,26 @@ func (sv *server) close() {
 	sv.places, sv.dedicated = 0, 0
 	sv.shared.Store(nil)
 	sv.unlock()
+}
+
+// closeIdle closes the connections to sv that nobody uses: dedicated ones
+// at rest, and shared ones with no lease, which are retired so that no call
+// starts on them. Connections in use are left to finish; a later call
+// closes them once idle. It is for a server the deployment no longer lists.
+func (sv *server) closeIdle() {
+	sv.mu.Lock()
+	defer sv.unlock()
+	for _, cn := range sv.idle {
+		sv.dropLocked(cn)
+	}
+	sv.idle = nil
+	if m := sv.shared.Load(); m != nil {
+		for key, sc := range *m {
+			if sc.users.CompareAndSwap(0, retired) {
+				sv.removeSharedLocked(key)
+				sv.dropLocked(sc.conn)
+			}
+		}
+	}
+	sv.serveLocked()
 }

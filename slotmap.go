@@ -299,9 +299,13 @@ func (c *slotKeeper) reload() error {
 		c.mu.Lock()
 		c.slots.Store(m)
 		c.mu.Unlock()
+		c.p.s.emit(ctx, &Event{Kind: EventRefresh, Addr: sv.addr})
+		c.p.closeGone(m.listed())
 		return nil
 	}
-	return fmt.Errorf("justredis: no cluster node gave its slot map: %w", errors.Join(errs...))
+	err := fmt.Errorf("justredis: no cluster node gave its slot map: %w", errors.Join(errs...))
+	c.p.s.emit(ctx, &Event{Kind: EventRefresh, Err: err})
+	return err
 }
 
 // candidates lists the nodes to ask for the slot map: the masters in a
@@ -396,6 +400,15 @@ func (m *slotMap) masters() []*server {
 			seen[sv.addr] = true
 			out = append(out, sv)
 		}
+	}
+	return out
+}
+
+// listed is the set of addresses of the nodes m lists.
+func (m *slotMap) listed() map[string]bool {
+	out := map[string]bool{}
+	for _, ep := range m.endpoints() {
+		out[ep.Address] = true
 	}
 	return out
 }

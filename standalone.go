@@ -126,7 +126,11 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 	if blocking, wait := p.blocking(cmd, args); blocking {
 		return p.doBlocking(ctx, sv, cs, args, wait)
 	}
+	cs.trace.served(sv.addr)
 	for retried := false; ; retried = true {
+		if retried {
+			cs.trace.retry()
+		}
 		cn, err := sv.sharedConn(ctx, cs.db)
 		if err != nil {
 			p.lost(sv)
@@ -148,6 +152,9 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 // caller gives up, the connection is closed at once, so the server never
 // hands it data (a popped list element, say) that nobody would read.
 func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, args []any, wait blockWait) (any, error) {
+	cs.trace.served(sv.addr)
+	sv.counters.blocking.Add(1)
+	defer sv.counters.blocking.Add(-1)
 	cn, err := sv.dedicatedConn(ctx, cs.db)
 	if err != nil {
 		return nil, err
@@ -178,8 +185,11 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 			wait = wait.add(w)
 		}
 	}
+	cs.trace.served(sv.addr)
 	vals := make([]any, len(cmds))
 	if blocking {
+		sv.counters.blocking.Add(1)
+		defer sv.counters.blocking.Add(-1)
 		cn, err := sv.dedicatedConn(ctx, cs.db)
 		if err != nil {
 			return nil, err
@@ -191,7 +201,11 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		sv.release(cn)
 		return vals, nil
 	}
+	cs.trace.served(sv.addr)
 	for retried := false; ; retried = true {
+		if retried {
+			cs.trace.retry()
+		}
 		cn, err := sv.sharedConn(ctx, cs.db)
 		if err != nil {
 			p.lost(sv)
@@ -212,7 +226,11 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 // doEncodedOn sends a command already encoded to sv, retrying as doOn
 // does; WithEndpoint(Masters) encodes once for every master.
 func (p *pool) doEncodedOn(ctx context.Context, sv *server, cs *callSettings, encoded []byte) (any, error) {
+	cs.trace.served(sv.addr)
 	for retried := false; ; retried = true {
+		if retried {
+			cs.trace.retry()
+		}
 		cn, err := sv.sharedConn(ctx, cs.db)
 		if err != nil {
 			return nil, err

@@ -62,7 +62,32 @@ func newDockerBackend() (backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	removeOrphans(pool.Client)
 	return &dockerBackend{client: pool.Client, image: image}, nil
+}
+
+// removeOrphans removes the containers of test processes that are gone: a
+// test binary killed by its timeout, or by a signal, never ran its cleanup,
+// and its servers would run on, holding ports, until the engine stops.
+// Only containers redistest made carry its label, and the process that made
+// one is named in it, so nothing else is touched. Containers of another
+// machine sharing the engine would look orphaned; redistest's containers
+// use the host's network, so they are only ever this machine's.
+func removeOrphans(client *dc.Client) {
+	containers, err := client.ListContainers(dc.ListContainersOptions{
+		All:     true,
+		Filters: map[string][]string{"label": {"org.justredis.redistest"}},
+	})
+	if err != nil {
+		return // best effort: it only tidies up
+	}
+	for _, c := range containers {
+		pid, err := strconv.Atoi(c.Labels["org.justredis.redistest.pid"])
+		if err != nil || processAlive(pid) {
+			continue
+		}
+		client.RemoveContainer(dc.RemoveContainerOptions{ID: c.ID, Force: true})
+	}
 }
 
 func (*dockerBackend) name() string { return "docker" }

@@ -2,11 +2,14 @@ package redistest
 
 import (
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	dc "github.com/ory/dockertest/v3/docker"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -73,4 +76,39 @@ func TestParseClusterNodes(t *testing.T) {
 func TestQuoteConfig(t *testing.T) {
 	assert.Equal(t, `""`, quoteConfig(""))
 	assert.Equal(t, `"a \"b\" \\ \x0a"`, quoteConfig("a \"b\" \\ \n"))
+}
+
+// A container whose test process is gone (killed by its timeout, say) is
+// removed the next time a process starts the Docker backend; one whose
+// process lives is left alone.
+func TestRemoveOrphans(t *testing.T) {
+	b, err := dockerBackendOnce()
+	if err != nil {
+		t.Skipf("no Docker engine: %v", err)
+	}
+	client := b.(*dockerBackend).client
+	orphan := func(pid int) string {
+		c, err := client.CreateContainer(dc.CreateContainerOptions{
+			Config: &dc.Config{
+				Image: b.(*dockerBackend).image,
+				Cmd:   []string{"redis-server", "--port", "0"},
+				Labels: map[string]string{
+					"org.justredis.redistest":     "server",
+					"org.justredis.redistest.pid": strconv.Itoa(pid),
+				},
+			},
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { client.RemoveContainer(dc.RemoveContainerOptions{ID: c.ID, Force: true}) })
+		return c.ID
+	}
+	gone := exec.Command("true")
+	require.NoError(t, gone.Run()) // its PID is free now
+	dead, alive := orphan(gone.Process.Pid), orphan(os.Getpid())
+	removeOrphans(client)
+	_, err = client.InspectContainer(dead)
+	var missing *dc.NoSuchContainer
+	require.ErrorAs(t, err, &missing)
+	_, err = client.InspectContainer(alive)
+	require.NoError(t, err)
 }

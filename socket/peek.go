@@ -7,45 +7,61 @@ import (
 	"syscall"
 )
 
-// Peek tells, without blocking and without consuming anything, what an idle
-// connection holds: bytes waiting to be read (pending), or an error when
-// the peer has closed it (io.EOF) or the socket failed. A connection whose
-// socket cannot be asked reports neither.
+// A Peeker tells, without blocking and without consuming anything, what an
+// idle connection holds: bytes waiting to be read, or an error when the
+// peer has closed it (io.EOF) or the socket failed.
 //
-// It costs one non-blocking system call. Clients use it before writing on a
-// connection that owes them nothing, because a server's idle timeout, a
-// restart or a proxy closing idle connections is otherwise found only after
-// a command was written, when nobody can tell whether it ran.
-//
-// For TLS the underlying socket is asked, so pending bytes may be TLS
-// records that carry no data (a session ticket, say): read them to know.
-func Peek(nc net.Conn) (pending bool, err error) {
+// Clients use it before writing on a connection that owes them nothing,
+// because a server's idle timeout, a restart or a proxy closing idle
+// connections is otherwise found only after a command was written, when
+// nobody can tell whether it ran. It costs one non-blocking system call
+// and, once made, no allocation. A Peeker is not safe for concurrent use.
+type Peeker struct {
+	raw  syscall.RawConn // nil when the socket cannot be asked
+	peek func(fd uintptr) bool
+	buf  [1]byte
+	n    int
+	err  error
+}
+
+// NewPeeker returns a Peeker for nc. For TLS it asks the underlying
+// socket, so the bytes it finds may be TLS records that carry no data (a
+// session ticket, say): read them to know.
+func NewPeeker(nc net.Conn) *Peeker {
 	if tc, ok := nc.(*tls.Conn); ok {
 		nc = tc.NetConn()
 	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
+	p := &Peeker{}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			p.raw = raw
+		}
+	}
+	p.peek = p.peekFD // bound once, so that Peek allocates nothing
+	return p
+}
+
+// Peek reports whether bytes wait to be read, or the error that ended the
+// connection. A socket that cannot be asked reports neither.
+func (p *Peeker) Peek() (pending bool, err error) {
+	if p.raw == nil {
 		return false, nil
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false, err
-	}
-	var n int
-	var perr error
-	if err := raw.Read(func(fd uintptr) bool {
-		n, perr = peekFD(fd)
-		return true // never wait for the poller: the answer is wanted now
-	}); err != nil {
+	if err := p.raw.Read(p.peek); err != nil {
 		return false, err
 	}
 	switch {
-	case perr == syscall.EAGAIN || perr == syscall.EWOULDBLOCK || perr == syscall.EINTR:
+	case p.err == syscall.EAGAIN || p.err == syscall.EWOULDBLOCK || p.err == syscall.EINTR:
 		return false, nil
-	case perr != nil:
-		return false, perr
-	case n == 0:
+	case p.err != nil:
+		return false, p.err
+	case p.n == 0:
 		return false, io.EOF
 	}
 	return true, nil
+}
+
+func (p *Peeker) peekFD(fd uintptr) bool {
+	p.n, p.err = peekFD(fd, &p.buf)
+	return true // never wait for the poller: the answer is wanted now
 }

@@ -34,12 +34,13 @@ func TestPeek(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			if pending, err := Peek(client); pending || err != nil {
+			pk := NewPeeker(client)
+			if pending, err := pk.Peek(); pending || err != nil {
 				t.Fatalf("idle: Peek = %v, %v; want false, nil", pending, err)
 			}
 			peer.Write([]byte("+OK\r\n"))
-			waitFor(t, func() bool { p, _ := Peek(client); return p })
-			if pending, err := Peek(client); !pending || err != nil {
+			waitFor(t, func() bool { p, _ := pk.Peek(); return p })
+			if pending, err := pk.Peek(); !pending || err != nil {
 				t.Fatalf("after a write: Peek = %v, %v; want true, nil", pending, err)
 			}
 			buf := make([]byte, 5)
@@ -47,11 +48,29 @@ func TestPeek(t *testing.T) {
 				t.Fatalf("the peeked bytes were consumed: %q, %v", buf, err)
 			}
 			peer.Close()
-			waitFor(t, func() bool { _, err := Peek(client); return err != nil })
-			if _, err := Peek(client); !errors.Is(err, io.EOF) {
+			waitFor(t, func() bool { _, err := pk.Peek(); return err != nil })
+			if _, err := pk.Peek(); !errors.Is(err, io.EOF) {
 				t.Fatalf("after close: Peek error = %v; want io.EOF", err)
 			}
 		})
+	}
+}
+
+// Once made, a Peeker allocates nothing: it runs before most writes.
+func TestPeekAllocations(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	pk := NewPeeker(client)
+	if n := testing.AllocsPerRun(100, func() { pk.Peek() }); n != 0 {
+		t.Fatalf("Peek allocates %v times", n)
 	}
 }
 

@@ -1,11 +1,10 @@
-//go:build unix
+//go:build unix && !linux
 
 package socket
 
 import "syscall"
 
-func peekFD(fd uintptr) (int, error) {
-	var b [1]byte
-	n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+func peekFD(fd uintptr, buf *[1]byte) (int, error) {
+	n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	return n, err
 }
