@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,5 +125,34 @@ func TestClusterFailures(t *testing.T) {
 		tally := deadlineStorm(t, r.Do, k)
 		get := func() (string, error) { return owner.Do("GET", k) }
 		tally.check(t, counterOf(t, get, tally.ok.Load()+tally.mayHaveRun.Load()))
+	})
+
+	// Last: it kills every node.
+	t.Run("AllNodesDown", func(t *testing.T) {
+		r := clusterClient(t, seed)
+		k := keyOn(t, c, c.Masters()[0], "down")
+		_, err := r.Do(testCtx(t), "SET", k, 1)
+		require.NoError(t, err)
+		// Each node's address now accepts connections and closes them at
+		// once, counting them.
+		var accepts []*atomic.Int64
+		for _, node := range c.Nodes() {
+			require.NoError(t, node.Kill())
+			_, n := acceptCounter(t, node.Addr(), false)
+			accepts = append(accepts, n)
+		}
+		errs := hammer(r, 32, deadServerRun, "GET", k)
+		total := int64(0)
+		for _, n := range accepts {
+			total += n.Load()
+		}
+		t.Logf("32 callers: %d calls, %d connects to %d nodes in %v: %.1f connects/s",
+			len(errs), total, len(accepts), deadServerRun, float64(total)/deadServerRun.Seconds())
+		require.LessOrEqual(t, total, int64(len(accepts)*maxDeadServerConnects/2))
+		for _, err := range errs {
+			require.Error(t, err)
+			require.NotEqual(t, context.DeadlineExceeded.Error(), err.Error())
+			require.Contains(t, err.Error(), "127.0.0.1:", "an address")
+		}
 	})
 }

@@ -38,27 +38,33 @@ type setupPlan struct {
 // made again, up to WithConnectRetry times, after a pause. A server that
 // answered with an error reply is not asked again: it would answer the
 // same.
-func dial(ctx context.Context, addr string, s *settings, plan setupPlan) (*conn, serverInfo, error) {
+//
+// failed is the error of the last attempt that failed on its own account,
+// not ctx's, and so tells of the server; nil when none did.
+func dial(ctx context.Context, addr string, s *settings, plan setupPlan) (cn *conn, info serverInfo, failed, err error) {
 	for attempt := 1; ; attempt++ {
 		cn, info, err := dialOnce(ctx, addr, s, plan)
+		if err != nil && ctxErr(ctx) == nil {
+			failed = err
+		}
 		switch {
 		case err == nil:
-			return cn, info, nil
+			return cn, info, failed, nil
 		case ctxErr(ctx) != nil:
 			if ended := ctxErr(ctx); !errors.Is(err, ended) {
 				err = fmt.Errorf("justredis: %s: %w; last error: %w", addr, ended, err)
 			}
-			return nil, serverInfo{}, err
+			return nil, serverInfo{}, failed, err
 		case !mayRetryConnect(err):
-			return nil, serverInfo{}, err
+			return nil, serverInfo{}, failed, err
 		case attempt > s.connectRetry:
 			if attempt > 1 {
 				err = fmt.Errorf("justredis: %s: %d attempts to connect failed: %w", addr, attempt, err)
 			}
-			return nil, serverInfo{}, err
+			return nil, serverInfo{}, failed, err
 		}
 		if ended := sleep(ctx, backoff(attempt-1)); ended != nil {
-			return nil, serverInfo{}, fmt.Errorf("justredis: %s: %w; last error: %w", addr, ended, err)
+			return nil, serverInfo{}, failed, fmt.Errorf("justredis: %s: %w; last error: %w", addr, ended, err)
 		}
 	}
 }

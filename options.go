@@ -109,6 +109,10 @@ func WithAddress(addr string) Option {
 
 // WithAddresses sets several addresses of one deployment, tried in order
 // until one answers: the seeds of a cluster, or one server's alternatives.
+// The next is tried as soon as one fails, and also beside one that has not
+// answered within 250ms, so that an address whose connects hang cannot
+// take a call's whole time; one that failed, or was still trying when
+// another answered, is tried last the next time.
 func WithAddresses(addrs ...string) Option {
 	return poolOption(func(s *settings) error {
 		if len(addrs) == 0 {
@@ -250,6 +254,13 @@ func WithSocketTimeout(d time.Duration) Option {
 
 // WithConnectRetry sets how many more times a failed connect is tried, with
 // backoff, before a call fails. The default is 2.
+//
+// Once a connect to a server has failed, the next is made no sooner than a
+// backoff later (10ms, doubling with each failure in a row, up to 1s), by
+// one caller for all: the others wait for its outcome, or, when their
+// context would end before it is due, fail at once with an error naming the
+// server and its last failure. So a server that is down gets a few
+// connects a second from a whole client, not one per call.
 func WithConnectRetry(n int) Option {
 	return poolOption(func(s *settings) error {
 		if n < 0 {

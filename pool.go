@@ -59,6 +59,15 @@ func (p *pool) server(addr string) *server {
 	return sv
 }
 
+// seeds returns the servers of the addresses the client was given.
+func (p *pool) seeds() []*server {
+	out := make([]*server, len(p.s.addrs))
+	for i, addr := range p.s.addrs {
+		out[i] = p.server(addr)
+	}
+	return out
+}
+
 // serverFor picks the server for a connection of its own (Connection,
 // PushConnection): the one WithEndpoint names, or the one the router
 // picks for keys.

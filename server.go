@@ -32,6 +32,8 @@ type server struct {
 	waiting atomic.Int32
 	// counters are what Stats reports beyond the connections open.
 	counters serverCounters
+	// health spaces out connects to a server that is down (health.go).
+	health health
 
 	mu        sync.Mutex
 	idle      []*conn        // dedicated connections at rest, oldest first
@@ -199,12 +201,23 @@ func (sv *server) connect(ctx context.Context, plan setupPlan, dedicated bool) (
 	if len(extra) > 0 {
 		plan.extra = append(plan.extra[:own:own], extra...)
 	}
+	try, err := sv.health.admit(ctx, sv)
+	if err != nil {
+		sv.mu.Lock()
+		defer sv.unlock()
+		if !sv.closed {
+			sv.unreserveLocked(dedicated)
+			sv.serveLocked()
+		}
+		return nil, serverInfo{}, err
+	}
 	dctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(sv.ctx, cancel) // Close aborts the dial
 	start := time.Now()
-	cn, info, err := dial(dctx, sv.addr, sv.s, plan)
+	cn, info, failed, err := dial(dctx, sv.addr, sv.s, plan)
 	stop()
 	cancel()
+	sv.health.tried(try, failed, err)
 	sv.counters.dials.Add(1)
 	if err != nil {
 		sv.counters.dialFailures.Add(1)

@@ -66,7 +66,7 @@ func (sv *server) sharedWith(ctx context.Context, plan setupPlan) (*sharedConn, 
 	select {
 	case sv.dialing <- struct{}{}:
 	case <-ctx.Done():
-		return nil, serverInfo{}, ctx.Err()
+		return nil, serverInfo{}, sv.waitEnded(ctx.Err(), "while another call connects")
 	case <-sv.ctx.Done():
 		return nil, serverInfo{}, ErrClosed
 	}

@@ -2,7 +2,6 @@ package justredis
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 )
 
@@ -31,8 +30,8 @@ func newStandalone(p *pool, sv *server) *standalone {
 	return s
 }
 
-// server returns the server in use, trying the seeds in order when there
-// is none.
+// server returns the server in use, trying the seeds when there is none
+// (see firstAnswer).
 func (s *standalone) server(ctx context.Context) (*server, error) {
 	if sv := s.current.Load(); sv != nil {
 		return sv, nil
@@ -46,22 +45,19 @@ func (s *standalone) server(ctx context.Context) (*server, error) {
 	if sv := s.current.Load(); sv != nil {
 		return sv, nil
 	}
-	var errs []error
-	for _, addr := range s.p.s.addrs {
-		sv := s.p.server(addr)
+	sv, err := firstAnswer(ctx, s.p.seeds(), func(ctx context.Context, sv *server) (*server, error) {
 		cn, err := sv.sharedConn(ctx, 0)
 		if err != nil {
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
-			}
-			continue
+			return nil, err
 		}
 		cn.done()
-		s.current.Store(sv)
 		return sv, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.Join(errs...)
+	s.current.Store(sv)
+	return sv, nil
 }
 
 func (s *standalone) do(ctx context.Context, cs *callSettings, args []any) (any, error) {
