@@ -55,7 +55,7 @@ func (d *detector) detect(ctx context.Context, dedicated bool) (router, error) {
 	select {
 	case d.finding <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, d.p.seedsWaitEnded(ctx.Err())
 	}
 	defer func() { <-d.finding }()
 	if rt := d.p.router(); rt != router(d) {

@@ -3,13 +3,30 @@ package justredis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
 // seedStagger is how long one server may take to answer before the next
 // is tried beside it.
 const seedStagger = 250 * time.Millisecond
+
+// seedsWaitEnded is the error of a caller whose context ended (err) while
+// another tried the seeds for it: it names them, and the last failure of
+// each that failed.
+func (p *pool) seedsWaitEnded(err error) error {
+	errs := []error{fmt.Errorf("justredis: %w while another call tried the seeds %s", err, strings.Join(p.s.addrs, ", "))}
+	for _, sv := range p.seeds() {
+		sv.health.mu.Lock()
+		if last := sv.health.lastErr; last != nil {
+			errs = append(errs, last)
+		}
+		sv.health.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
 
 // firstAnswer asks servers, one after the other, until one answers try: the
 // seeds when the client looks for its deployment, or the nodes it asks for

@@ -39,7 +39,7 @@ func (s *standalone) server(ctx context.Context) (*server, error) {
 	select {
 	case s.finding <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, s.p.seedsWaitEnded(ctx.Err())
 	}
 	defer func() { <-s.finding }()
 	if sv := s.current.Load(); sv != nil {
