@@ -13,7 +13,9 @@
 // There are no per-command methods to learn: any command the server knows,
 // module commands included, is called the same way. The client finds out by
 // itself whether it talks to a single server or a Redis Cluster, and in a
-// cluster sends every command to the node that owns its keys.
+// cluster sends every command to the node that owns its keys. Given
+// sentinels, it finds the master of a Sentinel deployment and follows it
+// through failovers.
 //
 // # Connecting
 //
@@ -202,6 +204,43 @@
 //	replicas := r.Modify(justredis.WithReplicaReads(true))
 //	v, err := replicas.Do(ctx, "GET", "{user1}:name")
 //
+// # Sentinel
+//
+// WithSentinel (or a URL with master_name) points the client at the
+// sentinels of a Redis Sentinel deployment instead of at a server:
+//
+//	r, err := justredis.New(
+//		justredis.WithSentinel("mymaster", "10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"),
+//		justredis.WithAuth("", "data-password"),              // the master and replicas
+//		justredis.WithSentinelAuth("", "sentinel-password"), // the sentinels, if they want one
+//	)
+//	r, err := justredis.FromURL("redis://10.0.0.1:26379,10.0.0.2:26379/0?master_name=mymaster")
+//
+// The first call asks the sentinels where the master is, giving each a
+// share of the call's time before asking the next beside it, and confirms
+// the answer with ROLE. Calls, Connection and PushConnection then go to the
+// master. The client follows failovers by itself: it stays subscribed to
+// the sentinels' +switch-master announcements, and asks again when the
+// master answers READONLY (a write so answered did not run, and goes on to
+// the new master) or cannot be reached. A push connection cut off by a
+// failover subscribes again on the new master. Endpoints lists the master
+// and the replicas the sentinels see up, and WithReplicaReads lets those
+// replicas serve read-only commands.
+//
+// # Observability
+//
+// WithHook adds a Hook, which sees every call (its command names, server,
+// database, duration, error, and whether it was retried, redirected or
+// answered from the cache) and every connection event (dials, closes,
+// slot-map refreshes, failovers, resubscribes, waits for a connection);
+// the context its CallStart returns flows into the call, so spans nest.
+// Argument values reach only a hook that asks for them (ArgsHook).
+// WithLogger logs what an operator wants to know to a *slog.Logger, never
+// a password or an argument value, and Stats is a snapshot of connections
+// and counters to poll. The module justredisotel turns hooks into
+// OpenTelemetry spans and metrics. With none of these, a call costs
+// nothing extra.
+//
 // # Errors
 //
 // An error reply is an *Error, whose Prefix is the server's error code
@@ -212,6 +251,6 @@
 //
 // # Testing
 //
-// Package redistest starts real Redis servers and clusters for tests, in
-// Docker containers or as local processes.
+// Package redistest starts real Redis servers, clusters and Sentinel
+// deployments for tests, in Docker containers or as local processes.
 package justredis

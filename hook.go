@@ -45,7 +45,8 @@ type Call struct {
 	// order: one for Do. Subcommands are not included.
 	Names []string
 	// Args holds each command's arguments as text, the name first, only
-	// when a hook implements ArgsHook and asks for them; nil otherwise.
+	// when a hook implements ArgsHook and asks for them; nil otherwise. An
+	// argument longer than 4 KiB is cut there and ends in "...".
 	Args [][]string
 	// Addr is the server that answered ("host:port" or a socket path), or
 	// "" when the call reached no server or, in a cluster, several.
@@ -64,7 +65,8 @@ type Call struct {
 	// connection failed before it could have run.
 	Retried bool
 	// Redirected is set when a Redis Cluster sent the call elsewhere
-	// (MOVED, ASK) or asked it to wait (TRYAGAIN, CLUSTERDOWN).
+	// (MOVED, ASK) or asked it to wait (TRYAGAIN, CLUSTERDOWN), or when
+	// the master of a Sentinel deployment had become a replica (READONLY).
 	Redirected bool
 	// CacheHit is set when the client-side cache answered every command of
 	// the call, so that no server saw it.
@@ -149,10 +151,11 @@ func WithHook(h Hook) Option {
 	})
 }
 
-// WithLogger makes the client log what an operator wants to know:
-// reconnects and failed dials (Warn), failovers and slot-map refreshes
-// (Info), dropped push messages and pool time-outs (Warn), and connections
-// opened and closed (Debug). Records carry structured attributes (addr,
+// WithLogger makes the client log what an operator wants to know: failed
+// dials, failed slot-map refreshes, failovers, dropped push messages and
+// pool time-outs (Warn); broken connections, slot-map refreshes and push
+// connections that subscribed again (Info); connections opened and closed
+// (Debug). Records carry structured attributes (addr,
 // err, duration); they never hold a password or an argument value. The
 // default is no logging.
 func WithLogger(l *slog.Logger) Option {
@@ -273,11 +276,19 @@ func commandName(args []any) string {
 	return string(name)
 }
 
+// maxArgText bounds each argument copied for hooks: a value may hold
+// 512 MiB, and no trace or log wants that.
+const maxArgText = 4 << 10
+
 func argTexts(args []any) []string {
 	out := make([]string, len(args))
 	var buf [64]byte
 	for i, a := range args {
 		if text, ok := argText(buf[:0], a); ok {
+			if len(text) > maxArgText {
+				out[i] = string(text[:maxArgText]) + "..."
+				continue
+			}
 			out[i] = string(text)
 		}
 	}

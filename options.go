@@ -65,6 +65,7 @@ type settings struct {
 	pushBuffer     int // messages a PushConnection buffers (WithPushBuffer); 0: the default
 	hooks          []Hook
 	logger         *slog.Logger
+	sentinel       sentinelConfig // WithSentinel, WithSentinelAuth (sentinel.go)
 	call           callSettings
 }
 
@@ -378,8 +379,10 @@ func modified(cs callSettings, err error, opts []CallOption) (callSettings, erro
 // turn among the replicas of the shard that owns the key, on connections
 // that sent READONLY. Replies may lag behind writes: a replica is updated
 // asynchronously. A shard without a reachable replica is read from its
-// master. It has no effect outside a cluster, on blocking commands, and on
-// Connection and PushConnection.
+// master. In a Sentinel deployment (WithSentinel) the replicas the
+// sentinels see up serve them in turn; a DoMulti goes to a replica only
+// when all its commands read. It has no effect on a single server, on
+// blocking commands, and on Connection and PushConnection.
 func WithReplicaReads(on bool) CallOption {
 	return callOption(func(c *callSettings) error {
 		c.replicaReads = on

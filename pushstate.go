@@ -507,6 +507,11 @@ func (ps *pushState) lost(cn *conn, err error) {
 	ps.wmu.Unlock()
 	ps.cur.CompareAndSwap(cn, nil)
 	sv.drop(cn)
+	if !ps.closing.Load() {
+		// The server may have failed over: the router finds out before
+		// reconnect asks it where to go.
+		ps.p.lost(sv)
+	}
 }
 
 // reconnect connects again, with backoff, until it succeeds or the

@@ -7,9 +7,10 @@ import (
 	"sync"
 )
 
-// Redis is a client for one Redis deployment: a single server or a
-// cluster. It is safe for concurrent use by any number of goroutines, and
-// meant to be made once and shared.
+// Redis is a client for one Redis deployment: a single server, a cluster,
+// or the master (and replicas) of a Sentinel deployment. It is safe for
+// concurrent use by any number of goroutines, and meant to be made once
+// and shared.
 //
 // Copies made by Modify share its connections and differ only in per-call
 // settings; closing any of them closes them all.
@@ -34,11 +35,17 @@ func New(opts ...Option) (*Redis, error) {
 	if s.mode == ModeCluster && s.call.db != 0 {
 		return nil, dbInCluster(s.call.db)
 	}
+	if err := s.sentinel.check(s.mode); err != nil {
+		return nil, err
+	}
 	return &Redis{p: newPool(s), call: s.call}, nil
 }
 
 // String describes the client without its credentials.
 func (r *Redis) String() string {
+	if r.p.s.sentinel.master != "" {
+		return fmt.Sprintf("justredis.Redis{%s, db: %d}", r.p.s.sentinel.describe(), r.call.db)
+	}
 	return fmt.Sprintf("justredis.Redis{addrs: %s, db: %d}", strings.Join(r.p.s.addrs, ","), r.call.db)
 }
 
@@ -165,6 +172,13 @@ func (r *Redis) dispatch(ctx context.Context, cmds [][]any, multi bool) (v any, 
 			v, err = rt.do(ctx, cs, cmds[0])
 			return v, nil, err
 		case *cluster:
+			if multi {
+				vals, err = rt.doMulti(ctx, cs, cmds)
+				return nil, vals, err
+			}
+			v, err = rt.do(ctx, cs, cmds[0])
+			return v, nil, err
+		case *sentinel:
 			if multi {
 				vals, err = rt.doMulti(ctx, cs, cmds)
 				return nil, vals, err

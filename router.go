@@ -7,10 +7,10 @@ import (
 )
 
 // router sends calls to the servers of one kind of deployment: one
-// implementation per topology (standalone.go, cluster.go), so that where a
-// command goes, and when it is retried, is read in one file. The pool holds
-// one router for good once the first call has found out which it needs;
-// until then a detector stands in.
+// implementation per topology (standalone.go, cluster.go, sentinel.go), so
+// that where a command goes, and when it is retried, is read in one file.
+// The pool holds one router for good once the first call has found out
+// which it needs; until then a detector stands in.
 //
 // do and doMulti are called only through dispatch, in redis.go, which
 // switches on the router's type instead of calling through the interface:
@@ -62,11 +62,15 @@ func (d *detector) detect(ctx context.Context, dedicated bool) (router, error) {
 		return rt, nil // another caller found out meanwhile
 	}
 	var rt router
-	if d.p.s.mode == ModeStandalone {
+	switch {
+	case d.p.s.sentinel.master != "":
+		// The sentinels say where the master is, when a call needs it.
+		rt = newSentinel(d.p)
+	case d.p.s.mode == ModeStandalone:
 		// Nothing to ask: the first seed that answers serves, found when
 		// the first connection is needed.
 		rt = newStandalone(d.p, nil)
-	} else {
+	default:
 		var err error
 		if rt, err = d.probeSeeds(ctx, dedicated); err != nil {
 			return nil, err

@@ -25,6 +25,8 @@ import (
 //	rediss://...                        the same, over TLS
 //	unix://[[user]:password@]/path/to/redis.sock[?param=value&...]
 //	/path/to/redis.sock[?param=value&...]   the same as unix://
+//	redis://[[user]:password@]sentinel[:port][,sentinel2...][/db]?master_name=name[&...]
+//	                                    a Sentinel deployment (rediss:// for TLS)
 //
 // The host defaults to localhost and the port to 6379; IPv6 addresses go in
 // brackets ("[::1]:6380", "[fe80::1%25eth0]"). Several comma-separated hosts
@@ -33,6 +35,17 @@ import (
 // add more, and with an empty host list ("redis://?addr=a:7000&addr=b:7001")
 // they are the only ones. The path of a redis:// or rediss:// URL, "/2",
 // selects the database; a socket path is percent-decoded.
+//
+// With master_name, as in go-redis's ParseFailoverURL, the URL describes a
+// Sentinel deployment (WithSentinel): the hosts and addr parameters are the
+// sentinels, whose port defaults to 26379, and the client asks them where
+// the master of that name is. The path is still the database, and the user
+// info (or username and password) still the data nodes' credentials; the
+// sentinels' own are sentinel_username and sentinel_password
+// (WithSentinelAuth), go-redis's names for them. (go-redis's
+// ParseFailoverURL reads user info as the sentinels' credentials; here it
+// means what it means in every other URL.) rediss:// and skip_verify apply
+// to the sentinels and the data nodes alike.
 //
 // The user name and password are percent-decoded, so "p%40ss" is "p@ss" and
 // '+' stays '+'. Percent-encoding '@', ':', '/', '?', '#' and '%' in them is
@@ -60,32 +73,35 @@ import (
 // together: one socket timeout covers reads and writes here, and the larger
 // wins.
 //
-//	parameter        option               value
-//	db               WithDatabase         database number (not with a /db path; 0 with mode=cluster)
-//	protocol         WithRESP             2 or 3
-//	client_name      WithClientName       printable ASCII, no spaces
-//	username         WithAuth             user name (not with user info before the host)
-//	password         WithAuth             password (not with user info before the host)
-//	addr             WithAddresses        one more seed, host[:port]; may be repeated
-//	mode             WithMode             auto, standalone or cluster
-//	dial_timeout     WithConnectTimeout   duration; 0 or -1: none
-//	read_timeout     WithSocketTimeout    duration; 0 or -1: none
-//	write_timeout    WithSocketTimeout    duration; 0 or -1: none
-//	socket_timeout   WithSocketTimeout    duration; 0 or -1: none
-//	pool_size        WithMaxConnections   connections per server; 0: no bound
-//	max_connections  WithMaxConnections   the same
-//	pool_timeout     WithWaitTimeout      duration; 0 or -1: as long as the context allows
-//	wait_timeout     WithWaitTimeout      the same
-//	max_retries      WithConnectRetry     count; -1: none
-//	connect_retry    WithConnectRetry     the same
-//	keepalive        WithTCPKeepAlive     duration; 0, -1 or false: off; true: Go's default
-//	tcp_keepalive    WithTCPKeepAlive     the same
-//	skip_verify      WithTLS              boolean; rediss:// only: do not verify the certificate
-//	timeout          WithTimeout          duration; 0 or -1: none
-//	decoder          WithDecoder          string, bytes or raw
-//	endpoint         WithEndpoint         an address from Endpoints, or masters
-//	read_only        WithReplicaReads     boolean: a cluster's replicas serve read-only commands
-//	push_buffer      WithPushBuffer       messages a push connection keeps unread; 0: the default
+//	parameter          option              value
+//	db                 WithDatabase        database number (not with a /db path; 0 with mode=cluster)
+//	protocol           WithRESP            2 or 3
+//	client_name        WithClientName      printable ASCII, no spaces
+//	username           WithAuth            user name (not with user info before the host)
+//	password           WithAuth            password (not with user info before the host)
+//	addr               WithAddresses       one more seed (or sentinel), host[:port]; may be repeated
+//	master_name        WithSentinel        the master's name: the hosts are sentinels
+//	sentinel_username  WithSentinelAuth    the sentinels' user name (with master_name)
+//	sentinel_password  WithSentinelAuth    the sentinels' password (with master_name)
+//	mode               WithMode            auto, standalone or cluster
+//	dial_timeout       WithConnectTimeout  duration; 0 or -1: none
+//	read_timeout       WithSocketTimeout   duration; 0 or -1: none
+//	write_timeout      WithSocketTimeout   duration; 0 or -1: none
+//	socket_timeout     WithSocketTimeout   duration; 0 or -1: none
+//	pool_size          WithMaxConnections  connections per server; 0: no bound
+//	max_connections    WithMaxConnections  the same
+//	pool_timeout       WithWaitTimeout     duration; 0 or -1: as long as the context allows
+//	wait_timeout       WithWaitTimeout     the same
+//	max_retries        WithConnectRetry    count; -1: none
+//	connect_retry      WithConnectRetry    the same
+//	keepalive          WithTCPKeepAlive    duration; 0, -1 or false: off; true: Go's default
+//	tcp_keepalive      WithTCPKeepAlive    the same
+//	skip_verify        WithTLS             boolean; rediss:// only: do not verify the certificate
+//	timeout            WithTimeout         duration; 0 or -1: none
+//	decoder            WithDecoder         string, bytes or raw
+//	endpoint           WithEndpoint        an address from Endpoints, or masters
+//	read_only          WithReplicaReads    boolean: replicas serve read-only commands
+//	push_buffer        WithPushBuffer      messages a push connection keeps unread; 0: the default
 //
 // go-redis's max_retries counts retries of commands, WithConnectRetry
 // retries of connecting. Other go-redis parameters (min_idle_conns,
@@ -159,7 +175,10 @@ func (p *urlParser) show(s string) string {
 
 func (p *urlParser) add(o Option) { p.opts = append(p.opts, o) }
 
-const redisDefaultPort = "6379"
+const (
+	redisDefaultPort    = "6379"
+	sentinelDefaultPort = "26379"
+)
 
 func (p *urlParser) parse(rawURL string) error {
 	if rawURL == "" {
@@ -185,7 +204,11 @@ func (p *urlParser) parse(rawURL string) error {
 		}
 		scheme = strings.ToLower(scheme)
 		if scheme != "redis" && scheme != "rediss" && scheme != "unix" {
-			return p.errf("unknown scheme %q: want redis, rediss or unix", scheme)
+			hint := ""
+			if strings.Contains(scheme, "sentinel") {
+				hint = "; for Sentinel write redis://sentinel1:26379,sentinel2:26379/0?master_name=mymaster"
+			}
+			return p.errf("unknown scheme %q: want redis, rediss or unix%s", scheme, hint)
 		}
 		if scheme == "unix" && (rest == "" || rest[0] == '?') {
 			return p.errf("no socket path: write unix:///path/to/redis.sock")
@@ -233,9 +256,14 @@ func (p *urlParser) parse(rawURL string) error {
 		return err
 	}
 
-	// Addresses.
+	// Addresses. With master_name they are the sentinels'.
 	var addrs []string
 	db, hasDB := 0, false
+	master, sentinelForm := params["master_name"]
+	defaultPort := redisDefaultPort
+	if sentinelForm {
+		defaultPort = sentinelDefaultPort
+	}
 	if scheme == "unix" {
 		path, err := url.PathUnescape(before)
 		if err != nil {
@@ -254,6 +282,9 @@ func (p *urlParser) parse(rawURL string) error {
 		if _, ok := params["addr"]; ok {
 			return p.errf("parameter addr needs redis:// or rediss://")
 		}
+		if sentinelForm {
+			return p.errf("parameter master_name needs redis:// or rediss://, whose hosts are then the sentinels")
+		}
 	} else {
 		hosts, path, _ := strings.Cut(before, "/")
 		if path != "" {
@@ -265,7 +296,7 @@ func (p *urlParser) parse(rawURL string) error {
 		}
 		if hosts != "" || len(params["addr"]) == 0 {
 			for _, h := range strings.Split(hosts, ",") {
-				a, err := p.hostPort(h, hosts == "")
+				a, err := p.hostPort(h, hosts == "", defaultPort)
 				if err != nil {
 					return p.errf("host list: %v", err)
 				}
@@ -273,14 +304,26 @@ func (p *urlParser) parse(rawURL string) error {
 			}
 		}
 		for _, h := range params["addr"] {
-			a, err := p.hostPort(h, false)
+			a, err := p.hostPort(h, false, defaultPort)
 			if err != nil {
 				return p.errf("parameter addr: %v", err)
 			}
 			addrs = append(addrs, a)
 		}
 	}
-	p.add(WithAddresses(addrs...))
+	if sentinelForm {
+		if err := p.sentinel(master[0], addrs, params); err != nil {
+			return err
+		}
+	} else {
+		if _, ok := params["sentinel_username"]; ok {
+			return p.errf("parameter sentinel_username needs master_name")
+		}
+		if _, ok := params["sentinel_password"]; ok {
+			return p.errf("parameter sentinel_password needs master_name")
+		}
+		p.add(WithAddresses(addrs...))
+	}
 
 	// Credentials.
 	_, hasUserParam := params["username"]
@@ -342,6 +385,7 @@ var urlParams = map[string]bool{
 	"max_retries": false, "connect_retry": false,
 	"keepalive": false, "tcp_keepalive": false,
 	"skip_verify": true, "read_only": true, "push_buffer": false,
+	"master_name": false, "sentinel_username": false, "sentinel_password": false,
 }
 
 // goRedisOnly lists go-redis parameters that have no equivalent here, to
@@ -353,7 +397,8 @@ var goRedisOnly = map[string]bool{
 	"max_conn_age": true, "conn_max_lifetime_jitter": true, "idle_check_frequency": true,
 	"max_redirects": true, "route_by_latency": true, "route_randomly": true,
 	"context_timeout_enabled": true, "dialer_retries": true, "dialer_retry_timeout": true,
-	"max_concurrent_dials": true, "master_name": true, "unstable_resp3": true,
+	"max_concurrent_dials": true, "unstable_resp3": true,
+	"replica_only": true, "use_disconnected_replicas": true,
 }
 
 // query splits the query into decoded parameters, refusing unknown and
@@ -582,13 +627,29 @@ func (p *urlParser) settings(params map[string][]string, db int, hasDB bool) err
 	return nil
 }
 
+// sentinel adds the options of the sentinel form: the master's name, the
+// sentinels and their credentials.
+func (p *urlParser) sentinel(master string, addrs []string, params map[string][]string) error {
+	if v, ok := params["mode"]; ok && strings.EqualFold(v[0], "cluster") {
+		return p.errf("master_name with mode=cluster: a Sentinel deployment is not a Redis Cluster")
+	}
+	p.add(WithSentinel(master, addrs...))
+	user, hasUser := params["sentinel_username"]
+	pass, hasPass := params["sentinel_password"]
+	if hasUser || hasPass {
+		p.add(WithSentinelAuth(first(user), first(pass)))
+	}
+	return nil
+}
+
 // hostPort parses one entry of the host list, or an addr parameter, into
-// "host:port" with the defaults filled in. An empty entry is localhost:6379
-// only when it is the whole host list (allowEmpty).
-func (p *urlParser) hostPort(entry string, allowEmpty bool) (string, error) {
+// "host:port" with the defaults filled in (port is the default port). An
+// empty entry is localhost only when it is the whole host list
+// (allowEmpty).
+func (p *urlParser) hostPort(entry string, allowEmpty bool, defaultPort string) (string, error) {
 	if entry == "" {
 		if allowEmpty {
-			return net.JoinHostPort("localhost", redisDefaultPort), nil
+			return net.JoinHostPort("localhost", defaultPort), nil
 		}
 		return "", errors.New("empty entry")
 	}
@@ -623,7 +684,7 @@ func (p *urlParser) hostPort(entry string, allowEmpty bool) (string, error) {
 		}
 	}
 	if !hasPort {
-		port = redisDefaultPort
+		port = defaultPort
 	} else {
 		n, err := p.number(port)
 		switch {

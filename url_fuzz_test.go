@@ -14,6 +14,7 @@ import (
 func FuzzParseURL(f *testing.F) {
 	f.Add("redis://user:secret@host:6379/1?protocol=3")
 	f.Add("redis://:s3cr%3Ft@[::1]:99999")
+	f.Add("redis://s1,s2:26380/2?master_name=m&sentinel_password=s3cret&addr=s3")
 	f.Fuzz(func(t *testing.T, rawURL string) {
 		opts, err := parseURL(rawURL)
 		if err == nil {
@@ -50,7 +51,7 @@ type secret struct {
 // take for a password: from after the first ':' following "://" (or the
 // start, when there is no scheme), unless a path starts there, to any '@'
 // after it, and the value of any
-// "?password=" or "&password=" in the query.
+// "?password=" or "&password=" in the query, or of sentinel_password.
 func secretCandidates(rawURL string) []secret {
 	var out []secret
 	start := 0
@@ -74,8 +75,11 @@ func secretCandidates(rawURL string) []secret {
 			break
 		}
 		from := off + i + len("password=")
-		if at := off + i; at == 0 || rawURL[at-1] != '?' && rawURL[at-1] != '&' ||
-			!strings.Contains(rawURL[:at], "?") {
+		at := off + i
+		if strings.HasSuffix(asciiLower(rawURL[:at]), "sentinel_") {
+			at -= len("sentinel_") // sentinel_password
+		}
+		if at == 0 || rawURL[at-1] != '?' && rawURL[at-1] != '&' || !strings.Contains(rawURL[:at], "?") {
 			off = from
 			continue // not a parameter name
 		}
@@ -203,5 +207,9 @@ func TestLeakedOracle(t *testing.T) {
 	u = "redis://h?password=hunter2&x=1"
 	if !leaked(u, `justredis: URL: "hunter2"`, secretCandidates(u)[0]) {
 		t.Fatal("a shown password parameter is not seen")
+	}
+	u = "redis://h?master_name=m&Sentinel_Password=hunter2"
+	if c := secretCandidates(u); len(c) != 1 || !leaked(u, `justredis: URL: "hunter2"`, c[0]) {
+		t.Fatal("a shown sentinel_password parameter is not seen")
 	}
 }

@@ -59,6 +59,27 @@ func TestParseURL(t *testing.T) {
 		{"redis://h?read_only", func(s *settings) { s.addrs = []string{"h:6379"}; s.call.replicaReads = true }},
 		{"redis://h?push_buffer=50", func(s *settings) { s.addrs = []string{"h:6379"}; s.pushBuffer = 50 }},
 
+		// Sentinel: the hosts are the sentinels, port 26379 by default.
+		{"redis://s1,s2:26380/2?master_name=mymaster", func(s *settings) {
+			s.sentinel = sentinelConfig{master: "mymaster", addrs: []string{"s1:26379", "s2:26380"}}
+			setDB(s, 2)
+		}},
+		{"redis://?master_name=m", func(s *settings) {
+			s.sentinel = sentinelConfig{master: "m", addrs: []string{"localhost:26379"}}
+		}},
+		{"redis://?master_name=m&addr=a&addr=[::1]:1", func(s *settings) {
+			s.sentinel = sentinelConfig{master: "m", addrs: []string{"a:26379", "[::1]:1"}}
+		}},
+		{"redis://u:pw@s1?Master_Name=m&sentinel_username=su&sentinel_password=s%2Bp&addr=s2:1&read_only", func(s *settings) {
+			s.sentinel = sentinelConfig{master: "m", addrs: []string{"s1:26379", "s2:1"}, username: "su", password: "s+p", auth: true}
+			s.username, s.password = "u", "pw"
+			s.call.replicaReads = true
+		}},
+		{"rediss://s1?master_name=m&sentinel_password=sp", func(s *settings) {
+			s.sentinel = sentinelConfig{master: "m", addrs: []string{"s1:26379"}, password: "sp", auth: true}
+			s.tls = defaultTLS()
+		}},
+
 		// Unix sockets.
 		{"unix:///run/redis.sock", addrs("/run/redis.sock")},
 		{"unix:///run/redis.sock?db=2", func(s *settings) { s.addrs = []string{"/run/redis.sock"}; setDB(s, 2) }},
@@ -207,7 +228,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"localhost:6379", []string{"no scheme"}, ""},
 		{"user:hunter2@localhost:6379", []string{"no scheme"}, "hunter2"},
 		{"http://:hunter2@localhost", []string{`unknown scheme "http"`}, "hunter2"},
-		{"redis+sentinel://h", []string{`unknown scheme "redis+sentinel"`}, ""},
+		{"redis+sentinel://h", []string{`unknown scheme "redis+sentinel"`, "?master_name=mymaster"}, ""},
 		{"re dis://:hunter2@h", []string{"malformed scheme"}, "hunter2"},
 		{"redis://:hunter2@h\n", []string{"control character"}, "hunter2"},
 		{"redis://:hunter2@h#frag", []string{"fragments"}, "hunter2"},
@@ -308,6 +329,17 @@ func TestParseURLErrors(t *testing.T) {
 		{"redis://:hunter2@h?mode=sentinel", []string{`mode: "sentinel"`, "auto, standalone or cluster"}, "hunter2"},
 		{"redis://:hunter2@h?endpoint=", []string{"endpoint has an empty value"}, "hunter2"},
 		{"redis://:hunter2@h?db", []string{"db needs a value"}, "hunter2"},
+
+		// Sentinel.
+		{"redis://:hunter2@h?sentinel_password=s3cret", []string{"sentinel_password needs master_name"}, "s3cret"},
+		{"redis://:hunter2@h?sentinel_username=u", []string{"sentinel_username needs master_name"}, "hunter2"},
+		{"unix://:hunter2@/s.sock?master_name=m", []string{"master_name needs redis://"}, "hunter2"},
+		{"redis://:hunter2@h?master_name=m&mode=cluster", []string{"not a Redis Cluster"}, "hunter2"},
+		{"redis://:hunter2@h?master_name=my%20master", []string{`master name "my master"`, "spaces"}, "hunter2"},
+		{"redis://:hunter2@h?master_name=", []string{"master_name has an empty value"}, "hunter2"},
+		{"redis://h?master_name=m&sentinel_password=", []string{"sentinel_password has an empty value"}, ""},
+		{"redis://:hunter2@h?replica_only=true", []string{`"replica_only" (a go-redis setting)`}, "hunter2"},
+		{"redis://:hunter2@h?master_name=m&sentinel_password=s3cret&addr=b:x", []string{"parameter addr"}, "s3cret"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.url, func(t *testing.T) {

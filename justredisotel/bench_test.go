@@ -28,14 +28,14 @@ func benchHooks(b *testing.B) []struct {
 	name string
 	hook justredis.Hook
 } {
-	sdk := func(sampler sdktrace.Sampler) justredis.Hook {
+	sdk := func(sampler sdktrace.Sampler, opts ...justredisotel.Option) justredis.Hook {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler))
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 		b.Cleanup(func() {
 			_ = tp.Shutdown(context.Background())
 			_ = mp.Shutdown(context.Background())
 		})
-		return justredisotel.New(justredisotel.WithTracerProvider(tp), justredisotel.WithMeterProvider(mp))
+		return justredisotel.New(append(opts, justredisotel.WithTracerProvider(tp), justredisotel.WithMeterProvider(mp))...)
 	}
 	return []struct {
 		name string
@@ -48,6 +48,7 @@ func benchHooks(b *testing.B) []struct {
 			justredisotel.WithMeterProvider(metricnoop.NewMeterProvider()))},
 		{"otel SDK not sampled", sdk(sdktrace.NeverSample())},
 		{"otel SDK sampled", sdk(sdktrace.AlwaysSample())},
+		{"otel SDK sampled, query text", sdk(sdktrace.AlwaysSample(), justredisotel.WithQueryText(true))},
 	}
 }
 
@@ -79,8 +80,7 @@ func BenchmarkDo(b *testing.B) {
 }
 
 // BenchmarkHook measures the hooks alone, without a server: CallStart and
-// CallEnd of one call. (A Call made outside justredis holds no command, so
-// this one is an empty batch.)
+// CallEnd of one GET, as the client reports it.
 func BenchmarkHook(b *testing.B) {
 	for _, bc := range benchHooks(b) {
 		if bc.hook == nil {
@@ -88,11 +88,14 @@ func BenchmarkHook(b *testing.B) {
 		}
 		b.Run(bc.name, func(b *testing.B) {
 			ctx := context.Background()
-			call := &justredis.Call{Op: "DoMulti", Addr: "127.0.0.1:6379", Start: time.Now(), Duration: time.Millisecond}
+			call := &justredis.Call{Op: "Do", Names: []string{"GET"}, Args: [][]string{{"GET", "k"}}, Start: time.Now()}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				bc.hook.CallEnd(bc.hook.CallStart(ctx, call), call)
+				call.Addr, call.Duration = "", 0
+				ctx := bc.hook.CallStart(ctx, call)
+				call.Addr, call.Duration = "127.0.0.1:6379", time.Millisecond
+				bc.hook.CallEnd(ctx, call)
 			}
 		})
 	}

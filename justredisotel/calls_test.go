@@ -1,8 +1,7 @@
 package justredisotel_test
 
-// These tests make calls through a real client and server. They need the
-// client to call its hooks on each call, dial, close and pool wait: until
-// justredis does, they fail, and show what is missing.
+// These tests make calls through a real client and server, and look at
+// the spans and metrics the Hook made of them.
 
 import (
 	"context"
@@ -25,7 +24,12 @@ import (
 )
 
 func serverHostPort(t testing.TB) (string, int64) {
-	host, port, err := net.SplitHostPort(server().Addr())
+	return hostPort(t, server().Addr())
+}
+
+// hostPort is what server.address and server.port should say of addr.
+func hostPort(t testing.TB, addr string) (string, int64) {
+	host, port, err := net.SplitHostPort(addr)
 	require.NoError(t, err)
 	p, err := strconv.Atoi(port)
 	require.NoError(t, err)
@@ -98,6 +102,36 @@ func TestCallSpanNames(t *testing.T) {
 			assert.Equal(t, int64(len(tc.cmds)), a["db.operation.batch.size"].AsInt64())
 		}
 	}
+}
+
+// TestTransactionSpans shows a Transaction's round trips: the WATCH, the
+// read fn makes, and MULTI ... EXEC, which is named after the commands
+// between, as a transaction.
+func TestTransactionSpans(t *testing.T) {
+	tel := newTelemetry(t)
+	r := tel.client(t)
+	ctx := testCtx(t)
+	k := key(t, "k")
+	_, err := r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) {
+		if _, err := c.Do(ctx, "GET", k); err != nil {
+			return nil, err
+		}
+		return [][]any{{"INCR", k}, {"INCR", k}}, nil
+	}, k)
+	require.NoError(t, err)
+
+	var names []string
+	for _, span := range tel.ended() {
+		names = append(names, span.Name())
+		if span.Name() == "MULTI INCR" {
+			a := attrs(span)
+			assert.Equal(t, int64(4), a["db.operation.batch.size"].AsInt64(), "MULTI, two INCRs, EXEC")
+			host, _ := serverHostPort(t)
+			assert.Equal(t, host, a["server.address"].AsString())
+		}
+	}
+	assert.Contains(t, names, "GET")
+	assert.Contains(t, names, "MULTI INCR")
 }
 
 // TestCallSpanDatabase shows db.namespace following the database.
@@ -340,10 +374,13 @@ func TestDialFailure(t *testing.T) {
 // justredis.ErrPoolTimeout.
 func TestPoolTimeout(t *testing.T) {
 	tel := newTelemetry(t)
-	r := tel.client(t, justredis.WithMaxConnections(1), justredis.WithWaitTimeout(50*time.Millisecond))
+	// Of two connections, one is kept for the shared ones: a Connection
+	// holds the other.
+	r := tel.client(t, justredis.WithMaxConnections(2), justredis.WithWaitTimeout(50*time.Millisecond))
 	ctx := testCtx(t)
-	_, err := r.Do(ctx, "PING") // the shared connection takes the only slot
+	c, err := r.Connection(ctx)
 	require.NoError(t, err)
+	defer c.Close()
 	tel.ended()
 
 	_, err = r.Do(ctx, "BLPOP", key(t, "empty"), 1) // wants a dedicated one

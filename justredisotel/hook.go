@@ -31,7 +31,7 @@ type Hook struct {
 	bufs      sync.Pool                            // *startBuf
 }
 
-var _ justredis.Hook = (*Hook)(nil)
+var _ justredis.ArgsHook = (*Hook)(nil)
 
 // New returns a Hook configured by opts.
 func New(opts ...Option) *Hook {
@@ -52,10 +52,14 @@ func New(opts ...Option) *Hook {
 
 var clientKind = trace.WithSpanKind(trace.SpanKindClient)
 
+// WantArgs tells the client to fill in Call.Args, the argument values,
+// only when WithQueryText is on: copying them costs each call.
+func (h *Hook) WantArgs() bool { return h.queryText }
+
 // CallStart starts the call's span, as a child of the span in ctx if any,
-// and returns ctx with it.
+// and returns ctx with it. The server is not known yet: CallEnd sets it.
 func (h *Hook) CallStart(ctx context.Context, call *justredis.Call) context.Context {
-	name := h.opName(call.Op, call)
+	name := h.opName(call.Names)
 	spanName := name
 	if spanName == "" {
 		spanName = "redis"
@@ -68,12 +72,11 @@ func (h *Hook) CallStart(ctx context.Context, call *justredis.Call) context.Cont
 		attrs = append(attrs, semconv.DBOperationNameKey.String(name))
 	}
 	attrs = append(attrs, namespace(call.DB))
-	attrs = appendServer(attrs, call.Addr)
-	if n := call.Len(); n != 1 {
+	if n := len(call.Names); n != 1 {
 		attrs = append(attrs, semconv.DBOperationBatchSizeKey.Int(n))
 	}
-	if h.queryText {
-		attrs = append(attrs, semconv.DBQueryTextKey.String(queryText(call)))
+	if h.queryText && call.Args != nil {
+		attrs = append(attrs, semconv.DBQueryTextKey.String(queryText(call.Args)))
 	}
 	attrs = append(attrs, h.attrs...)
 	buf.opts[0], buf.opts[1] = clientKind, trace.WithAttributes(attrs...)
@@ -100,7 +103,7 @@ func (b *startBuf) put(h *Hook, attrs []attribute.KeyValue) {
 // put in ctx.
 func (h *Hook) CallEnd(ctx context.Context, call *justredis.Call) {
 	key := opKey{
-		name:  h.opName(call.Op, call),
+		name:  h.opName(call.Names),
 		addr:  call.Addr,
 		db:    call.DB,
 		flags: flagsOf(call),
@@ -115,17 +118,15 @@ func (h *Hook) CallEnd(ctx context.Context, call *justredis.Call) {
 	h.duration.Record(ctx, call.Duration.Seconds(), h.opOptions(key)...)
 
 	span := trace.SpanFromContext(ctx)
-	// Most calls end as they started; setting attributes on a span grows
-	// its attribute slice, so it is done only when there is news.
-	if (key.flags != 0 || call.Err != nil) && span.IsRecording() {
+	if (call.Addr != "" || key.flags != 0 || call.Err != nil) && span.IsRecording() {
 		h.finishSpan(span, call, &key)
 	}
 	span.End()
 }
 
-// finishSpan sets what is known only once the call is over: the flags,
-// the error, and the server that answered at last, which differs from the
-// one CallStart saw only when the call was redirected or retried.
+// finishSpan sets what is known only once the call is over: the server
+// that answered (none when no server did or, in a cluster, several), the
+// flags and the error.
 func (h *Hook) finishSpan(span trace.Span, call *justredis.Call, key *opKey) {
 	buf := h.bufs.Get().(*startBuf)
 	attrs := appendServer(buf.attrs[:0], call.Addr)

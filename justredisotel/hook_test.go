@@ -24,10 +24,10 @@ import (
 // errReset is how a connection reset by the server looks.
 var errReset = &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
 
-// TestCallFlagsAndLateAddress shows a call whose server became known only
-// as it ended (a cluster's, say) and that was retried, redirected and
-// answered from the cache: the address and flags are set as the span ends,
-// and the flags go in the metric too.
+// TestCallFlagsAndLateAddress shows a call as the client reports it: its
+// server known only as it ends, and here retried, redirected and answered
+// from the cache. The address and flags are set as the span ends, and go
+// in the metric too.
 func TestCallFlagsAndLateAddress(t *testing.T) {
 	tel := newTelemetry(t)
 	call := &justredis.Call{Op: "DoMulti", DB: 0, Start: time.Now()}
@@ -49,25 +49,34 @@ func TestCallFlagsAndLateAddress(t *testing.T) {
 	}
 
 	p := tel.histogramPoint(t, "db.client.operation.duration", attribute.String("server.address", "10.1.2.3"),
-		attribute.Bool("justredis.retried", true), attribute.Bool("justredis.redirected", true),
-		attribute.Bool("justredis.cache_hit", true))
+		attribute.Int("server.port", 7001), attribute.Bool("justredis.retried", true),
+		attribute.Bool("justredis.redirected", true), attribute.Bool("justredis.cache_hit", true))
 	assert.Equal(t, uint64(1), p.Count)
 	assert.InDelta(t, 0.003, p.Sum, 1e-9, "the call's own duration")
 }
 
-// TestCallAddressChanged shows that the address at the end wins when the
-// call moved (a MOVED reply sent it to another node).
-func TestCallAddressChanged(t *testing.T) {
+// TestCallNoAddress shows a call no one server answered (in a cluster,
+// several did): neither its span nor its measurement names a server.
+func TestCallNoAddress(t *testing.T) {
 	tel := newTelemetry(t)
-	call := &justredis.Call{Op: "DoMulti", Addr: "10.0.0.1:7000", Start: time.Now()}
+	call := &justredis.Call{Op: "DoMulti", Names: []string{"GET", "GET"}, Start: time.Now()}
 	ctx := tel.hook.CallStart(context.Background(), call)
-	call.Addr, call.Redirected = "10.0.0.2:7002", true
 	tel.hook.CallEnd(ctx, call)
 
-	s := tel.onlySpan(t)
-	a := attrs(s)
-	assert.Equal(t, "10.0.0.2", a["server.address"].AsString())
-	assert.Equal(t, int64(7002), a["server.port"].AsInt64())
+	a := attrs(tel.onlySpan(t))
+	assert.NotContains(t, a, attribute.Key("server.address"))
+	assert.NotContains(t, a, attribute.Key("server.port"))
+	p := tel.histogramPoint(t, "db.client.operation.duration", attribute.String("db.operation.name", "PIPELINE GET"))
+	_, ok := p.Attributes.Value("server.address")
+	assert.False(t, ok)
+}
+
+// TestWantArgs shows that the Hook asks the client for argument values
+// only when it records them.
+func TestWantArgs(t *testing.T) {
+	assert.False(t, justredisotel.New().WantArgs())
+	assert.False(t, justredisotel.New(justredisotel.WithQueryText(false)).WantArgs())
+	assert.True(t, justredisotel.New(justredisotel.WithQueryText(true)).WantArgs())
 }
 
 // TestHookNoSDK shows the Hook working with the global providers, no-ops

@@ -1,46 +1,46 @@
 package justredisotel
 
-// commands is what naming a call needs of it; *justredis.Call has it, and
-// tests can fake it.
-type commands interface {
-	Len() int
-	Args(i int) []any
-}
-
 // maxNameLen bounds the command names taken as they are. The longest Redis
 // command name is some twenty bytes: anything longer is left unnamed
-// rather than copied.
+// rather than copied. (justredis leaves such names out of Call.Names
+// already; a Call made elsewhere may not.)
 const maxNameLen = 64
 
-// opName returns the call's db.operation.name: the command name upper-cased
-// for one command; for a batch or a transaction, "PIPELINE" or "MULTI",
+// opName returns the db.operation.name of a call whose commands are named
+// names (Call.Names): the name for one command; for a batch, "PIPELINE",
 // followed by the command name when all commands share it, as the Redis
-// semantic conventions say. It returns "" when a single command's name is
-// not text.
+// semantic conventions say. A batch sent as MULTI, commands, EXEC (what a
+// Transaction sends) is named "MULTI" the same way, after the commands
+// between. It returns "" when a single command's name is unknown (not
+// text).
 //
-// Names are upper-cased, against the conventions' advice to keep the
+// Names are upper case, against the conventions' advice to keep the
 // application's spelling, because Redis ignores case and "get" and "GET"
-// would otherwise make two metric series for one command.
-func (h *Hook) opName(op string, c commands) string {
-	n := c.Len()
+// would otherwise make two metric series for one command. justredis gives
+// them so; a name that is not is upper-cased here.
+func (h *Hook) opName(names []string) string {
 	prefix := ""
 	switch {
-	case op == "Transaction":
+	case isTransaction(names):
 		prefix = "MULTI"
-	case n != 1:
+		names = names[1 : len(names)-1]
+	case len(names) != 1:
 		prefix = "PIPELINE"
 	}
-	if n == 0 {
+	if len(names) == 0 {
 		return prefix
 	}
-	first := c.Args(0)
-	if prefix == "" {
-		// The common case, a name written in upper case, costs nothing.
-		if len(first) == 0 {
-			return ""
-		}
-		if s, ok := first[0].(string); ok && isUpperName(s) {
-			return s
+	first := names[0]
+	if !isName(first) {
+		return prefix
+	}
+	if prefix == "" && isUpper(first) {
+		// The common case costs nothing: the client's own string.
+		return first
+	}
+	for _, n := range names[1:] {
+		if !sameName(first, n) {
+			return prefix
 		}
 	}
 	var buf [len("PIPELINE ") + maxNameLen]byte
@@ -49,25 +49,26 @@ func (h *Hook) opName(op string, c commands) string {
 		b = append(b, prefix...)
 		b = append(b, ' ')
 	}
-	start := len(b)
-	b, ok := appendUpper(b, first)
-	if !ok {
-		return prefix
-	}
-	for i := 1; i < n; i++ {
-		if !sameName(b[start:], c.Args(i)) {
-			return prefix
-		}
+	for i := 0; i < len(first); i++ {
+		b = append(b, upper(first[i]))
 	}
 	return h.names.intern(b)
 }
 
-// isUpperName reports whether s is a plausible command name already in
-// upper case, so that it can be used as it is.
-func isUpperName(s string) bool {
-	if s == "" || len(s) > maxNameLen {
-		return false
-	}
+// isTransaction reports whether names are those of a transaction sent in
+// one round trip: MULTI first, EXEC last.
+func isTransaction(names []string) bool {
+	return len(names) >= 2 && sameName("MULTI", names[0]) && sameName("EXEC", names[len(names)-1])
+}
+
+// isName reports whether s can be a command name: not empty, not too long.
+func isName(s string) bool {
+	return s != "" && len(s) <= maxNameLen
+}
+
+// isUpper reports whether s has no lower-case letter, so that it can be
+// used as it is.
+func isUpper(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if 'a' <= s[i] && s[i] <= 'z' {
 			return false
@@ -76,60 +77,15 @@ func isUpperName(s string) bool {
 	return true
 }
 
-// appendUpper appends the command name args[0] upper-cased, or reports
-// false if it is not text, is empty, or is too long to be a name.
-func appendUpper(b []byte, args []any) ([]byte, bool) {
-	if len(args) == 0 {
-		return b, false
-	}
-	switch s := args[0].(type) {
-	case string:
-		if s == "" || len(s) > maxNameLen {
-			return b, false
-		}
-		for i := 0; i < len(s); i++ {
-			b = append(b, upper(s[i]))
-		}
-	case []byte:
-		if len(s) == 0 || len(s) > maxNameLen {
-			return b, false
-		}
-		for _, c := range s {
-			b = append(b, upper(c))
-		}
-	default:
-		return b, false
-	}
-	return b, true
-}
-
-// sameName reports whether args[0] is the name name (upper case), in any
-// case.
-func sameName(name []byte, args []any) bool {
-	if len(args) == 0 {
+// sameName reports whether a and b are the same name, in any case.
+func sameName(a, b string) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	switch s := args[0].(type) {
-	case string:
-		if len(s) != len(name) {
+	for i := 0; i < len(a); i++ {
+		if upper(a[i]) != upper(b[i]) {
 			return false
 		}
-		for i := 0; i < len(s); i++ {
-			if upper(s[i]) != name[i] {
-				return false
-			}
-		}
-	case []byte:
-		if len(s) != len(name) {
-			return false
-		}
-		for i, c := range s {
-			if upper(c) != name[i] {
-				return false
-			}
-		}
-	default:
-		return false
 	}
 	return true
 }

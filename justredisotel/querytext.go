@@ -9,16 +9,16 @@ import (
 // hold 512 MiB) costs a span no more than this.
 const maxQueryText = 1024
 
-// queryText renders the call's commands in redis-cli syntax, for
-// WithQueryText, cut at maxQueryText bytes.
-func queryText(c commands) string {
+// queryText renders a call's commands (Call.Args) in redis-cli syntax,
+// for WithQueryText, cut at maxQueryText bytes.
+func queryText(cmds [][]string) string {
 	var buf [256]byte
 	b := buf[:0]
-	for i := 0; i < c.Len() && len(b) <= maxQueryText; i++ {
+	for i := 0; i < len(cmds) && len(b) <= maxQueryText; i++ {
 		if i > 0 {
 			b = append(b, "; "...)
 		}
-		b = appendCommandText(b, c.Args(i))
+		b = appendCommandText(b, cmds[i])
 	}
 	if len(b) > maxQueryText {
 		cut := maxQueryText
@@ -37,9 +37,17 @@ var secretArgs = map[string]bool{
 	"ACL": true, "CONFIG": true, "SENTINEL": true,
 }
 
-func appendCommandText(b []byte, args []any) []byte {
+func appendCommandText(b []byte, args []string) []byte {
+	if len(args) == 0 {
+		return b
+	}
 	var name [maxNameLen]byte
-	upperName, _ := appendUpper(name[:0], args)
+	upperName := name[:0]
+	if isName(args[0]) {
+		for i := 0; i < len(args[0]); i++ {
+			upperName = append(upperName, upper(args[0][i]))
+		}
+	}
 	keepSub, secret := secretArgs[string(upperName)]
 	for j, a := range args {
 		if len(b) > maxQueryText {
@@ -50,7 +58,7 @@ func appendCommandText(b []byte, args []any) []byte {
 		}
 		switch {
 		case j == 0, !secret, j == 1 && keepSub && isWord(a):
-			b = appendValue(b, a, maxQueryText+1-len(b))
+			b = appendText(b, a, maxQueryText+1-len(b))
 		default:
 			b = append(b, '?')
 		}
@@ -58,11 +66,10 @@ func appendCommandText(b []byte, args []any) []byte {
 	return b
 }
 
-// isWord reports whether a is a short run of letters, as a subcommand
+// isWord reports whether s is a short run of letters, as a subcommand
 // ("SETUSER") is and a password seldom is.
-func isWord(a any) bool {
-	s, ok := a.(string)
-	if !ok || s == "" || len(s) > 32 {
+func isWord(s string) bool {
+	if s == "" || len(s) > 32 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -74,51 +81,9 @@ func isWord(a any) bool {
 	return true
 }
 
-// appendValue writes one argument as redis-cli would take it back: plain
+// appendText writes one argument as redis-cli would take it back: plain
 // when it is printable ASCII with no space or quote, quoted otherwise. At
 // most about limit bytes of it are written.
-func appendValue(b []byte, a any, limit int) []byte {
-	switch v := a.(type) {
-	case string:
-		return appendText(b, v, limit)
-	case []byte:
-		if len(v) > limit {
-			v = v[:limit]
-		}
-		return appendText(b, string(v), limit)
-	case int:
-		return strconv.AppendInt(b, int64(v), 10)
-	case int64:
-		return strconv.AppendInt(b, v, 10)
-	case int32:
-		return strconv.AppendInt(b, int64(v), 10)
-	case int16:
-		return strconv.AppendInt(b, int64(v), 10)
-	case int8:
-		return strconv.AppendInt(b, int64(v), 10)
-	case uint:
-		return strconv.AppendUint(b, uint64(v), 10)
-	case uint64:
-		return strconv.AppendUint(b, v, 10)
-	case uint32:
-		return strconv.AppendUint(b, uint64(v), 10)
-	case uint16:
-		return strconv.AppendUint(b, uint64(v), 10)
-	case uint8:
-		return strconv.AppendUint(b, uint64(v), 10)
-	case float64:
-		return strconv.AppendFloat(b, v, 'g', -1, 64)
-	case float32:
-		return strconv.AppendFloat(b, float64(v), 'g', -1, 32)
-	case bool:
-		if v {
-			return append(b, '1')
-		}
-		return append(b, '0')
-	}
-	return append(b, '?')
-}
-
 func appendText(b []byte, s string, limit int) []byte {
 	if len(s) > limit {
 		s = s[:max(limit, 0)]

@@ -1,9 +1,11 @@
 // Command tour walks through justredis against a real server: the one in
 // REDIS_URL, or a throwaway one it starts (and removes) itself. The same
-// code runs against a single server and against a Redis Cluster.
+// code runs against a single server, a Redis Cluster and a Sentinel
+// deployment.
 //
 //	go run ./examples/tour
 //	go run ./examples/tour -cluster   # a throwaway 3-master cluster
+//	go run ./examples/tour -sentinel  # a throwaway master, replica and 3 sentinels, failed over on the way
 //	REDIS_URL=redis://localhost:6379/15 go run ./examples/tour
 package main
 
@@ -14,6 +16,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/justredis/justredis"
@@ -22,10 +25,22 @@ import (
 
 func main() {
 	cluster := flag.Bool("cluster", false, "start a throwaway Redis Cluster instead of a single server")
+	sentinel := flag.Bool("sentinel", false, "start a throwaway Sentinel deployment instead of a single server, and fail it over")
 	flag.Parse()
 	url := os.Getenv("REDIS_URL")
+	var failover func(context.Context) error
 	switch {
 	case url != "":
+	case *sentinel:
+		fmt.Println("REDIS_URL is not set: starting a throwaway Sentinel deployment (a master, a replica, 3 sentinels)")
+		d, err := redistest.StartSentinelDeployment(redistest.SentinelOptions{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer d.Close()
+		// The sentinels are the hosts; master_name says which master.
+		url = "redis://" + strings.Join(d.SentinelAddrs(), ",") + "?master_name=" + d.MasterName()
+		failover = d.Failover
 	case *cluster:
 		fmt.Println("REDIS_URL is not set: starting a throwaway Redis Cluster (3 masters)")
 		c, err := redistest.StartClusterServer(3, 0, redistest.Options{})
@@ -43,12 +58,14 @@ func main() {
 		defer s.Close()
 		url = s.URL()
 	}
-	if err := tour(url); err != nil {
+	if err := tour(url, failover); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func tour(url string) error {
+// tour runs the tour against url; failover, when not nil, fails the
+// deployment over on the way.
+func tour(url string, failover func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -77,7 +94,11 @@ func tour(url string) error {
 	for _, e := range endpoints {
 		fmt.Printf("  %s (%s)\n", e.Address, e.Role)
 	}
-	inCluster := endpoints[0].Role != "standalone"
+	info, err := justredis.String(r.Do(ctx, "INFO", "cluster"))
+	if err != nil {
+		return err
+	}
+	inCluster := strings.Contains(info, "cluster_enabled:1")
 	// Keys share the hash tag {tour}, so in a cluster they live on one
 	// node and multi-key commands and transactions work there too.
 	show(r.Modify(justredis.WithEndpoint(justredis.Masters)).Do(ctx, "DBSIZE"))
@@ -120,6 +141,22 @@ func tour(url string) error {
 	section("Publish and subscribe on a push connection")
 	if err := pubsub(ctx, r); err != nil {
 		return err
+	}
+
+	if failover != nil {
+		section("A failover: the same client follows the new master")
+		show(r.Do(ctx, "INCR", "{tour}:visits"))
+		if err := failover(ctx); err != nil {
+			return err
+		}
+		show(r.Do(ctx, "INCR", "{tour}:visits"))
+		endpoints, err := r.Endpoints(ctx)
+		if err != nil {
+			return err
+		}
+		for _, e := range endpoints {
+			fmt.Printf("  %s (%s)\n", e.Address, e.Role)
+		}
 	}
 
 	section("Cleaning up")
