@@ -44,6 +44,13 @@ type conn struct {
 	// timeout while its reply is owed, in nanoseconds; noDeadline lifts
 	// the socket timeout (see blockwait.go).
 	wait atomic.Int64
+	// The limits of WithConnMaxIdleTime and WithConnMaxLifetime, which
+	// apply while the connection is pooled: shared (set once, before it
+	// is published) or at rest (see brokenAtRest).
+	maxIdle, maxLife time.Duration
+	pooled           bool
+	born             time.Time
+	idleSince        time.Time // when it last had nothing owed; guarded by mu
 
 	mu   sync.Mutex
 	wbuf []byte // encoded commands waiting to be written
@@ -270,6 +277,11 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 // way the connection must go before the write, while the command is still
 // provably unsent.
 func (cn *conn) checkIdle() error {
+	if cn.pooled {
+		if err := cn.expired(); err != nil {
+			return err
+		}
+	}
 	if cn.interrupted.Swap(false) {
 		// A caller that gave up earlier left the deadline in the past,
 		// which would fail the peek; the next read sets its own.
@@ -317,14 +329,39 @@ func (cn *conn) checkIdle() error {
 	return nil
 }
 
+// expired reports, as an error, that the connection outlived
+// WithConnMaxLifetime or idled past WithConnMaxIdleTime. It is called only
+// while nothing is owed, by whoever is about to use it.
+func (cn *conn) expired() error {
+	if cn.maxIdle == 0 && cn.maxLife == 0 {
+		return nil
+	}
+	now := time.Now()
+	if cn.maxLife > 0 && now.Sub(cn.born) > cn.maxLife {
+		return fmt.Errorf("closed by the client: older than WithConnMaxLifetime(%v)", cn.maxLife)
+	}
+	cn.mu.Lock()
+	since := cn.idleSince
+	cn.mu.Unlock()
+	if cn.maxIdle > 0 && now.Sub(since) > cn.maxIdle {
+		return fmt.Errorf("closed by the client: idle longer than WithConnMaxIdleTime(%v)", cn.maxIdle)
+	}
+	return nil
+}
+
 // brokenAtRest reports whether a connection that rested in a pool, owing
-// nothing, broke meanwhile, and closes it if so: a pool must not hand out a
-// connection whose first command would fail without having been sent.
+// nothing, broke meanwhile or expired, and closes it if so: a pool must not
+// hand out a connection whose first command would fail without having
+// been sent.
 func (cn *conn) brokenAtRest() bool {
 	if cn.dead.Load() {
 		return true
 	}
-	if err := cn.checkIdle(); err != nil {
+	err := cn.expired()
+	if err == nil {
+		err = cn.checkIdle()
+	}
+	if err != nil {
 		cn.fail(err)
 		return true
 	}
@@ -485,6 +522,9 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 				unsolicited = &protocolError{"a reply came that no command asked for"}
 			default:
 				cn.reading = false
+				if cn.maxIdle > 0 {
+					cn.idleSince = time.Now()
+				}
 			}
 		}
 		cn.mu.Unlock()

@@ -96,6 +96,9 @@ func dialOnce(ctx context.Context, addr string, s *settings, plan setupPlan) (*c
 	}
 	cn := newConn(nc, addr, s.socketTimeout)
 	cn.rd.secret = s.password
+	cn.maxIdle, cn.maxLife = s.connMaxIdle, s.connMaxLife
+	cn.born = time.Now()
+	cn.idleSince = cn.born
 	info, err := handshake(ctx, cn, s, plan)
 	if err != nil {
 		cn.close()

@@ -60,6 +60,8 @@ type settings struct {
 	connectTimeout time.Duration
 	socketTimeout  time.Duration
 	connectRetry   int
+	connMaxIdle    time.Duration // WithConnMaxIdleTime; 0: no limit
+	connMaxLife    time.Duration // WithConnMaxLifetime; 0: no limit
 	keepAlive      time.Duration
 	tls            *tls.Config
 	pushBuffer     int // messages a PushConnection buffers (WithPushBuffer); 0: the default
@@ -268,6 +270,39 @@ func WithConnectRetry(n int) Option {
 			return invalidArg(fmt.Sprintf("WithConnectRetry: %d is negative", n))
 		}
 		s.connectRetry = n
+		return nil
+	})
+}
+
+// WithConnMaxIdleTime closes a pooled connection (a shared one, or one at
+// rest between Connections and blocking commands) that sat unused longer
+// than d, instead of using it, and the call goes on a fresh one: for load
+// balancers and proxies that drop connections idle longer than a limit of
+// their own, or to give idle connections back to the server. 0 (the
+// default) keeps them however long they idle. A Connection a caller holds
+// is never closed behind its back.
+func WithConnMaxIdleTime(d time.Duration) Option {
+	return poolOption(func(s *settings) error {
+		if d < 0 {
+			return invalidArg(fmt.Sprintf("WithConnMaxIdleTime: %v is negative", d))
+		}
+		s.connMaxIdle = d
+		return nil
+	})
+}
+
+// WithConnMaxLifetime closes a pooled connection older than d the next
+// time it has no call under way, and the call that would have used it goes
+// on a fresh one: so that connections move to the servers a load balancer
+// or DNS name points at now. A connection busy without a pause keeps
+// serving until it has one. 0 (the default) sets no limit. A Connection a
+// caller holds is never closed behind its back.
+func WithConnMaxLifetime(d time.Duration) Option {
+	return poolOption(func(s *settings) error {
+		if d < 0 {
+			return invalidArg(fmt.Sprintf("WithConnMaxLifetime: %v is negative", d))
+		}
+		s.connMaxLife = d
 		return nil
 	})
 }

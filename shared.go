@@ -120,6 +120,7 @@ func (sv *server) setSharedLocked(key connKey, sc *sharedConn) {
 		}
 	}
 	next[key] = sc
+	sc.pooled = true // before any other caller can see it
 	sv.shared.Store(&next)
 	if sv.all[sc.conn] {
 		sv.all[sc.conn] = false // a dedicated connection adopted
