@@ -120,10 +120,18 @@
 // # Failures and retries
 //
 // After a network failure a command is sent again on a fresh connection
-// only when that cannot do harm: it is read-only, or it provably never left
-// the client. A write whose reply was lost is never repeated behind your
-// back; its error matches ErrNotRetried, because it may or may not have
-// run. Network errors name the server's address and wrap the cause.
+// only when that cannot do harm: it is read-only (and runs no script), or
+// it provably never left the client. A write whose reply was lost is never
+// repeated behind your back; its error matches ErrNotRetried, because it
+// may or may not have run. So does the error of a call whose context ended
+// after its command was written: it matches both ctx.Err() and
+// ErrNotRetried, while one that matches the context's error alone was
+// never sent. Network errors name the server's address and wrap the cause.
+//
+// A server whose connects fail is tried again after a backoff (up to a
+// second), by one caller for all; callers whose deadline comes first fail
+// at once with the last failure. Of several seeds, the next is tried
+// beside one that has not answered within 250ms.
 //
 // # Transactions and connection state
 //
