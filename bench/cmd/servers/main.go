@@ -39,6 +39,7 @@ import (
 func main() {
 	envPath := flag.String("env", "", "file to write the servers' addresses to (required)")
 	sizes := flag.String("clusters", "3,15", "masters of each cluster to start, comma-separated (empty: none)")
+	withClusters := flag.Bool("cluster", true, "start the clusters at all (-cluster=false: the standalone server only)")
 	stdin := flag.Bool("stdin", false, "also stop when standard input closes")
 	flag.Parse()
 	if *envPath == "" {
@@ -49,6 +50,9 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "servers: -clusters:", err)
 		os.Exit(2)
+	}
+	if !*withClusters {
+		masters = nil
 	}
 	if err := run(*envPath, masters, *stdin); err != nil {
 		fmt.Fprintln(os.Stderr, "servers:", err)
