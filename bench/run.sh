@@ -3,7 +3,7 @@
 # targets, ratios round by round, benchstat), the chart
 # bench/results/ratios.svg, and the results block of bench/README.md.
 #
-#   bench/run.sh                      # the full run: COUNT=9, -benchtime 700ms (~25 min on 2 cores)
+#   bench/run.sh                      # the full run: COUNT=9, -benchtime 700ms (~17 min on 2 cores)
 #   COUNT=2 QUICK=1 bench/run.sh      # a smoke run: -benchtime 100ms, short redis-benchmark runs
 #
 # Settings (environment):
