@@ -2,6 +2,7 @@ package justredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -164,7 +165,7 @@ func (c *cluster) getKeys(ctx context.Context, args []any) ([]any, error) {
 	}
 	v, err := cn.roundTripEncoded(ctx, enc, StringDecoder, nil)
 	if err != nil {
-		return nil, err
+		return nil, ownCommand(err)
 	}
 	keys, _ := v.([]any)
 	return keys, nil
@@ -173,13 +174,20 @@ func (c *cluster) getKeys(ctx context.Context, args []any) ([]any, error) {
 // clusterCmd is one command of a call on a cluster, on its way to the node
 // that serves its keys.
 type clusterCmd struct {
-	i       int    // its index among the caller's commands
-	enc     []byte // encoded once, sent as often as needed
-	cmd     *command
-	slot    int     // -1: no key
-	replica bool    // a replica may serve it
-	ask     *server // where an ASK redirection sends it next, after ASKING
-	hops    int
+	i        int    // its index among the caller's commands
+	enc      []byte // encoded once, sent as often as needed
+	cmd      *command
+	slot     int       // -1: no key
+	replica  bool      // a replica may serve it
+	blocking bool      // on a connection of its own
+	wait     blockWait // how long a blocking command may keep the server silent
+	script   bool      // it runs a script: see redirect.go
+	ask      *server   // where an ASK redirection sends it next, after ASKING
+	hops     int
+	// Why it goes again, for the error if the context ends first.
+	last     error  // the reply that redirected it, or the failure
+	lastAddr string // of the node that replied or failed
+	ran      bool   // a read-only command whose reply was lost: it may have run
 	// For an EVAL: its script's SHA1 and the EVALSHA form, sent instead
 	// to a node known to have the script (scripts.go).
 	sha      string
@@ -191,8 +199,9 @@ type clusterCmd struct {
 // batch is the commands of one round that go to one node, as one pipeline.
 type batch struct {
 	sv       *server
-	replica  bool // on the connection that sent READONLY
-	blocking bool // on a connection of its own
+	replica  bool      // on the connection that sent READONLY
+	blocking bool      // on a connection of its own
+	wait     blockWait // what its blocking commands may wait, together
 	cmds     []*clusterCmd
 
 	vals    []any // the replies, after the round
@@ -232,9 +241,6 @@ func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]a
 			wg.Wait()
 		}
 
-		if err := ctx.Err(); err != nil {
-			return ended(vals, batches, err)
-		}
 		todo = todo[:0]
 		wait := false
 		for _, b := range batches {
@@ -257,11 +263,11 @@ func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]a
 				continue
 			}
 			for k, c := range b.cmds {
-				if c.cmd != nil && c.cmd.script != notScript && cl.scriptReply(c, b.vals[k], b.sv, len(cmds) == 1) {
+				if c.cmd != nil && c.cmd.evalsha != notScript && cl.scriptReply(c, b.vals[k], b.sv, len(cmds) == 1) {
 					todo = append(todo, c)
 					continue
 				}
-				again, pause := cl.redirected(c, b.vals[k], b.sv)
+				again, pause := cl.redirected(ctx, c, b.vals[k], b.sv)
 				if again {
 					cs.trace.redirect()
 					todo = append(todo, c)
@@ -276,17 +282,40 @@ func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]a
 		}
 		// Commands that go round again keep the caller's order.
 		slices.SortFunc(todo, func(a, b *clusterCmd) int { return a.i - b.i })
-		if wait {
-			if err := sleep(ctx, backoff(waits)); err != nil {
-				for _, c := range todo {
-					vals[c.i] = err
-				}
-				return vals, err
-			}
+		err := ctx.Err()
+		if err == nil && wait {
+			err = sleep(ctx, backoff(waits))
 			waits++
+		}
+		if err != nil {
+			for _, c := range todo {
+				e := c.gaveUp(err)
+				vals[c.i] = e
+				if failed == nil || errors.Is(e, ErrNotRetried) && !errors.Is(failed, ErrNotRetried) {
+					failed = e
+				}
+			}
+			return vals, failed
 		}
 	}
 	return vals, failed
+}
+
+// gaveUp is the error of a command that was to go again when ctx ended
+// (err): it names what went wrong last, and matches ErrNotRetried when
+// the command may have run.
+func (c *clusterCmd) gaveUp(err error) error {
+	switch last := c.last.(type) {
+	case nil:
+	case *Error:
+		err = fmt.Errorf("justredis: %s: %w; the last reply was %q", c.lastAddr, err, last.msg)
+	default:
+		err = fmt.Errorf("justredis: %w; the last error: %w", err, last)
+	}
+	if c.ran {
+		return &netError{addr: c.lastAddr, err: err, written: true, notRetried: true}
+	}
+	return err
 }
 
 // doOne is Do's path in a cluster for the common case: a known,
@@ -301,10 +330,9 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 		return nil, nil, false
 	}
 	cmd := t.lookup(args)
-	if cmd == nil || cmd.blocking || cmd.script == scriptFlush {
-		return nil, nil, false
+	if cmd == nil || cmd.blocking || cmd.script || cmd.evalsha != notScript {
+		return nil, nil, false // run knows what to do with those
 	}
-	sha, script := cl.p.scriptSHA(cmd, args)
 	slot, err := cl.slot(ctx, cmd, args)
 	if err != nil {
 		return nil, err, true
@@ -315,24 +343,22 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 	if err != nil {
 		return nil, nil, false
 	}
-	if script {
-		v, err = sv.evalOn(ctx, cn.conn, cs.decoder, cmd, args, sha)
-	} else {
-		v, err = cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
-	}
+	v, err = cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
 	cn.done()
 	if err != nil {
 		if mayRetry(err, cmd) {
 			cs.trace.retry()
 			return nil, nil, false
 		}
-		cl.refreshSoon()
+		if ctx.Err() == nil {
+			cl.refreshSoon()
+		}
 		return nil, notRetried(err), true
 	}
 	switch class, e := classify(v); class {
 	case replyMoved:
 		cs.trace.redirect()
-		if s, addr, ok := parseRedirect(e.msg, sv.addr); ok {
+		if s, addr, ok := parseRedirect(e.msg, sv.addr); ok && (slot < 0 || s == slot) {
 			cl.moved(s, addr)
 		}
 		return nil, nil, false
@@ -399,6 +425,8 @@ func (cl *cluster) commands(ctx context.Context, cs *callSettings, cmds [][]any)
 					slot:    slot,
 					replica: cs.replicaReads && cmd != nil && cmd.readonly && !cmd.blocking,
 				}
+				c.blocking, c.wait = cl.p.blocking(cmd, args)
+				c.script = runsScript(cmd, args)
 				if sha, ok := cl.p.scriptSHA(cmd, args); ok {
 					c.sha = sha
 					c.shaEnc, _ = appendEvalSHA(nil, cmd, args, sha) // args encoded above
@@ -442,7 +470,10 @@ func (cl *cluster) group(todo []*clusterCmd) []*batch {
 			batches = append(batches, b)
 		}
 		b.cmds = append(b.cmds, c)
-		b.blocking = b.blocking || (c.cmd != nil && c.cmd.blocking)
+		if c.blocking {
+			b.blocking = true
+			b.wait = b.wait.add(c.wait)
+		}
 	}
 	return batches
 }
@@ -490,7 +521,11 @@ func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
 	}
 	n += len(b.cmds)
 	raw := make([]any, n)
-	_, err = cn.roundTripEncoded(ctx, enc, d, raw)
+	if b.blocking {
+		_, err = cn.roundTripBlocking(ctx, nil, enc, d, raw, b.wait)
+	} else {
+		_, err = cn.roundTripEncoded(ctx, enc, d, raw)
+	}
 	if b.blocking {
 		if err != nil {
 			b.sv.drop(cn) // nobody will read what a blocked command gets
@@ -527,7 +562,7 @@ func (cl *cluster) roundTripFailed(b *batch) (retry []*clusterCmd, err error) {
 	if !b.dialErr {
 		readonly := true
 		for _, c := range b.cmds {
-			readonly = readonly && c.cmd != nil && c.cmd.readonly
+			readonly = readonly && !c.script && c.cmd.repeatable()
 		}
 		if !mayRetryAll(b.err, readonly) {
 			cl.refreshSoon()
@@ -535,11 +570,14 @@ func (cl *cluster) roundTripFailed(b *batch) (retry []*clusterCmd, err error) {
 		}
 	}
 	cl.refreshSoon()
+	written := !b.dialErr && !mayRetryAll(b.err, false)
 	for _, c := range b.cmds {
 		c.hops++
 		if c.hops > maxRedirects {
 			return nil, notRetried(b.err)
 		}
+		c.last, c.lastAddr = b.err, b.sv.addr
+		c.ran = c.ran || written
 		// A replica that cannot be reached leaves the read to its master.
 		c.replica = c.replica && !b.replica
 		c.ask = nil
@@ -562,12 +600,21 @@ func (cl *cluster) scriptReply(c *clusterCmd, v any, sv *server, single bool) (a
 
 // redirected looks at one reply and reports whether the command goes
 // again, and whether after a pause. from is the node that replied.
-func (cl *cluster) redirected(c *clusterCmd, v any, from *server) (again, pause bool) {
+func (cl *cluster) redirected(ctx context.Context, c *clusterCmd, v any, from *server) (again, pause bool) {
 	class, e := classify(v)
+	if class != replyFinal {
+		c.last, c.lastAddr = e, from.addr
+	}
+	if c.script && (class == replyTryAgain || class == replyClusterDown) {
+		return false, false // the script's own, for all the client can tell
+	}
 	switch class {
 	case replyMoved, replyAsk:
-		slot, addr, ok := parseRedirect(e.msg, from.addr)
-		if !ok || c.hops >= maxRedirects {
+		if c.hops >= maxRedirects {
+			return false, false
+		}
+		slot, addr, ok := cl.followable(ctx, c, class, e, from)
+		if !ok {
 			return false, false
 		}
 		c.hops++
@@ -597,19 +644,4 @@ func (cl *cluster) redirected(c *clusterCmd, v any, from *server) (again, pause 
 		return true, true
 	}
 	return false, false
-}
-
-// ended gives the replies of the last round, and err at the indexes of
-// the commands that got none, when ctx ended during it.
-func ended(vals []any, batches []*batch, err error) ([]any, error) {
-	for _, b := range batches {
-		for k, c := range b.cmds {
-			if b.err != nil {
-				vals[c.i] = err
-			} else {
-				vals[c.i] = b.vals[k]
-			}
-		}
-	}
-	return vals, err
 }

@@ -11,15 +11,21 @@ import (
 // command may be sent twice.
 type command struct {
 	name     string
-	readonly bool // safe to send again after a lost reply
+	readonly bool // changes no data; see repeatable
 	blocking bool // may wait on the server, so gets a connection of its own
+	// script runs a script or function (the @scripting ACL category): an
+	// error reply it gives may be the script's own, whatever its text, so
+	// it is never taken for a redirection the topology does not confirm.
+	script bool
 	// The legacy key positions: first, last (negative counts from the end)
 	// and step; used where key specs are not needed.
 	firstKey, lastKey, keyStep int
 	movableKeys                bool
-	keySpecs                   []any      // the raw key specifications (Redis 7)
-	script                     scriptKind // EVAL and SCRIPT FLUSH, for transparent EVALSHA
+	keySpecs                   []any // the raw key specifications (Redis 7)
 	subcommands                map[string]*command
+	// evalsha marks EVAL and SCRIPT FLUSH, for transparent EVALSHA
+	// (scripts.go).
+	evalsha scriptKind
 
 	// For the client-side cache: write is the "write" flag (a write
 	// without keys, FLUSHALL, empties the cache); keys finds the keys the
@@ -62,10 +68,19 @@ func parseCommand(e any) (*command, error) {
 	}
 	name, _ := f[0].(string)
 	c := &command{name: strings.ToLower(name)}
-	c.script = scriptKinds[c.name] // by the full name: "script|flush"
+	c.evalsha = scriptKinds[c.name] // by the full name: "script|flush"
 	if i := strings.IndexByte(c.name, '|'); i >= 0 {
 		c.name = c.name[i+1:] // subcommands are listed as "client|kill"
 	}
+	if len(f) > 6 { // ACL categories, since Redis 6
+		cats, _ := f[6].([]any)
+		for _, cat := range cats {
+			if cat == "@scripting" {
+				c.script = true
+			}
+		}
+	}
+	c.script = c.script || scriptNames[c.name]
 	flags, _ := f[2].([]any)
 	noscript := false
 	for _, fl := range flags {
@@ -117,7 +132,7 @@ func parseCommand(e any) (*command, error) {
 // server could have given. Scripts and functions (flagged noscript) are
 // left out, since what they read is not known from their keys.
 func cacheableCommand(c *command, f []any, noscript bool) bool {
-	if !c.readonly || c.blocking || noscript || len(f) < 8 {
+	if !c.readonly || c.blocking || c.script || noscript || len(f) < 8 {
 		return false
 	}
 	tips, ok := f[7].([]any)
@@ -132,6 +147,29 @@ func cacheableCommand(c *command, f []any, noscript bool) bool {
 	// Keys the client finds itself: without them there is nothing to
 	// track, and with COMMAND GETKEYS a hit would cost a round trip.
 	return !c.keys.getKeys && len(c.keys.specs) > 0
+}
+
+// repeatable reports whether cmd may be sent again after its reply was
+// lost: it is read-only and runs no script, which must never run twice.
+func (cmd *command) repeatable() bool {
+	return cmd != nil && cmd.readonly && !cmd.script
+}
+
+// scriptNames are the commands that run scripts, for a client without the
+// COMMAND table.
+var scriptNames = map[string]bool{
+	"eval": true, "evalsha": true, "eval_ro": true, "evalsha_ro": true, "fcall": true, "fcall_ro": true,
+}
+
+// runsScript reports whether args, the command cmd (nil when unknown),
+// runs a script.
+func runsScript(cmd *command, args []any) bool {
+	if cmd != nil {
+		return cmd.script
+	}
+	var buf [16]byte
+	name, ok := lowerName(buf[:0], args[0])
+	return ok && scriptNames[string(name)]
 }
 
 func toInt(v any) int {
@@ -222,6 +260,9 @@ var refused = map[string]refusal{
 	"hello":        {shared: "use WithRESP and WithAuth", dedicated: "use WithRESP and WithAuth"},
 	"reset":        {shared: "it would reset a shared connection", dedicated: "close the Connection instead"},
 	"quit":         {shared: "use Close", dedicated: "use Close"},
+	"readonly":     {shared: "use WithReplicaReads"},
+	"readwrite":    {shared: "use WithReplicaReads"},
+	"asking":       {shared: "the client follows ASK redirections itself"},
 }
 
 // refusedSubcommands are refused by their first two words (all CLIENT's:
@@ -229,6 +270,39 @@ var refused = map[string]refusal{
 var refusedSubcommands = map[string]refusal{
 	"client reply":    {shared: "replies would go missing", dedicated: "replies would go missing"},
 	"client tracking": {shared: "use a Connection or PushConnection"},
+	"client caching":  {shared: "use a Connection"},
+	"client setname":  {shared: "use WithClientName, or a Connection"},
+	"client setinfo":  {shared: "use a Connection"},
+	"client no-evict": {shared: "use a Connection"},
+	"client no-touch": {shared: "use a Connection"},
+}
+
+// lastingState names the commands allowed on a Connection whose effect on
+// its server connection outlives the call and cannot be cheaply undone:
+// Close drops a connection that sent one rather than hand it to the next
+// user. (SELECT, MULTI and WATCH are undone instead; see dedicated.go.)
+var lastingState = map[string]bool{
+	"readonly": true, "readwrite": true, "asking": true,
+	"client tracking": true, "client caching": true, "client setname": true, "client setinfo": true,
+	"client no-evict": true, "client no-touch": true,
+}
+
+// changesState reports whether args is a command in lastingState.
+func changesState(args []any) bool {
+	var buf [48]byte
+	name, ok := lowerName(buf[:0], args[0])
+	if !ok {
+		return false
+	}
+	if lastingState[string(name)] {
+		return true
+	}
+	if len(args) > 1 {
+		if full, ok := lowerName(append(name, ' '), args[1]); ok {
+			return lastingState[string(full)]
+		}
+	}
+	return false
 }
 
 // checkAllowed refuses, before anything is sent, a command that must go
@@ -273,14 +347,33 @@ func (p *pool) extraSetup() [][]any {
 }
 
 // tookSetup keeps the COMMAND table a handshake brought. A user not
-// allowed COMMAND gets an empty table: every command is then treated as
-// neither read-only nor blocking.
+// allowed COMMAND gets an empty table, and noTable: no command is then
+// taken for read-only, and every command for one that may block (see
+// blocking).
 func (p *pool) tookSetup(replies []any) {
 	t, err := parseCommandTable(replies[0])
 	if err != nil {
 		t = commandTable{}
+		p.noTable.Store(true)
 	}
 	p.cmds.CompareAndSwap(nil, &t)
+}
+
+// blocking says whether a command, cmd (nil when the table does not know
+// it), must go on a connection of its own, and how long it may keep the
+// server silent. Without a COMMAND table (a user not allowed COMMAND),
+// the client cannot tell which commands block, so every command is taken
+// for one that may: on a shared connection, a blocking command would
+// stall every call queued behind it, and one abandoned would take data
+// (a popped element, say) that nobody reads.
+func (p *pool) blocking(cmd *command, args []any) (bool, blockWait) {
+	switch {
+	case cmd != nil && cmd.blocking:
+		return true, commandWait(args)
+	case cmd == nil && p.noTable.Load():
+		return true, guessedWait(args)
+	}
+	return false, blockWait{}
 }
 
 // command returns what the server says of the command in args; nil when

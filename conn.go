@@ -40,6 +40,17 @@ type conn struct {
 	// past, so that the next reader clears it. Clearing it on every call
 	// instead costs timer work, and wake-ups of the poller, per reply.
 	interrupted atomic.Bool
+	// wait is what a blocking command under way may add to the socket
+	// timeout while its reply is owed, in nanoseconds; noDeadline lifts
+	// the socket timeout (see blockwait.go).
+	wait atomic.Int64
+	// The limits of WithConnMaxIdleTime and WithConnMaxLifetime, which
+	// apply while the connection is pooled: shared (set once, before it
+	// is published) or at rest (see brokenAtRest).
+	maxIdle, maxLife time.Duration
+	pooled           bool
+	born             time.Time
+	idleSince        time.Time // when it last had nothing owed; guarded by mu
 
 	mu   sync.Mutex
 	wbuf []byte // encoded commands waiting to be written
@@ -168,6 +179,19 @@ func (cn *conn) roundTripEncoded(ctx context.Context, encoded []byte, d Decoder,
 	return cn.send(ctx, nil, encoded, d, vals)
 }
 
+// roundTripBlocking is roundTrip, or roundTripEncoded when cmds is nil,
+// for commands that may block: the server may stay silent for w on top of
+// the socket timeout. Only the one user of a connection of its own may
+// call it, since the allowance holds for whatever the connection reads
+// meanwhile.
+func (cn *conn) roundTripBlocking(ctx context.Context, cmds [][]any, encoded []byte, d Decoder, vals []any, w blockWait) (any, error) {
+	if cn.socketTimeout > 0 {
+		cn.wait.Store(w.nanos())
+		defer cn.wait.Store(0)
+	}
+	return cn.send(ctx, cmds, encoded, d, vals)
+}
+
 func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decoder, vals []any) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // a caller that has given up sends nothing
@@ -229,14 +253,14 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 	}
 	if read {
 		if cn.read(ctx, c) {
-			return nil, ctx.Err() // c now belongs to the reader
+			return nil, cn.ended(ctx) // c now belongs to the reader
 		}
 	} else {
 		select {
 		case <-c.done:
 		case <-ctx.Done():
 			if cn.abandon(c) {
-				return nil, ctx.Err() // c now belongs to the reader
+				return nil, cn.ended(ctx) // c now belongs to the reader
 			}
 			<-c.done
 		}
@@ -259,6 +283,17 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 // way the connection must go before the write, while the command is still
 // provably unsent.
 func (cn *conn) checkIdle() error {
+	if cn.pooled {
+		if err := cn.expired(); err != nil {
+			return err
+		}
+	}
+	if cn.interrupted.Swap(false) {
+		// A caller that gave up earlier left the deadline in the past,
+		// which would fail the peek; the next read sets its own.
+		cn.nc.SetReadDeadline(time.Time{})
+		cn.timedOut = true
+	}
 	if cn.peeker == nil {
 		cn.peeker = socket.NewPeeker(cn.nc)
 	}
@@ -300,18 +335,51 @@ func (cn *conn) checkIdle() error {
 	return nil
 }
 
+// expired reports, as an error, that the connection outlived
+// WithConnMaxLifetime or idled past WithConnMaxIdleTime. It is called only
+// while nothing is owed, by whoever is about to use it.
+func (cn *conn) expired() error {
+	if cn.maxIdle == 0 && cn.maxLife == 0 {
+		return nil
+	}
+	now := time.Now()
+	if cn.maxLife > 0 && now.Sub(cn.born) > cn.maxLife {
+		return fmt.Errorf("closed by the client: older than WithConnMaxLifetime(%v)", cn.maxLife)
+	}
+	cn.mu.Lock()
+	since := cn.idleSince
+	cn.mu.Unlock()
+	if cn.maxIdle > 0 && now.Sub(since) > cn.maxIdle {
+		return fmt.Errorf("closed by the client: idle longer than WithConnMaxIdleTime(%v)", cn.maxIdle)
+	}
+	return nil
+}
+
 // brokenAtRest reports whether a connection that rested in a pool, owing
-// nothing, broke meanwhile, and closes it if so: a pool must not hand out a
-// connection whose first command would fail without having been sent.
+// nothing, broke meanwhile or expired, and closes it if so: a pool must not
+// hand out a connection whose first command would fail without having
+// been sent.
 func (cn *conn) brokenAtRest() bool {
 	if cn.dead.Load() {
 		return true
 	}
-	if err := cn.checkIdle(); err != nil {
+	err := cn.expired()
+	if err == nil {
+		err = cn.checkIdle()
+	}
+	if err != nil {
 		cn.fail(err)
 		return true
 	}
 	return false
+}
+
+// ended is the error of a call whose context ended after its commands were
+// queued: they are written, or will be, since a command cannot be taken
+// back from the middle of a pipeline, so they may run. The error matches
+// the context's error and ErrNotRetried.
+func (cn *conn) ended(ctx context.Context) error {
+	return &netError{addr: cn.addr, err: ctx.Err(), written: true, notRetried: true}
 }
 
 // abandon marks c as given up by its caller, unless its replies are all in
@@ -396,7 +464,7 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 					go cn.read(context.Background(), nil) // replies are still owed
 					return true
 				}
-				if cn.socketTimeout == 0 || time.Now().Before(cn.readDeadline) {
+				if cn.readDeadline.IsZero() || time.Now().Before(cn.readDeadline) {
 					cn.timedOut = true // woken for another caller's sake
 					continue
 				}
@@ -464,6 +532,9 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 				unsolicited = &protocolError{"a reply came that no command asked for"}
 			default:
 				cn.reading = false
+				if cn.maxIdle > 0 {
+					cn.idleSince = time.Now()
+				}
 			}
 		}
 		cn.mu.Unlock()
@@ -514,7 +585,7 @@ func (cn *conn) readFrame(ctx context.Context) ([]byte, error) {
 		}
 		cn.makeRoom()
 		if cn.interrupted.Swap(false) || cn.timedOut || cn.socketTimeout > 0 {
-			cn.readDeadline = cn.ioDeadline()
+			cn.readDeadline = cn.replyDeadline()
 			cn.nc.SetReadDeadline(cn.readDeadline)
 			cn.timedOut = false
 			// An interrupt that came just before the line above was undone
@@ -588,6 +659,19 @@ func (cn *conn) ioDeadline() time.Time {
 		return time.Time{}
 	}
 	return time.Now().Add(cn.socketTimeout)
+}
+
+// replyDeadline is when a read for a reply, starting now, gives up: the
+// socket timeout, plus what a blocking command under way may wait.
+func (cn *conn) replyDeadline() time.Time {
+	if cn.socketTimeout == 0 {
+		return time.Time{}
+	}
+	w := cn.wait.Load()
+	if w == noDeadline {
+		return time.Time{}
+	}
+	return time.Now().Add(cn.socketTimeout + time.Duration(w))
 }
 
 // fail breaks the connection: every call still owed a reply gets err.

@@ -66,6 +66,14 @@ type Reader struct {
 	// each. The strings then share its memory, so it is used only for the
 	// replies of one call.
 	arena *[]byte
+	// secret is hidden in the error replies decoded (see redact.go).
+	secret string
+}
+
+// newError is the *Error for an error reply's text, with the password
+// hidden.
+func (r *Reader) newError(text []byte) *Error {
+	return redactError(&Error{msg: string(text)}, r.secret)
 }
 
 const (
@@ -269,7 +277,7 @@ func decodeValue(r *Reader, asBytes bool) (any, error) {
 	case KindNull:
 		return nil, nil
 	case KindError, KindBlobError:
-		return &Error{msg: string(t.Data)}, nil
+		return r.newError(t.Data), nil
 	case KindArray, KindSet, KindPush:
 		a := make([]any, t.Len)
 		for i := range a {
@@ -363,7 +371,7 @@ func (rawDecoder) Decode(r *Reader) (any, error) {
 		return nil, err
 	}
 	if v.Kind == KindError || v.Kind == KindBlobError {
-		return &Error{msg: string(v.Data)}, nil
+		return r.newError(v.Data), nil
 	}
 	return v, nil
 }
@@ -409,7 +417,7 @@ func decodeReply(r *Reader, frame []byte, d Decoder) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return nil, &Error{msg: string(t.Data)}
+		return nil, r.newError(t.Data)
 	case KindSimple:
 		// Only for the decoders that give "OK" anyway: RawDecoder and the
 		// user's own must see every reply.
@@ -426,7 +434,7 @@ func decodeReply(r *Reader, frame []byte, d Decoder) (any, error) {
 		return nil, err
 	}
 	if e, ok := v.(*Error); ok {
-		return nil, e
+		return nil, redactError(e, r.secret) // a Decoder of the user's own
 	}
 	return v, nil
 }

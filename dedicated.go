@@ -19,8 +19,13 @@ import (
 // address, because the state it held is gone.
 //
 // Close hands it back clean: an open transaction is discarded, WATCHed keys
-// are unwatched and the database is restored, or, when its state is
-// unknown, the server connection is closed.
+// are unwatched and the database is restored. A server connection whose
+// state cannot be restored is closed instead: when a call ended without
+// its reply, or after a command whose effect lasts (CLIENT SETNAME, CLIENT
+// TRACKING, CLIENT CACHING, CLIENT SETINFO, CLIENT NO-EVICT, CLIENT
+// NO-TOUCH, READONLY, READWRITE, ASKING). AUTH, HELLO and RESET are
+// refused on a Connection, so its user and protocol are always the
+// pool's.
 type Connection struct {
 	d    *dedicated
 	call callSettings
@@ -42,6 +47,9 @@ type dedicated struct {
 	inMulti  bool
 	watching bool
 	unknown  bool // a call ended without its reply: the state cannot be known
+	// lasting is set once a command changed state that Close cannot
+	// undo (a name, tracking, READONLY, ...; see lastingState).
+	lasting bool
 	// In MULTI: how many commands are queued, and which of them are
 	// script commands, for transparent EVALSHA.
 	queued        int
@@ -151,16 +159,19 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		sent = append([][]any{{"SELECT", c.call.db}}, cmds...)
 	}
 	blocking, script := false, false
+	var wait blockWait
 	// The table came with the first handshake. Without one, nothing is
 	// known to block; fetching it here could wait for a place in the pool
 	// that this very connection holds.
 	t := d.p.cmds.Load()
 	if t != nil {
 		for _, args := range cmds {
-			if cmd := t.lookup(args); cmd != nil {
-				blocking = blocking || cmd.blocking
-				script = script || cmd.script != notScript
+			cmd := t.lookup(args)
+			if b, w := d.p.blocking(cmd, args); b {
+				blocking = true
+				wait = wait.add(w)
 			}
+			script = script || (cmd != nil && cmd.evalsha != notScript)
 		}
 	}
 	var scripts *scriptBatch
@@ -173,12 +184,11 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		}
 	}
 	vals := make([]any, len(sent))
-	var err error
+	toSend := sent
 	if enc != nil {
-		_, err = d.cn.roundTripEncoded(ctx, enc, c.call.decoder, vals)
-	} else {
-		_, err = d.cn.roundTrip(ctx, sent, c.call.decoder, vals)
+		toSend = nil // sent as enc
 	}
+	_, err := d.cn.roundTripBlocking(ctx, toSend, enc, c.call.decoder, vals, wait)
 	if cache := d.p.cache; cache != nil {
 		cache.written(t, cmds) // cached.go: even when the call failed, a write may have run
 	}
@@ -188,7 +198,7 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 			// Nobody will read what the server sends once it unblocks.
 			d.cn.close()
 		}
-		return nil, err
+		return nil, notRetried(err) // a Connection never sends anything twice
 	}
 	offset := 0
 	if switchDB {
@@ -258,6 +268,13 @@ func (d *dedicated) observe(args []any, v any, use *scriptUse) (noScript bool) {
 		}
 	case !d.inMulti && use != nil:
 		noScript = use.learn(d.sv, v)
+	}
+	if changesState(args) {
+		// Even one that failed, or was queued in MULTI: dropping the
+		// connection costs a dial, leaking its state costs the next
+		// user.
+		d.lasting = true
+		return noScript
 	}
 	switch string(name) {
 	case "multi":
@@ -343,7 +360,7 @@ func (c *Connection) Close() error {
 	// Only a call about to find the connection closed can hold turn now.
 	d.turn.Lock()
 	defer d.turn.Unlock()
-	if d.unknown || d.cn.dead.Load() {
+	if d.unknown || d.lasting || d.cn.dead.Load() {
 		d.sv.drop(d.cn)
 		return nil
 	}

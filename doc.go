@@ -103,7 +103,11 @@
 //
 // Blocking commands (BLPOP, XREAD, WAIT, ... as the server's COMMAND table
 // says) are sent on connections of their own, so they never stall other
-// callers.
+// callers. A user not allowed COMMAND (an ACL with -command) leaves the
+// client unable to tell which commands block: every command then goes on
+// a connection of its own, one call per connection, which is safe but
+// gives up pipelining. Grant +command for the shared, pipelined
+// connections.
 //
 // # Contexts and timeouts
 //
@@ -116,10 +120,18 @@
 // # Failures and retries
 //
 // After a network failure a command is sent again on a fresh connection
-// only when that cannot do harm: it is read-only, or it provably never left
-// the client. A write whose reply was lost is never repeated behind your
-// back; its error matches ErrNotRetried, because it may or may not have
-// run. Network errors name the server's address and wrap the cause.
+// only when that cannot do harm: it is read-only (and runs no script), or
+// it provably never left the client. A write whose reply was lost is never
+// repeated behind your back; its error matches ErrNotRetried, because it
+// may or may not have run. So does the error of a call whose context ended
+// after its command was written: it matches both ctx.Err() and
+// ErrNotRetried, while one that matches the context's error alone was
+// never sent. Network errors name the server's address and wrap the cause.
+//
+// A server whose connects fail is tried again after a backoff (up to a
+// second), by one caller for all; callers whose deadline comes first fail
+// at once with the last failure. Of several seeds, the next is tried
+// beside one that has not answered within 250ms.
 //
 // # Transactions and connection state
 //

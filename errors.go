@@ -50,9 +50,14 @@ var (
 	// trusted.
 	ErrProtocol = errors.New("justredis: protocol error")
 
-	// ErrNotRetried is matched by network errors on a command that may have
-	// reached the server: it was written, the reply was lost, and since it is
-	// not read-only it was not sent again. Whether it ran is unknown.
+	// ErrNotRetried is matched by the errors of a command that may have
+	// reached the server: it was written (or queued behind a write, which
+	// cannot be taken back), the reply was lost, and it was not sent again.
+	// Whether it ran is unknown. That is so after a network failure on a
+	// command that is not read-only, and whenever the call's context ended
+	// after the command was written: that error matches both ctx.Err() and
+	// ErrNotRetried. An error that matches the context's error but not
+	// ErrNotRetried is from a call whose command was never sent.
 	ErrNotRetried = errors.New("justredis: command may have run; not retried")
 
 	// ErrTxAborted is matched by the error of Redis.Transaction when EXEC

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -37,27 +38,33 @@ type setupPlan struct {
 // made again, up to WithConnectRetry times, after a pause. A server that
 // answered with an error reply is not asked again: it would answer the
 // same.
-func dial(ctx context.Context, addr string, s *settings, plan setupPlan) (*conn, serverInfo, error) {
+//
+// failed is the error of the last attempt that failed on its own account,
+// not ctx's, and so tells of the server; nil when none did.
+func dial(ctx context.Context, addr string, s *settings, plan setupPlan) (cn *conn, info serverInfo, failed, err error) {
 	for attempt := 1; ; attempt++ {
 		cn, info, err := dialOnce(ctx, addr, s, plan)
+		if err != nil && ctxErr(ctx) == nil {
+			failed = err
+		}
 		switch {
 		case err == nil:
-			return cn, info, nil
+			return cn, info, failed, nil
 		case ctxErr(ctx) != nil:
 			if ended := ctxErr(ctx); !errors.Is(err, ended) {
 				err = fmt.Errorf("justredis: %s: %w; last error: %w", addr, ended, err)
 			}
-			return nil, serverInfo{}, err
+			return nil, serverInfo{}, failed, err
 		case !mayRetryConnect(err):
-			return nil, serverInfo{}, err
+			return nil, serverInfo{}, failed, err
 		case attempt > s.connectRetry:
 			if attempt > 1 {
 				err = fmt.Errorf("justredis: %s: %d attempts to connect failed: %w", addr, attempt, err)
 			}
-			return nil, serverInfo{}, err
+			return nil, serverInfo{}, failed, err
 		}
 		if ended := sleep(ctx, backoff(attempt-1)); ended != nil {
-			return nil, serverInfo{}, fmt.Errorf("justredis: %s: %w; last error: %w", addr, ended, err)
+			return nil, serverInfo{}, failed, fmt.Errorf("justredis: %s: %w; last error: %w", addr, ended, err)
 		}
 	}
 }
@@ -77,6 +84,7 @@ func ctxErr(ctx context.Context) error {
 
 // dialOnce is one attempt of dial, within WithConnectTimeout.
 func dialOnce(ctx context.Context, addr string, s *settings, plan setupPlan) (*conn, serverInfo, error) {
+	outer := ctx
 	if s.connectTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.connectTimeout)
@@ -87,9 +95,19 @@ func dialOnce(ctx context.Context, addr string, s *settings, plan setupPlan) (*c
 		return nil, serverInfo{}, fmt.Errorf("justredis: %w", err)
 	}
 	cn := newConn(nc, addr, s.socketTimeout)
+	cn.rd.secret = s.password
+	cn.maxIdle, cn.maxLife = s.connMaxIdle, s.connMaxLife
+	cn.born = time.Now()
+	cn.idleSince = cn.born
 	info, err := handshake(ctx, cn, s, plan)
 	if err != nil {
 		cn.close()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && ctxErr(outer) == nil {
+			// The connect timeout ran out, not the caller's context: say
+			// so, lest the caller take it for its own deadline.
+			err = fmt.Errorf("justredis: %s: no answer to the connection setup within the connect timeout (%v): %w",
+				addr, s.connectTimeout, os.ErrDeadlineExceeded)
+		}
 		return nil, serverInfo{}, err
 	}
 	cn.db = plan.db
@@ -101,7 +119,9 @@ func handshake(ctx context.Context, cn *conn, s *settings, plan setupPlan) (serv
 		return handshake2(ctx, cn, s, plan)
 	}
 	hello := []any{"HELLO", "3"}
-	if s.password != "" {
+	if s.password != "" || s.username != "" {
+		// A user name alone logs in too: a nopass user takes any
+		// password, the empty one included.
 		hello = append(hello, "AUTH", userOrDefault(s.username), s.password)
 	}
 	if s.clientName != "" {
@@ -134,7 +154,7 @@ func handshake(ctx context.Context, cn *conn, s *settings, plan setupPlan) (serv
 func handshake2(ctx context.Context, cn *conn, s *settings, plan setupPlan) (serverInfo, error) {
 	var cmds [][]any
 	switch {
-	case s.password != "" && s.username != "":
+	case s.username != "":
 		cmds = append(cmds, []any{"AUTH", s.username, s.password})
 	case s.password != "":
 		cmds = append(cmds, []any{"AUTH", s.password})
@@ -171,6 +191,9 @@ func setup(ctx context.Context, cn *conn, plan setupPlan, cmds ...[]any) ([]any,
 	}
 	vals := make([]any, len(cmds))
 	if _, err := cn.roundTrip(ctx, cmds, StringDecoder, vals); err != nil {
+		if ne, ok := ownCommand(err).(*netError); ok {
+			err = &netError{addr: ne.addr, err: fmt.Errorf("connection setup: %w", ne.err)}
+		}
 		return nil, info, err
 	}
 	info.extra = vals[checked:]
@@ -187,8 +210,8 @@ func firstError(addr string, vals []any) error {
 }
 
 // handshakeError keeps the server's error (errors.As finds the *Error)
-// and says where it happened. The server never echoes a password, and
-// neither does this.
+// and says where it happened. The reader hid the password already, should
+// the server have quoted it back (see redact.go).
 func handshakeError(addr string, e *Error) error {
 	return fmt.Errorf("justredis: %s: connection setup failed: %w", addr, e)
 }

@@ -60,6 +60,8 @@ type settings struct {
 	connectTimeout time.Duration
 	socketTimeout  time.Duration
 	connectRetry   int
+	connMaxIdle    time.Duration // WithConnMaxIdleTime; 0: no limit
+	connMaxLife    time.Duration // WithConnMaxLifetime; 0: no limit
 	keepAlive      time.Duration
 	tls            *tls.Config
 	pushBuffer     int // messages a PushConnection buffers (WithPushBuffer); 0: the default
@@ -114,6 +116,10 @@ func WithAddress(addr string) Option {
 
 // WithAddresses sets several addresses of one deployment, tried in order
 // until one answers: the seeds of a cluster, or one server's alternatives.
+// The next is tried as soon as one fails, and also beside one that has not
+// answered within 250ms, so that an address whose connects hang cannot
+// take a call's whole time; one that failed, or was still trying when
+// another answered, is tried last the next time.
 func WithAddresses(addrs ...string) Option {
 	return poolOption(func(s *settings) error {
 		if len(addrs) == 0 {
@@ -130,7 +136,9 @@ func WithAddresses(addrs ...string) Option {
 }
 
 // WithAuth sets the credentials sent at connect time (HELLO AUTH, or AUTH
-// under RESP2). An empty username means the default user.
+// under RESP2). An empty username means the default user; a username with
+// an empty password logs in as that user too (a nopass user takes it).
+// With neither, no credentials are sent.
 func WithAuth(username, password string) Option {
 	return poolOption(func(s *settings) error {
 		s.username, s.password = username, password
@@ -231,9 +239,16 @@ func WithConnectTimeout(d time.Duration) Option {
 }
 
 // WithSocketTimeout bounds how long a connection may stay silent while it
-// owes a reply to a non-blocking command. Past it the connection is deemed
-// dead and closed, so a frozen server cannot hang callers that gave no
-// deadline. 0 (the default) never times out on its own.
+// owes a reply. Past it the connection is deemed dead and closed, so a
+// frozen server cannot hang callers that gave no deadline. 0 (the default)
+// never times out on its own.
+//
+// A blocking command may keep the server silent for its own timeout on top
+// of d: BLPOP, BRPOP, BZPOPMIN, BZPOPMAX, BRPOPLPUSH and BLMOVE (the last
+// argument, in seconds), BLMPOP and BZMPOP (the first, in seconds), XREAD
+// and XREADGROUP (BLOCK, in milliseconds), WAIT and WAITAOF (the last, in
+// milliseconds). With a timeout of 0, or a blocking command whose timeout
+// the client cannot find (a module's), d does not apply while it waits.
 func WithSocketTimeout(d time.Duration) Option {
 	return poolOption(func(s *settings) error {
 		if d < 0 {
@@ -246,12 +261,52 @@ func WithSocketTimeout(d time.Duration) Option {
 
 // WithConnectRetry sets how many more times a failed connect is tried, with
 // backoff, before a call fails. The default is 2.
+//
+// Once a connect to a server has failed, the next is made no sooner than a
+// backoff later (10ms, doubling with each failure in a row, up to 1s), by
+// one caller for all: the others wait for its outcome, or, when their
+// context would end before it is due, fail at once with an error naming the
+// server and its last failure. So a server that is down gets a few
+// connects a second from a whole client, not one per call.
 func WithConnectRetry(n int) Option {
 	return poolOption(func(s *settings) error {
 		if n < 0 {
 			return invalidArg(fmt.Sprintf("WithConnectRetry: %d is negative", n))
 		}
 		s.connectRetry = n
+		return nil
+	})
+}
+
+// WithConnMaxIdleTime closes a pooled connection (a shared one, or one at
+// rest between Connections and blocking commands) that sat unused longer
+// than d, instead of using it, and the call goes on a fresh one: for load
+// balancers and proxies that drop connections idle longer than a limit of
+// their own, or to give idle connections back to the server. 0 (the
+// default) keeps them however long they idle. A Connection a caller holds
+// is never closed behind its back.
+func WithConnMaxIdleTime(d time.Duration) Option {
+	return poolOption(func(s *settings) error {
+		if d < 0 {
+			return invalidArg(fmt.Sprintf("WithConnMaxIdleTime: %v is negative", d))
+		}
+		s.connMaxIdle = d
+		return nil
+	})
+}
+
+// WithConnMaxLifetime closes a pooled connection older than d the next
+// time it has no call under way, and the call that would have used it goes
+// on a fresh one: so that connections move to the servers a load balancer
+// or DNS name points at now. A connection busy without a pause keeps
+// serving until it has one. 0 (the default) sets no limit. A Connection a
+// caller holds is never closed behind its back.
+func WithConnMaxLifetime(d time.Duration) Option {
+	return poolOption(func(s *settings) error {
+		if d < 0 {
+			return invalidArg(fmt.Sprintf("WithConnMaxLifetime: %v is negative", d))
+		}
+		s.connMaxLife = d
 		return nil
 	})
 }

@@ -23,6 +23,8 @@ type pool struct {
 	// cmds is the server's COMMAND table, which the first handshake
 	// fetches (see extraSetup, in commands.go).
 	cmds atomic.Pointer[commandTable]
+	// noTable is set when the server would not give its table.
+	noTable atomic.Bool
 
 	// shas are the SHA1s of the scripts EVAL has sent (scripts.go).
 	shas scriptSHAs
@@ -64,6 +66,15 @@ func (p *pool) server(addr string) *server {
 		}
 	}
 	return sv
+}
+
+// seeds returns the servers of the addresses the client was given.
+func (p *pool) seeds() []*server {
+	out := make([]*server, len(p.s.addrs))
+	for i, addr := range p.s.addrs {
+		out[i] = p.server(addr)
+	}
+	return out
 }
 
 // serverFor picks the server for a connection of its own (Connection,

@@ -73,8 +73,8 @@ func (r *Redis) Close() error {
 // null reply (a missing key) as (nil, nil).
 //
 // Commands whose state would leak to other callers (SELECT, MULTI, WATCH,
-// SUBSCRIBE, ...) are refused with ErrInvalidArgument naming the API to use
-// instead. Blocking commands get a connection of their own, so they never
+// SUBSCRIBE, CLIENT SETNAME, CLIENT TRACKING, READONLY, ...) are refused
+// with ErrInvalidArgument naming the API to use instead. Blocking commands get a connection of their own, so they never
 // delay other calls.
 //
 // In a Redis Cluster the command goes to the master that serves its keys,
@@ -84,7 +84,10 @@ func (r *Redis) Close() error {
 // MOVED and ASK are followed (16 times at most), and TRYAGAIN and
 // CLUSTERDOWN retried with backoff until ctx ends: give ctx a deadline, or
 // use WithTimeout. Those replies prove the command did not run, so
-// following them never runs a command twice.
+// following them never runs a command twice. A script may return such a
+// text as its own error: for scripts and functions, MOVED and ASK are
+// followed only once the cluster confirms them, and TRYAGAIN and
+// CLUSTERDOWN are returned as they are.
 func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 	if err := r.usable(); err != nil {
 		return nil, err

@@ -18,9 +18,10 @@ import (
 //
 // The rule for commands: a command is sent again only when it cannot have
 // run, or running it twice is harmless. A network failure before the
-// command was written, or on a read-only command, qualifies; so do the
-// error replies of a cluster that prove the command did not run (MOVED,
-// ASK, TRYAGAIN, CLUSTERDOWN).
+// command was written, or on a read-only command that runs no script,
+// qualifies; so do the error replies of a cluster that prove the command
+// did not run (MOVED, ASK, TRYAGAIN, CLUSTERDOWN), once they are known to
+// be the cluster's and not a script's (redirect.go).
 
 // maxRedirects bounds, per command and call, the MOVED and ASK
 // redirections followed and the retries after a node could not be
@@ -76,6 +77,9 @@ func parseRedirect(msg, from string) (slot int, addr string, ok bool) {
 		return 0, "", false
 	}
 	host, port := f[2][:i], f[2][i+1:]
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strings.ContainsAny(host, " /") {
+		return 0, "", false
+	}
 	if host == "" {
 		host, _, _ = net.SplitHostPort(from)
 	}
@@ -85,16 +89,17 @@ func parseRedirect(msg, from string) (slot int, addr string, ok bool) {
 
 // mayRetry reports whether a command that failed with err can be sent again
 // without risk of running twice: it never left the client, or it is
-// read-only.
+// read-only and no script (a script runs once, EVAL_RO included).
 func mayRetry(err error, cmd *command) bool {
-	return mayRetryAll(err, cmd != nil && cmd.readonly)
+	return mayRetryAll(err, cmd.repeatable())
 }
 
 // mayRetryAll is mayRetry for commands sent together: readonly says
 // whether all of them are.
 func mayRetryAll(err error, readonly bool) bool {
 	var ne *netError
-	if !errors.As(err, &ne) || errors.Is(err, ErrClosed) {
+	if !errors.As(err, &ne) || ne.notRetried || errors.Is(err, ErrClosed) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	return !ne.written || readonly
@@ -105,6 +110,18 @@ func notRetried(err error) error {
 	var ne *netError
 	if errors.As(err, &ne) && ne.written {
 		ne.notRetried = true
+	}
+	return err
+}
+
+// ownCommand is the error of a command the client sent for its own sake
+// (a handshake, SELECT, COMMAND GETKEYS, CLUSTER SLOTS), when the
+// caller's command was not sent: whether the client's own ran does not
+// concern the caller, so it must not match ErrNotRetried.
+func ownCommand(err error) error {
+	var ne *netError
+	if errors.As(err, &ne) && (ne.written || ne.notRetried) {
+		return &netError{addr: ne.addr, err: ne.err}
 	}
 	return err
 }

@@ -2,7 +2,6 @@ package justredis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -56,7 +55,7 @@ func (d *detector) detect(ctx context.Context, dedicated bool) (router, error) {
 	select {
 	case d.finding <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, d.p.seedsWaitEnded(ctx.Err())
 	}
 	defer func() { <-d.finding }()
 	if rt := d.p.router(); rt != router(d) {
@@ -84,22 +83,12 @@ func (d *detector) detect(ctx context.Context, dedicated bool) (router, error) {
 	return rt, nil
 }
 
-// probeSeeds tries the seeds in order until one answers, and finds out
-// from it whether the deployment is a cluster.
+// probeSeeds tries the seeds until one answers (see firstAnswer), and
+// finds out from it whether the deployment is a cluster.
 func (d *detector) probeSeeds(ctx context.Context, dedicated bool) (router, error) {
-	var errs []error
-	for _, addr := range d.p.s.addrs {
-		sv := d.p.server(addr)
-		rt, err := d.probe(ctx, sv, dedicated)
-		if err == nil {
-			return rt, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, errors.Join(errs...)
+	return firstAnswer(ctx, d.p.seeds(), func(ctx context.Context, sv *server) (router, error) {
+		return d.probe(ctx, sv, dedicated)
+	})
 }
 
 // probe asks sv for CLUSTER SLOTS in the same round trip as the handshake

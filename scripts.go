@@ -153,7 +153,7 @@ func (l *loadedScripts) clear() {
 // scriptSHA returns the SHA1 of the script of an EVAL or EVAL_RO; false
 // for any other command, and for an EVAL without a script.
 func (p *pool) scriptSHA(cmd *command, args []any) (string, bool) {
-	if cmd == nil || cmd.script != scriptEval || len(args) < 2 {
+	if cmd == nil || cmd.evalsha != scriptEval || len(args) < 2 {
 		return "", false
 	}
 	return p.shas.of(args[1])
@@ -268,11 +268,11 @@ func (p *pool) planScripts(sv *server, t *commandTable, cmds [][]any) *scriptBat
 	var b *scriptBatch
 	for i, args := range cmds {
 		cmd := t.lookup(args)
-		if cmd == nil || cmd.script == notScript {
+		if cmd == nil || cmd.evalsha == notScript {
 			continue
 		}
 		use := scriptUse{i: i, cmd: cmd}
-		if cmd.script == scriptEval {
+		if cmd.evalsha == scriptEval {
 			sha, ok := p.scriptSHA(cmd, args)
 			if !ok {
 				continue // not sendable: the encoder says why
@@ -331,7 +331,7 @@ func (b *scriptBatch) learn(vals []any) (resend bool) {
 // learn takes in the reply v to one script command on sv; it reports
 // whether v is a NOSCRIPT answer to an EVALSHA, which proves nothing ran.
 func (u *scriptUse) learn(sv *server, v any) (noScript bool) {
-	if u.cmd.script == scriptFlush {
+	if u.cmd.evalsha == scriptFlush {
 		if !isErrorReply(v) {
 			sv.scripts.clear()
 		}

@@ -31,10 +31,10 @@ func TestScriptEncodeAndLearn(t *testing.T) {
 	p := &pool{}
 	sv := &server{}
 	table := commandTable{
-		"eval":    {name: "eval", script: scriptEval},
-		"eval_ro": {name: "eval_ro", script: scriptEval},
+		"eval":    {name: "eval", evalsha: scriptEval},
+		"eval_ro": {name: "eval_ro", evalsha: scriptEval},
 		"get":     {name: "get"},
-		"script":  {name: "script", subcommands: map[string]*command{"flush": {name: "flush", script: scriptFlush}}},
+		"script":  {name: "script", subcommands: map[string]*command{"flush": {name: "flush", evalsha: scriptFlush}}},
 	}
 	script := "return 1"
 	const sha = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"

@@ -37,6 +37,8 @@ type server struct {
 	track serverTracking
 	// counters are what Stats reports beyond the connections open.
 	counters serverCounters
+	// health spaces out connects to a server that is down (health.go).
+	health health
 
 	mu        sync.Mutex
 	idle      []*conn        // dedicated connections at rest, oldest first
@@ -101,7 +103,7 @@ func (sv *server) dedicatedConn(ctx context.Context, db int) (*conn, error) {
 		if cn.db != db {
 			if _, err := cn.roundTrip(ctx, [][]any{{"SELECT", db}}, StringDecoder, nil); err != nil {
 				sv.drop(cn)
-				return nil, err
+				return nil, ownCommand(err)
 			}
 			cn.db = db
 		}
@@ -209,12 +211,23 @@ func (sv *server) connect(ctx context.Context, plan setupPlan, dedicated bool) (
 	if len(extra) > 0 {
 		plan.extra = append(plan.extra[:own:own], extra...)
 	}
+	try, err := sv.health.admit(ctx, sv)
+	if err != nil {
+		sv.mu.Lock()
+		defer sv.unlock()
+		if !sv.closed {
+			sv.unreserveLocked(dedicated)
+			sv.serveLocked()
+		}
+		return nil, serverInfo{}, err
+	}
 	dctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(sv.ctx, cancel) // Close aborts the dial
 	start := time.Now()
-	cn, info, err := dial(dctx, sv.addr, sv.s, plan)
+	cn, info, failed, err := dial(dctx, sv.addr, sv.s, plan)
 	stop()
 	cancel()
+	sv.health.tried(try, failed, err)
 	sv.counters.dials.Add(1)
 	if err != nil {
 		sv.counters.dialFailures.Add(1)

@@ -66,7 +66,7 @@ func (sv *server) sharedWith(ctx context.Context, plan setupPlan) (*sharedConn, 
 	select {
 	case sv.dialing <- struct{}{}:
 	case <-ctx.Done():
-		return nil, serverInfo{}, ctx.Err()
+		return nil, serverInfo{}, sv.waitEnded(ctx.Err(), "while another call connects")
 	case <-sv.ctx.Done():
 		return nil, serverInfo{}, ErrClosed
 	}
@@ -120,6 +120,7 @@ func (sv *server) setSharedLocked(key connKey, sc *sharedConn) {
 		}
 	}
 	next[key] = sc
+	sc.pooled = true // before any other caller can see it
 	sv.shared.Store(&next)
 	if sv.all[sc.conn] {
 		sv.all[sc.conn] = false // a dedicated connection adopted

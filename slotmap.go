@@ -274,7 +274,7 @@ func (c *slotKeeper) refreshLoop() {
 }
 
 // reload asks the known nodes, masters first, then the seeds, for CLUSTER
-// SLOTS, and installs the first complete answer.
+// SLOTS (see firstAnswer), and installs the first complete answer.
 func (c *slotKeeper) reload() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -286,26 +286,28 @@ func (c *slotKeeper) reload() error {
 		}
 	}()
 
-	var errs []error
-	for _, sv := range c.candidates() {
-		if ctx.Err() != nil {
-			return ErrClosed
-		}
-		m, err := c.fetch(ctx, sv)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		c.mu.Lock()
-		c.slots.Store(m)
-		c.mu.Unlock()
-		c.p.s.emit(ctx, &Event{Kind: EventRefresh, Addr: sv.addr})
-		c.p.closeGone(m.listed())
-		return nil
+	type fetched struct {
+		m    *slotMap
+		from string
 	}
-	err := fmt.Errorf("justredis: no cluster node gave its slot map: %w", errors.Join(errs...))
-	c.p.s.emit(ctx, &Event{Kind: EventRefresh, Err: err})
-	return err
+	got, err := firstAnswer(ctx, c.candidates(), func(ctx context.Context, sv *server) (fetched, error) {
+		m, err := c.fetch(ctx, sv)
+		return fetched{m, sv.addr}, err
+	})
+	if ctx.Err() != nil {
+		return ErrClosed
+	}
+	if err != nil {
+		err = fmt.Errorf("justredis: no cluster node gave its slot map: %w", err)
+		c.p.s.emit(ctx, &Event{Kind: EventRefresh, Err: err})
+		return err
+	}
+	c.mu.Lock()
+	c.slots.Store(got.m)
+	c.mu.Unlock()
+	c.p.s.emit(ctx, &Event{Kind: EventRefresh, Addr: got.from})
+	c.p.closeGone(got.m.listed())
+	return nil
 }
 
 // candidates lists the nodes to ask for the slot map: the masters in a
@@ -350,7 +352,7 @@ func (c *slotKeeper) fetch(ctx context.Context, sv *server) (*slotMap, error) {
 	v, err := cn.roundTrip(ctx, [][]any{{"CLUSTER", "SLOTS"}}, StringDecoder, nil)
 	cn.done()
 	if err != nil {
-		return nil, err
+		return nil, ownCommand(err)
 	}
 	if e, ok := v.(*Error); ok {
 		return nil, fmt.Errorf("justredis: %s: CLUSTER SLOTS: %w", sv.addr, e)

@@ -2,7 +2,6 @@ package justredis
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 )
 
@@ -31,8 +30,8 @@ func newStandalone(p *pool, sv *server) *standalone {
 	return s
 }
 
-// server returns the server in use, trying the seeds in order when there
-// is none.
+// server returns the server in use, trying the seeds when there is none
+// (see firstAnswer).
 func (s *standalone) server(ctx context.Context) (*server, error) {
 	if sv := s.current.Load(); sv != nil {
 		return sv, nil
@@ -40,28 +39,25 @@ func (s *standalone) server(ctx context.Context) (*server, error) {
 	select {
 	case s.finding <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, s.p.seedsWaitEnded(ctx.Err())
 	}
 	defer func() { <-s.finding }()
 	if sv := s.current.Load(); sv != nil {
 		return sv, nil
 	}
-	var errs []error
-	for _, addr := range s.p.s.addrs {
-		sv := s.p.server(addr)
+	sv, err := firstAnswer(ctx, s.p.seeds(), func(ctx context.Context, sv *server) (*server, error) {
 		cn, err := sv.sharedConn(ctx, 0)
 		if err != nil {
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
-			}
-			continue
+			return nil, err
 		}
 		cn.done()
-		s.current.Store(sv)
 		return sv, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.Join(errs...)
+	s.current.Store(sv)
+	return sv, nil
 }
 
 func (s *standalone) do(ctx context.Context, cs *callSettings, args []any) (any, error) {
@@ -123,8 +119,8 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 	if err != nil {
 		return nil, err
 	}
-	if cmd != nil && cmd.blocking {
-		return p.doBlocking(ctx, sv, cs, args)
+	if blocking, wait := p.blocking(cmd, args); blocking {
+		return p.doBlocking(ctx, sv, cs, args, wait)
 	}
 	sha, script := p.scriptSHA(cmd, args)
 	cs.trace.served(sv.addr)
@@ -150,7 +146,7 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 			}
 			return nil, notRetried(err)
 		}
-		if cmd != nil && cmd.script == scriptFlush && !isErrorReply(v) {
+		if cmd != nil && cmd.evalsha == scriptFlush && !isErrorReply(v) {
 			sv.scripts.clear()
 		}
 		return reply(v)
@@ -160,7 +156,7 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 // doBlocking runs a blocking command on a dedicated connection. If the
 // caller gives up, the connection is closed at once, so the server never
 // hands it data (a popped list element, say) that nobody would read.
-func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, args []any) (any, error) {
+func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, args []any, wait blockWait) (any, error) {
 	cs.trace.served(sv.addr)
 	sv.counters.blocking.Add(1)
 	defer sv.counters.blocking.Add(-1)
@@ -168,7 +164,7 @@ func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, arg
 	if err != nil {
 		return nil, err
 	}
-	v, err := cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
+	v, err := cn.roundTripBlocking(ctx, [][]any{args}, nil, cs.decoder, nil, wait)
 	if err != nil {
 		sv.drop(cn)
 		return nil, notRetried(err)
@@ -182,14 +178,18 @@ func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, arg
 // failed before the commands could have run, or they are all read-only.
 func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any) ([]any, error) {
 	readonly, blocking, script := true, false, false
+	var wait blockWait
 	for _, args := range cmds {
 		cmd, err := p.command(ctx, sv, cs.db, args)
 		if err != nil {
 			return nil, err
 		}
-		readonly = readonly && cmd != nil && cmd.readonly
-		blocking = blocking || (cmd != nil && cmd.blocking)
-		script = script || (cmd != nil && cmd.script != notScript)
+		readonly = readonly && cmd.repeatable()
+		if b, w := p.blocking(cmd, args); b {
+			blocking = true
+			wait = wait.add(w)
+		}
+		script = script || (cmd != nil && cmd.evalsha != notScript)
 	}
 	cs.trace.served(sv.addr)
 	vals := make([]any, len(cmds))
@@ -204,7 +204,7 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		if err != nil {
 			return nil, err
 		}
-		if _, err := cn.roundTrip(ctx, cmds, cs.decoder, vals); err != nil {
+		if _, err := cn.roundTripBlocking(ctx, cmds, nil, cs.decoder, vals, wait); err != nil {
 			sv.drop(cn)
 			return nil, notRetried(err)
 		}

@@ -53,7 +53,8 @@ import (
 // up to the last '@' before the query is the user info), so keys as cloud
 // providers hand them out paste as they are. A raw '?' cannot be told from
 // the start of the query: write it %3F. An empty user name means the default
-// user; a user name without a password is kept, and no AUTH is then sent.
+// user; a user name without a password logs in as that user with an empty
+// password, which a nopass user accepts.
 //
 // rediss:// verifies the server's certificate against the system roots and
 // the host name dialled; pass WithTLS after the URL for anything else
@@ -101,10 +102,14 @@ import (
 //	endpoint           WithEndpoint        an address from Endpoints, or masters
 //	read_only          WithReplicaReads    boolean: replicas serve read-only commands
 //	push_buffer        WithPushBuffer      messages a push connection keeps unread; 0: the default
+//	conn_max_idle_time WithConnMaxIdleTime duration; 0 or -1: no limit
+//	idle_timeout       WithConnMaxIdleTime the same (go-redis v8's name)
+//	conn_max_lifetime  WithConnMaxLifetime duration; 0 or -1: no limit
+//	max_conn_age       WithConnMaxLifetime the same (go-redis v8's name)
 //
 // go-redis's max_retries counts retries of commands, WithConnectRetry
 // retries of connecting. Other go-redis parameters (min_idle_conns,
-// conn_max_idle_time, ...) have no equivalent and are refused, as are
+// max_idle_conns, ...) have no equivalent and are refused, as are
 // unknown parameters, bad values, an unknown scheme, a bare host:port
 // without a scheme, an empty entry in the host list and a port out of
 // range, each with an error that says which part is wrong and matches
@@ -385,6 +390,7 @@ var urlParams = map[string]bool{
 	"keepalive": false, "tcp_keepalive": false,
 	"skip_verify": true, "read_only": true, "push_buffer": false,
 	"client_cache": false, "cache_ttl": false,
+	"conn_max_idle_time": false, "idle_timeout": false, "conn_max_lifetime": false, "max_conn_age": false,
 	"master_name": false, "sentinel_username": false, "sentinel_password": false,
 }
 
@@ -393,8 +399,7 @@ var urlParams = map[string]bool{
 var goRedisOnly = map[string]bool{
 	"min_retry_backoff": true, "max_retry_backoff": true, "pool_fifo": true,
 	"min_idle_conns": true, "max_idle_conns": true, "max_active_conns": true,
-	"conn_max_idle_time": true, "idle_timeout": true, "conn_max_lifetime": true,
-	"max_conn_age": true, "conn_max_lifetime_jitter": true, "idle_check_frequency": true,
+	"conn_max_lifetime_jitter": true, "idle_check_frequency": true,
 	"max_redirects": true, "route_by_latency": true, "route_randomly": true,
 	"context_timeout_enabled": true, "dialer_retries": true, "dialer_retry_timeout": true,
 	"max_concurrent_dials": true, "unstable_resp3": true,
@@ -450,6 +455,8 @@ func (p *urlParser) query(query string) (map[string][]string, error) {
 		{"keepalive", "tcp_keepalive"},
 		{"socket_timeout", "read_timeout"},
 		{"socket_timeout", "write_timeout"},
+		{"conn_max_idle_time", "idle_timeout"},
+		{"conn_max_lifetime", "max_conn_age"},
 	} {
 		_, a := params[pair[0]]
 		_, b := params[pair[1]]
@@ -543,6 +550,8 @@ func (p *urlParser) settings(params map[string][]string, db int, hasDB bool) err
 	}{
 		{[]string{"dial_timeout"}, WithConnectTimeout},
 		{[]string{"pool_timeout", "wait_timeout"}, WithWaitTimeout},
+		{[]string{"conn_max_idle_time", "idle_timeout"}, WithConnMaxIdleTime},
+		{[]string{"conn_max_lifetime", "max_conn_age"}, WithConnMaxLifetime},
 		{[]string{"timeout"}, func(d time.Duration) Option { return WithTimeout(d) }},
 	} {
 		for _, name := range d.names {

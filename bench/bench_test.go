@@ -65,32 +65,50 @@ func BenchmarkParallelGet(b *testing.B) {
 				b.Run(fmt.Sprintf("conc=%d/net=%s/client=%s", conc, net, name), func(b *testing.B) {
 					c := getClient(b, name, standalone(b, net))
 					loadKeys(b, c)
-					benchParallelGet(b, c, conc)
+					benchParallel(b, c, conc, "get")
 				})
 			}
 		}
 	}
 }
 
-// BenchmarkClusterParallelGet is BenchmarkParallelGet against a 3-master
-// cluster with no replicas; the 100 keys spread over all three masters.
-// redigo has no cluster client and is left out.
+// clusterConc is the number of goroutines in the cluster rows: enough to
+// keep 15 masters busy at once.
+const clusterConc = 64
+
+// BenchmarkClusterParallelGet is BenchmarkParallelGet at conc=64 against
+// clusters of 3 and 15 masters with no replicas; the 100 keys spread over
+// all masters (every master holds some). Only the clients with a cluster
+// client of the same kind take part: justredis, go-redis and rueidis.
 func BenchmarkClusterParallelGet(b *testing.B) {
-	for _, conc := range []int{32, 64} {
+	benchCluster(b, "get")
+}
+
+// BenchmarkClusterParallelSet is BenchmarkClusterParallelGet with SETs of
+// the same 16-byte values (so concurrent GETs elsewhere stay right);
+// reports sets/s and cpu-ns/op.
+func BenchmarkClusterParallelSet(b *testing.B) {
+	benchCluster(b, "set")
+}
+
+func benchCluster(b *testing.B, op string) {
+	for _, masters := range clusterSizes {
 		for _, name := range clientNames {
 			if !supportsCluster(name) {
 				continue
 			}
-			b.Run(fmt.Sprintf("conc=%d/net=tcp/client=%s", conc, name), func(b *testing.B) {
-				c := getClient(b, name, clusterTarget(b))
+			b.Run(fmt.Sprintf("masters=%d/net=tcp/client=%s", masters, name), func(b *testing.B) {
+				c := getClient(b, name, clusterTarget(b, masters))
 				loadKeys(b, c)
-				benchParallelGet(b, c, conc)
+				benchParallel(b, c, clusterConc, op)
 			})
 		}
 	}
 }
 
-func benchParallelGet(b *testing.B, c client, conc int) {
+// benchParallel runs op ("get" or "set") from conc goroutines sharing c and
+// reports the rate (gets/s or sets/s) and the client's CPU per op.
+func benchParallel(b *testing.B, c client, conc int, op string) {
 	procs := runtime.GOMAXPROCS(0)
 	b.SetParallelism((conc + procs - 1) / procs)
 	warmUp(b, c, conc)
@@ -108,10 +126,9 @@ func benchParallelGet(b *testing.B, c client, conc int) {
 		for pb.Next() {
 			k := i % numKeys
 			i++
-			v, err := c.Get(ctx, keys[k])
-			if err != nil || v != vals[k] {
+			if err := parallelOp(ctx, c, op, k); err != nil {
 				if failed.CompareAndSwap(false, true) {
-					b.Errorf("GET %s: got %q, %v; want %q", keys[k], v, err, vals[k])
+					b.Error(err)
 				}
 				return
 			}
@@ -120,7 +137,22 @@ func benchParallelGet(b *testing.B, c client, conc int) {
 	cpu := cpuTime() - cpu0
 	b.StopTimer()
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "gets/s")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), op+"s/s")
+}
+
+// parallelOp does one GET or SET of key k and checks its reply.
+func parallelOp(ctx context.Context, c client, op string, k int) error {
+	if op == "set" {
+		if err := c.Set(ctx, keys[k], vals[k]); err != nil {
+			return fmt.Errorf("SET %s: %w", keys[k], err)
+		}
+		return nil
+	}
+	v, err := c.Get(ctx, keys[k])
+	if err != nil || v != vals[k] {
+		return fmt.Errorf("GET %s: got %q, %v; want %q", keys[k], v, err, vals[k])
+	}
+	return nil
 }
 
 // warmUp makes conc concurrent GETs a few times, so a pool that dials
@@ -237,9 +269,12 @@ func TestClients(t *testing.T) {
 				}
 			})
 		}
-		if supportsCluster(name) && !testing.Short() {
-			t.Run(name+"/cluster", func(t *testing.T) {
-				c := getClient(t, name, clusterTarget(t))
+		if !supportsCluster(name) || testing.Short() {
+			continue
+		}
+		for _, masters := range clusterSizes {
+			t.Run(fmt.Sprintf("%s/cluster-%d", name, masters), func(t *testing.T) {
+				c := getClient(t, name, clusterTarget(t, masters))
 				loadKeys(t, c)
 				for i := range keys {
 					if v, err := c.Get(ctx, keys[i]); err != nil || v != vals[i] {

@@ -5,12 +5,13 @@
 // started them, so every client and redis-benchmark talk to the very same
 // processes across all repeats:
 //
-//	BENCH_ADDR     127.0.0.1:port of a standalone server
-//	BENCH_UNIX     the same server's unix socket path
-//	BENCH_CLUSTER  comma-separated addresses of a 3-master cluster
+//	BENCH_ADDR        127.0.0.1:port of a standalone server
+//	BENCH_UNIX        the same server's unix socket path
+//	BENCH_CLUSTER_3   comma-separated addresses of a 3-master cluster
+//	BENCH_CLUSTER_15  the same for a 15-master cluster
 //
-// Without them, TestMain starts its own through redistest (the cluster only
-// when a cluster benchmark runs), so `go test -bench .` works on its own.
+// Without them, TestMain starts its own through redistest (each cluster only
+// when a benchmark first needs it), so `go test -bench .` works on its own.
 package bench
 
 import (
@@ -44,13 +45,17 @@ var (
 	standaloneTCP  target
 	standaloneUnix target
 
-	clusterOnce sync.Once
-	clusterTgt  target
-	clusterErr  error
+	clustersMu sync.Mutex
+	clusters   = map[int]target{} // by number of masters
 
-	ownServer  *redistest.Server  // nil when the environment named the servers
-	ownCluster *redistest.Cluster // idem
+	ownServer   *redistest.Server    // nil when the environment named the servers
+	ownClusters []*redistest.Cluster // the clusters this process started
 )
+
+// clusterSizes are the numbers of masters the cluster rows run against:
+// the smallest real cluster, and one wide enough that a client's cost per
+// node shows.
+var clusterSizes = []int{3, 15}
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -74,8 +79,8 @@ func run(m *testing.M) int {
 	}
 	code := m.Run()
 	closeClients()
-	if ownCluster != nil {
-		ownCluster.Close()
+	for _, c := range ownClusters {
+		c.Close()
 	}
 	if ownServer != nil {
 		ownServer.Close()
@@ -83,27 +88,29 @@ func run(m *testing.M) int {
 	return code
 }
 
-// clusterTarget returns the 3-master cluster, starting one on first use when
-// the environment named none.
-func clusterTarget(tb testing.TB) target {
+// clusterTarget returns the cluster of the given number of masters (no
+// replicas), from BENCH_CLUSTER_<masters> or, when the environment names
+// none, started on first use.
+func clusterTarget(tb testing.TB, masters int) target {
 	tb.Helper()
-	clusterOnce.Do(func() {
-		if addrs := os.Getenv("BENCH_CLUSTER"); addrs != "" {
-			clusterTgt = target{net: "tcp", addrs: strings.Split(addrs, ","), clust: true}
-			return
-		}
-		c, err := redistest.StartClusterServer(3, 0, redistest.Options{})
-		if err != nil {
-			clusterErr = err
-			return
-		}
-		ownCluster = c
-		clusterTgt = target{net: "tcp", addrs: c.Addrs(), clust: true}
-	})
-	if clusterErr != nil {
-		tb.Fatalf("starting the cluster: %v", clusterErr)
+	clustersMu.Lock()
+	defer clustersMu.Unlock()
+	if t, ok := clusters[masters]; ok {
+		return t
 	}
-	return clusterTgt
+	if addrs := os.Getenv(fmt.Sprintf("BENCH_CLUSTER_%d", masters)); addrs != "" {
+		t := target{net: "tcp", addrs: strings.Split(addrs, ","), clust: true}
+		clusters[masters] = t
+		return t
+	}
+	c, err := redistest.StartClusterServer(masters, 0, redistest.Options{})
+	if err != nil {
+		tb.Fatalf("starting a %d-master cluster: %v", masters, err)
+	}
+	ownClusters = append(ownClusters, c)
+	t := target{net: "tcp", addrs: c.Addrs(), clust: true}
+	clusters[masters] = t
+	return t
 }
 
 // standalone returns the standalone server reached over net.
@@ -123,8 +130,8 @@ func standalone(tb testing.TB, net string) target {
 }
 
 // The data set: numKeys keys with distinct 16-byte values, and one 1 MiB
-// value. Keys carry no hash tag, so in the cluster they spread over all
-// three masters.
+// value. Keys carry no hash tag, so in a cluster they spread over all
+// masters.
 const (
 	numKeys  = 100
 	valueLen = 16

@@ -1,35 +1,40 @@
 #!/usr/bin/env bash
 # Runs the client comparison end to end and writes bench/RESULTS.md (tables,
-# targets, benchstat) and the results block of bench/README.md.
+# targets, ratios round by round, benchstat), the chart
+# bench/results/ratios.svg, and the results block of bench/README.md.
 #
-#   bench/run.sh                      # the full run: COUNT=8, -benchtime 700ms (~18 min on 2 cores)
+#   bench/run.sh                      # the full run: COUNT=9, -benchtime 700ms (~17 min on 2 cores)
 #   COUNT=2 QUICK=1 bench/run.sh      # a smoke run: -benchtime 100ms, short redis-benchmark runs
 #
 # Settings (environment):
-#   COUNT      repeats of everything (default 8)
+#   COUNT      rounds (default 9): each runs every client once
 #   QUICK=1    short benchtime and redis-benchmark runs; README is left alone
 #              unless UPDATE_README=1
 #   BENCHTIME  go test -benchtime (default 700ms, QUICK: 100ms)
-#   BENCH      regexp for the top-level benchmarks (default: all), e.g. '^BenchmarkParallelGet$'
+#   BENCH      regexp for the top-level benchmarks (default: all), e.g. '^BenchmarkParallelGet$';
+#              any benchmark named Workload/param/net=…/client=… is picked up,
+#              e.g. BenchmarkCacheHit/conc=1/net=tcp/client=rueidis
 #   CLIENTS    space-separated clients (default: justredis go-redis rueidis redigo radix)
 #   CEILING=0  skip redis-benchmark
 #   NOTE       a line added to the results header
 #
 # How it runs: cmd/servers starts one standalone redis-server (TCP + unix
-# socket) and a 3-master cluster through redistest with
+# socket) and clusters of 3 and 15 masters through redistest with
 # JUSTREDIS_TEST_BACKEND=process (plain local processes: no container
 # networking in the way), on loopback ports. The test binary is built once.
-# Each repeat runs every client in its own process (`-test.count 1`), one
-# after another in an order rotated per repeat, plus redis-benchmark against
+# Each round runs every client in its own process (`-test.count 1`), one
+# after another in an order rotated per round, plus redis-benchmark against
 # the same server, so drift on the machine hits all of them alike. The
 # client processes run with -cpu 2 (GOMAXPROCS=2). Everything is appended to
-# one raw file per kind; medians, ratios and targets come from cmd/table.
+# one raw file per kind, each client's output after a "round: N" line;
+# cmd/table pairs the clients within each round for the ratios, and takes
+# medians, targets and the chart from the same file.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 
-COUNT=${COUNT:-8}
+COUNT=${COUNT:-9}
 QUICK=${QUICK:-0}
 CEILING=${CEILING:-1}
 CLIENTS=${CLIENTS:-"justredis go-redis rueidis redigo radix"}
@@ -53,7 +58,7 @@ prefix=
 for v in COUNT QUICK BENCHTIME BENCH CLIENTS CEILING; do
 	val=${!v}
 	case "$v=$val" in
-	COUNT=8 | QUICK=0 | CEILING=1 | BENCH=. | "CLIENTS=justredis go-redis rueidis redigo radix") continue ;;
+	COUNT=9 | QUICK=0 | CEILING=1 | BENCH=. | "CLIENTS=justredis go-redis rueidis redigo radix") continue ;;
 	BENCHTIME=700ms) [ "$QUICK" = 1 ] || continue ;;
 	BENCHTIME=100ms) [ "$QUICK" = 1 ] && continue ;;
 	esac
@@ -112,7 +117,7 @@ set -a
 # shellcheck disable=SC1091
 . "$work/env"
 set +a
-echo "run.sh: redis $BENCH_REDIS_VERSION at $BENCH_ADDR and $BENCH_UNIX, cluster $BENCH_CLUSTER" >&2
+echo "run.sh: redis $BENCH_REDIS_VERSION at $BENCH_ADDR and $BENCH_UNIX, clusters of 3 and 15 masters" >&2
 
 mkdir -p results
 raw=results/bench.txt
@@ -121,17 +126,18 @@ ceil=results/ceiling.txt
 : >"$ceil"
 failures=()
 
-run_client() { # client repeat
+run_client() { # client round
 	local c=$1 i=$2 log="$work/$1.$2.log"
+	echo "round: $i" >>"$raw" # a benchfmt configuration line: cmd/table pairs clients by it
 	if ! "$work/bench.test" -test.run '^$' -test.bench "$BENCH/.*/.*/client=$c\$" \
 		-test.benchtime "$BENCHTIME" -test.count 1 -test.cpu 2 -test.benchmem \
 		-test.timeout 20m >"$log" 2>&1; then
-		failures+=("repeat $i, $c: $(grep -m3 -E 'FAIL|Error|error|panic' "$log" | tr '\n' ' ')")
+		failures+=("round $i, $c: $(grep -m3 -E 'FAIL|Error|error|panic' "$log" | tr '\n' ' ')")
 	fi
 	cat "$log" >>"$raw"
 }
 
-run_ceiling() { # repeat
+run_ceiling() { # round
 	local i=$1 p net n rps
 	for p in 1 16; do
 		n=$RB_N1
@@ -145,7 +151,7 @@ run_ceiling() { # repeat
 			rps=$(redis-benchmark "$@" -c 50 -n "$n" -P "$p" -t set,get -d 16 --csv -q 2>/dev/null |
 				awk -F'","' '$1 == "\"GET" { print $2; exit }' | tr -d '"')
 			if [ -z "$rps" ]; then
-				failures+=("repeat $i, redis-benchmark -P $p $net: no GET result")
+				failures+=("round $i, redis-benchmark -P $p $net: no GET result")
 				continue
 			fi
 			echo "BenchmarkRedisBenchmark/P=$p/net=$net/client=redis-benchmark 1 $rps gets/s" >>"$ceil"
@@ -154,13 +160,14 @@ run_ceiling() { # repeat
 }
 
 start=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || true)
 order=($CLIENTS)
 [ "$CEILING" = 1 ] && order+=(redis-benchmark)
 n=${#order[@]}
 for i in $(seq 1 "$COUNT"); do
 	for j in $(seq 0 $((n - 1))); do
 		c=${order[$(((i - 1 + j) % n))]} # rotate, so no one always goes first
-		echo "run.sh: repeat $i/$COUNT: $c ($(($(date +%s) - start))s so far)" >&2
+		echo "run.sh: round $i/$COUNT: $c ($(($(date +%s) - start))s so far)" >&2
 		if [ "$c" = redis-benchmark ]; then
 			run_ceiling "$i"
 		else
@@ -170,24 +177,34 @@ for i in $(seq 1 "$COUNT"); do
 done
 elapsed=$(($(date +%s) - start))
 
-"$benchstat" -col /client "$raw" >results/benchstat.txt 2>&1 || echo "run.sh: benchstat failed" >&2
+"$benchstat" -col /client -ignore round "$raw" >results/benchstat.txt 2>&1 || echo "run.sh: benchstat failed" >&2
 
-cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+# The machine, for the header: the CPU as /proc/cpuinfo names it (family,
+# model and stepping pin it down where the name is vague, as in VMs), and
+# how loaded it was, since the cores are shared with the servers and with
+# anything else running.
+cpuinfo() { awk -F'\t*: ' -v k="$1" '$1 == k { print $2; exit }' /proc/cpuinfo 2>/dev/null || true; }
+cpu=$(cpuinfo 'model name')
+[ -n "$(cpuinfo 'cpu family')" ] && cpu+=", family $(cpuinfo 'cpu family') model $(cpuinfo model) stepping $(cpuinfo stepping)"
+[ -n "$(cpuinfo 'cpu MHz')" ] && cpu+=", $(cpuinfo 'cpu MHz' | cut -d. -f1) MHz"
+grep -qw hypervisor /proc/cpuinfo 2>/dev/null && cpu+=", virtual machine"
 mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)
+load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || true)
 readme_flag=()
 [ "$UPDATE_README" = 1 ] && readme_flag=(-readme README.md)
 meta=(
 	-meta "Date=$(date -u '+%Y-%m-%d %H:%M UTC')"
 	-meta "Machine=$(nproc) cores${cpu:+ ($cpu)}${mem:+, $mem}, $(uname -sr)"
+	-meta "Load=load average (1, 5, 15 min) ${load_start:-?} at the start, ${load_end:-?} at the end"
 	-meta "Go=$(go version | awk '{ print $3 }'), clients at -cpu 2 (GOMAXPROCS=2)"
 	-meta "Redis=$BENCH_REDIS_VERSION, redis-server as local processes (redistest, JUSTREDIS_TEST_BACKEND=$BENCH_BACKEND) on the same machine"
-	-meta "Runs=COUNT=$COUNT repeats × -benchtime $BENCHTIME, clients interleaved per repeat; took ${elapsed}s"
+	-meta "Runs=COUNT=$COUNT rounds × -benchtime $BENCHTIME, clients interleaved per round; took ${elapsed}s"
 	-meta "Command=\`$repro\` (from the repository root)"
 )
 [ -n "${NOTE:-}" ] && meta+=(-meta "Note=$NOTE")
 "$work/table" -raw "$raw" -ceiling "$ceil" -benchstat results/benchstat.txt \
-	-out RESULTS.md "${readme_flag[@]}" "${meta[@]}"
-echo "run.sh: wrote bench/RESULTS.md${readme_flag:+ and bench/README.md} in ${elapsed}s; raw results in bench/results/" >&2
+	-out RESULTS.md -svg results/ratios.svg "${readme_flag[@]}" "${meta[@]}"
+echo "run.sh: wrote bench/RESULTS.md, bench/results/ratios.svg${readme_flag:+ and bench/README.md} in ${elapsed}s; raw results in bench/results/" >&2
 
 if [ ${#failures[@]} -gt 0 ]; then
 	printf 'run.sh: FAILED: %s\n' "${failures[@]}" >&2

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-const sample = `goos: linux
+const rawSample = `goos: linux
 pkg: github.com/justredis/justredis/bench
 BenchmarkSeq/op=get/net=tcp/client=justredis-2   	    4375	     30000 ns/op	      32 B/op	       2 allocs/op
 BenchmarkSeq/op=get/net=tcp/client=rueidis-2     	    9696	     37944 ns/op	      16 B/op	       1 allocs/op
@@ -21,7 +21,7 @@ PASS
 `
 
 func TestParse(t *testing.T) {
-	r, err := parse(strings.NewReader(sample))
+	r, err := parse(strings.NewReader(rawSample))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,20 +70,29 @@ func TestRunWritesFiles(t *testing.T) {
 	raw := filepath.Join(dir, "raw.txt")
 	readme := filepath.Join(dir, "README.md")
 	out := filepath.Join(dir, "RESULTS.md")
-	os.WriteFile(raw, []byte(sample), 0o644)
+	os.WriteFile(raw, []byte(rawSample), 0o644)
 	os.WriteFile(readme, []byte("intro\n"+beginMark+"\nSTALE-TABLE\n"+endMark+"\nend\n"), 0o644)
-	if err := run(raw, "", "", out, readme, []string{"Date=today"}); err != nil {
+	svg := filepath.Join(dir, "results", "ratios.svg")
+	os.Mkdir(filepath.Dir(svg), 0o755)
+	if err := run(config{raw: raw, out: out, svg: svg, readme: readme, meta: []string{"Date=today"}}); err != nil {
 		t.Fatal(err)
 	}
 	doc, _ := os.ReadFile(out)
 	for _, want := range []string{"**Date:** today", "## Medians", "## Ratios", "## Targets",
+		"## Ratios per round", "](results/ratios.svg)",
 		"| parallel GET ≥ 1.2× rueidis | ParallelGet/conc=64/net=tcp | 203k gets/s | 1.20× rueidis = 127k | yes |",
 		"| GET allocs ≤ 2 | Seq/op=get/net=tcp | 2 allocs/op | 2 | yes |"} {
 		if !strings.Contains(string(doc), want) {
 			t.Errorf("RESULTS.md lacks %q:\n%s", want, doc)
 		}
 	}
+	if _, err := os.Stat(svg); err != nil {
+		t.Errorf("no chart: %v", err)
+	}
 	rd, _ := os.ReadFile(readme)
+	if strings.Contains(string(rd), "## Ratios per round") {
+		t.Error("README got the round-by-round table, which belongs in RESULTS.md only")
+	}
 	if strings.Contains(string(rd), "STALE-TABLE") || !strings.HasSuffix(string(rd), endMark+"\nend\n") || !strings.Contains(string(rd), "## Medians") {
 		t.Errorf("README block not replaced:\n%s", rd)
 	}

@@ -1,0 +1,96 @@
+package justredis_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/justredis/justredis"
+	"github.com/justredis/justredis/redistest"
+	"github.com/stretchr/testify/require"
+)
+
+// blockingSocketTimeout is shorter than every wait the blocking tests ask
+// of the server, so that a client that took the wait for silence would
+// fail them.
+const blockingSocketTimeout = 150 * time.Millisecond
+
+// TestBlockingWithSocketTimeout: a blocking command waits as long as its
+// own timeout says, on top of WithSocketTimeout, and for ever with a
+// timeout of 0, whichever call form sends it.
+func TestBlockingWithSocketTimeout(t *testing.T) {
+	r := newRedis(t, justredis.WithSocketTimeout(blockingSocketTimeout))
+	ctx := testCtx(t)
+	list, stream := key(t, "list"), key(t, "stream")
+
+	for _, args := range [][]any{
+		{"BLPOP", list, 0.4},
+		{"BRPOP", list, "1"},
+		{"BLMPOP", 0.4, 1, list, "LEFT"},
+		{"BZPOPMIN", key(t, "zset"), 0.4},
+		{"XREAD", "BLOCK", 400, "STREAMS", stream, "$"},
+		{"WAIT", 1, 400}, // no replica will ever answer
+	} {
+		v, err := r.Do(ctx, args...)
+		require.NoError(t, err, "%v", args)
+		if args[0] == "WAIT" {
+			require.Equal(t, int64(0), v)
+		} else {
+			require.Nil(t, v, "%v", args)
+		}
+	}
+
+	// Blocked for good until something arrives, long after the socket
+	// timeout.
+	later := func(args ...any) {
+		time.AfterFunc(400*time.Millisecond, func() { r.Do(context.Background(), args...) })
+	}
+	later("RPUSH", list, "x")
+	v, err := r.Do(ctx, "BLPOP", list, 0)
+	require.NoError(t, err)
+	require.Equal(t, []any{list, "x"}, v)
+	later("XADD", stream, "*", "f", "v")
+	v, err = r.Do(ctx, "XREAD", "BLOCK", 0, "STREAMS", stream, "$")
+	require.NoError(t, err)
+	require.NotNil(t, v)
+
+	// Commands sent together wait one after the other.
+	vals, err := r.DoMulti(ctx, []any{"BLPOP", list, 0.3}, []any{"BLPOP", list, 0.3})
+	require.NoError(t, err)
+	require.Equal(t, []any{nil, nil}, vals)
+
+	// On a Connection of one's own.
+	c, err := r.Connection(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	v, err = c.Do(ctx, "BLPOP", list, 0.4)
+	require.NoError(t, err)
+	require.Nil(t, v)
+	later("RPUSH", list, "y")
+	v, err = c.Do(ctx, "BLPOP", list, 0)
+	require.NoError(t, err)
+	require.Equal(t, []any{list, "y"}, v)
+	v, err = c.Do(ctx, "GET", list) // the connection is still in step
+	require.NoError(t, err)
+	require.Nil(t, v)
+}
+
+// TestBlockingFrozenServer: the socket timeout still applies on top of a
+// blocking command's own, so a server that froze is noticed.
+func TestBlockingFrozenServer(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{})
+	r, err := justredis.New(justredis.WithAddress(s.Addr()), justredis.WithSocketTimeout(blockingSocketTimeout))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx := testCtx(t)
+	_, err = r.Do(ctx, "BLPOP", "frozen", 0.1)
+	require.NoError(t, err)
+	require.NoError(t, s.Pause())
+	defer s.Resume()
+	_, err = r.Do(ctx, "BLPOP", "frozen", 0.2)
+	require.Error(t, err)
+	require.True(t, errors.Is(err, os.ErrDeadlineExceeded), "%v", err)
+	require.ErrorIs(t, err, justredis.ErrNotRetried)
+}

@@ -1,0 +1,142 @@
+package justredis
+
+import (
+	"math"
+	"strconv"
+	"time"
+)
+
+// A blocking command keeps the server silent for as long as its own timeout
+// argument says, and WithSocketTimeout must not take that silence for a
+// dead server. So a connection waiting for such a command's reply allows
+// the command's timeout on top of the socket timeout, and no socket timeout
+// at all when the command may wait for ever (a timeout of 0) or its timeout
+// cannot be found (a module's blocking command, say).
+//
+// Where the timeout stands, and its unit, differs per command; Redis's
+// COMMAND metadata does not say, so it is written down here.
+
+// blockWait says how long a blocking command may keep the server silent:
+// wait, or without bound when forever is set.
+type blockWait struct {
+	wait    time.Duration
+	forever bool
+}
+
+// add sums the waits of commands sent together: the server runs them one
+// after the other.
+func (b blockWait) add(o blockWait) blockWait {
+	return blockWait{wait: b.wait + o.wait, forever: b.forever || o.forever}
+}
+
+// nanos is b as conn.wait holds it.
+func (b blockWait) nanos() int64 {
+	if b.forever {
+		return noDeadline
+	}
+	return int64(b.wait)
+}
+
+// noDeadline in conn.wait lifts the socket timeout.
+const noDeadline = -1
+
+// commandWait returns how long args, a command the server flags blocking,
+// may wait on the server.
+func commandWait(args []any) blockWait {
+	w, _ := knownWait(args)
+	return w
+}
+
+// guessedWait is commandWait for a command the client knows nothing of,
+// having no COMMAND table: the blocking commands of Redis wait as their
+// timeout says, and anything else is taken to answer at once, so that
+// the socket timeout still applies to it.
+func guessedWait(args []any) blockWait {
+	if w, known := knownWait(args); known {
+		return w
+	}
+	return blockWait{}
+}
+
+// knownWait is commandWait; known reports whether the command is one of
+// the blocking commands of Redis.
+func knownWait(args []any) (w blockWait, known bool) {
+	var buf [32]byte
+	name, ok := lowerName(buf[:0], args[0])
+	if !ok {
+		return blockWait{forever: true}, false
+	}
+	if !blockingNames[string(name)] {
+		return blockWait{forever: true}, false
+	}
+	return nameWait(string(name), args), true
+}
+
+func nameWait(name string, args []any) blockWait {
+	switch name {
+	case "blpop", "brpop", "bzpopmin", "bzpopmax", "brpoplpush", "blmove":
+		return secondsArg(args, len(args)-1)
+	case "blmpop", "bzmpop":
+		return secondsArg(args, 1)
+	case "wait", "waitaof":
+		return millisArg(args, len(args)-1)
+	case "xread", "xreadgroup":
+		// BLOCK <ms> stands among the options, which end at STREAMS;
+		// without it the command does not block.
+		for i := 1; i < len(args)-1; i++ {
+			switch {
+			case equalFold(args[i], "STREAMS"):
+				return blockWait{}
+			case equalFold(args[i], "BLOCK"):
+				return millisArg(args, i+1)
+			}
+		}
+		return blockWait{}
+	}
+	return blockWait{forever: true}
+}
+
+// blockingNames are the commands nameWait knows.
+var blockingNames = map[string]bool{
+	"blpop": true, "brpop": true, "bzpopmin": true, "bzpopmax": true, "brpoplpush": true, "blmove": true,
+	"blmpop": true, "bzmpop": true, "wait": true, "waitaof": true, "xread": true, "xreadgroup": true,
+}
+
+// secondsArg reads a timeout in seconds, fractions allowed, at args[i].
+func secondsArg(args []any, i int) blockWait {
+	if i < 1 || i >= len(args) {
+		return blockWait{forever: true}
+	}
+	var buf [32]byte
+	text, ok := argText(buf[:0], args[i])
+	if !ok {
+		return blockWait{forever: true}
+	}
+	f, err := strconv.ParseFloat(string(text), 64)
+	switch {
+	case err != nil || math.IsNaN(f):
+		return blockWait{forever: true}
+	case f == 0:
+		return blockWait{forever: true} // 0 waits for ever
+	case f < 0:
+		return blockWait{} // refused by the server at once
+	case f > float64(math.MaxInt64/int64(time.Second)):
+		return blockWait{forever: true}
+	}
+	return blockWait{wait: time.Duration(f * float64(time.Second))}
+}
+
+// millisArg reads a timeout in milliseconds at args[i].
+func millisArg(args []any, i int) blockWait {
+	if i < 1 || i >= len(args) {
+		return blockWait{forever: true}
+	}
+	ms, ok := argInt(args[i])
+	switch {
+	case !ok || ms == 0 || ms > math.MaxInt64/int64(time.Millisecond):
+		return blockWait{forever: true}
+	case ms < 0:
+		return blockWait{}
+	}
+	return blockWait{wait: time.Duration(ms) * time.Millisecond}
+}

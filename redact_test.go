@@ -1,0 +1,127 @@
+package justredis
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// echoingError is the error Redis gives a command it does not know: the
+// name, then at most 128 bytes of quoted arguments, the last cut short.
+func echoingError(args []string) string {
+	var quoted string
+	for _, a := range args[1:] {
+		if len(quoted) >= 128 {
+			break
+		}
+		quoted += fmt.Sprintf("'%.*s' ", 128-len(quoted), a)
+	}
+	return fmt.Sprintf("-ERR unknown command '%s', with args beginning with: %s\r\n", args[0], quoted)
+}
+
+// startEchoServer starts a fake server that knows no HELLO, as Redis 5 and
+// some proxies do, and quotes its arguments back. With authOK it accepts
+// AUTH, and quotes the arguments of every other command back the same
+// way; without, it quotes AUTH's too.
+func startEchoServer(t *testing.T, authOK bool) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer nc.Close()
+				nc.SetDeadline(time.Now().Add(20 * time.Second))
+				br := bufio.NewReader(nc)
+				for {
+					args, err := hostileReadCommand(br)
+					if err != nil {
+						return
+					}
+					reply := echoingError(args)
+					switch strings.ToUpper(args[0]) {
+					case "AUTH":
+						if authOK {
+							reply = "+OK\r\n"
+						}
+					case "COMMAND":
+						reply = "*0\r\n"
+					case "PING", "SELECT":
+						reply = "+OK\r\n"
+					}
+					if _, err := nc.Write([]byte(reply)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestRedact: the password is hidden whole, and where a server cut it
+// short among the arguments it quoted.
+func TestRedact(t *testing.T) {
+	long := strings.Repeat("s3cr3t-", 30)
+	for _, tc := range []struct{ msg, secret, want string }{
+		{"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'default' 'pw1234' ", "pw1234",
+			"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'default' '" + hidden + "' "},
+		{echoingError([]string{"HELLO", "3", "AUTH", "default", long})[1:], long,
+			"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'default' '" + hidden + "'"},
+		{"WRONGPASS invalid username-password pair or user is disabled.", "pw", "WRONGPASS invalid username-password pair or user is disabled."},
+		{"ERR says pw1234 twice: pw1234", "pw1234", "ERR says " + hidden + " twice: " + hidden},
+		{"ERR nothing", "", "ERR nothing"},
+	} {
+		require.Equal(t, tc.want, redact(tc.msg, tc.secret))
+	}
+}
+
+// TestPasswordNeverEchoed: a server that quotes the password back, in the
+// handshake or later, never makes an error show it, whatever its length.
+func TestPasswordNeverEchoed(t *testing.T) {
+	for _, pw := range []string{"hunter2-secret", strings.Repeat("long-secret-", 20)} {
+		echoAuth := startEchoServer(t, false)
+		for _, resp := range []int{0, 2, 3} {
+			for _, user := range []string{"", "app"} {
+				r, err := New(WithAddress(echoAuth), WithAuth(user, pw), WithRESP(resp), WithConnectRetry(0))
+				require.NoError(t, err)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, err = r.Do(ctx, "PING")
+				cancel()
+				r.Close()
+				require.Error(t, err, "RESP %d, user %q", resp, user)
+				require.NotContains(t, err.Error(), pw[:8], "RESP %d, user %q", resp, user)
+				require.Contains(t, err.Error(), hidden)
+			}
+		}
+
+		// Logged in, a command that quotes its arguments back.
+		r, err := New(WithAddress(startEchoServer(t, true)), WithAuth("", pw), WithRESP(0))
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = r.Do(ctx, "FOO", "x", pw)
+		require.Error(t, err)
+		require.NotContains(t, err.Error(), pw[:8])
+		vals, err := r.DoMulti(ctx, []any{"FOO", pw})
+		require.NoError(t, err)
+		require.NotContains(t, vals[0].(error).Error(), pw[:8])
+		cancel()
+		r.Close()
+	}
+}
