@@ -243,6 +243,11 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	flush := false // SCRIPT FLUSH: the masters forget their scripts (scripts.go)
+	if t := r.p.cmds.Load(); t != nil {
+		cmd := t.lookup(args)
+		flush = cmd != nil && cmd.evalsha == scriptFlush
+	}
 	out := make(map[string]any, len(masters))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -256,6 +261,8 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 				if !isServerError(err) {
 					r.p.lost(sv)
 				}
+			} else if flush {
+				sv.scripts.clear()
 			}
 			mu.Lock()
 			out[sv.addr] = v

@@ -305,6 +305,16 @@ func TestEvalSHACluster(t *testing.T) {
 	v, err = r.Do(ctx, "EVAL", countingScript, 1, keys[2])
 	require.NoError(t, err, "a single call is sent again as EVAL")
 	require.Equal(t, "ran", v)
+
+	// SCRIPT FLUSH on every master through the client forgets at once: a
+	// pipeline after it sends the script, with no NOSCRIPT.
+	_, err = r.Modify(justredis.WithEndpoint(justredis.Masters)).Do(ctx, "SCRIPT", "FLUSH")
+	require.NoError(t, err)
+	vals, err = r.DoMulti(ctx, []any{"EVAL", countingScript, 1, keys[0]}, []any{"EVAL", countingScript, 1, keys[0]})
+	require.NoError(t, err)
+	require.Equal(t, []any{"ran", "ran"}, vals)
+	_, err = r.Do(ctx, "DECRBY", keys[0], 2) // as the counts below expect
+	require.NoError(t, err)
 	for i, k := range keys {
 		n, err := justredis.Int64(r.Do(ctx, "GET", k))
 		require.NoError(t, err)
