@@ -212,7 +212,6 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		return vals, nil
 	}
 	evalOnly := false
-	cs.trace.served(sv.addr)
 	for retried := false; ; retried = true {
 		if retried {
 			cs.trace.retry()
