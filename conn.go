@@ -298,6 +298,14 @@ func (cn *conn) checkIdle() error {
 		cn.peeker = socket.NewPeeker(cn.nc)
 	}
 	pending, err := cn.peeker.Peek()
+	for tries := 0; isTimeout(err) && tries < 3; tries++ {
+		// The peek never waits, so a timeout is a deadline an interrupt
+		// left in the past: one whose caller gave up just as its call
+		// ended can land after the swap above.
+		cn.nc.SetReadDeadline(time.Time{})
+		cn.timedOut = true
+		pending, err = cn.peeker.Peek()
+	}
 	if err != nil || !pending {
 		return err
 	}

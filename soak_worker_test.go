@@ -149,6 +149,17 @@ func (w *soakWorker) ctx() opCtx {
 	return o
 }
 
+// ended reports whether ctx has ended: cancelled, or past its deadline,
+// which the client may see by the clock a moment before the context's own
+// timer fires and sets ctx.Err().
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
 // fresh returns a context that is not cancelled, for the check that
 // follows a cancelled call.
 func (w *soakWorker) fresh() opCtx {
@@ -165,7 +176,7 @@ func (w *soakWorker) succeeded(ctx opCtx, step string, err error) bool {
 	}
 	var reply *justredis.Error
 	switch {
-	case ctx.armed && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+	case ctx.armed && ended(ctx) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		w.count.cancelled.Add(1)
 	case w.sr.closing.Load() && errors.Is(err, justredis.ErrClosed):
 		w.count.failed.Add(1)
