@@ -53,6 +53,9 @@ func dial(ctx context.Context, addr string, s *settings, plan setupPlan) (cn *co
 		case ctxErr(ctx) != nil:
 			if ended := ctxErr(ctx); !errors.Is(err, ended) {
 				err = fmt.Errorf("justredis: %s: %w; last error: %w", addr, ended, err)
+			} else if !strings.Contains(err.Error(), addr) {
+				// The context ended in the middle of the handshake: say where.
+				err = fmt.Errorf("justredis: %s: connection setup: %w", addr, err)
 			}
 			return nil, serverInfo{}, failed, err
 		case !mayRetryConnect(err):
