@@ -102,8 +102,10 @@ const (
 	// EventPoolWait: a caller waited Duration for a connection to Addr
 	// under WithMaxConnections; Err is set when it gave up (ErrPoolTimeout).
 	EventPoolWait
-	// EventDropped: a push connection's buffer was full, so messages were
-	// dropped (Count of them).
+	// EventDropped: a push connection's buffer was full, so it began
+	// dropping messages. It comes once per overflow, at its first dropped
+	// message (Count 1), not once per message; NextMessage tells the user
+	// how many went.
 	EventDropped
 )
 
@@ -134,7 +136,7 @@ type Event struct {
 	Kind     EventKind
 	Addr     string        // the server concerned
 	Duration time.Duration // how long it took, where that means something
-	Count    int           // how many, for EventDropped
+	Count    int           // messages dropped, for EventDropped
 	Err      error         // the failure, if it failed
 }
 

@@ -158,12 +158,12 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 // hands it data (a popped list element, say) that nobody would read.
 func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, args []any, wait blockWait) (any, error) {
 	cs.trace.served(sv.addr)
-	sv.counters.blocking.Add(1)
-	defer sv.counters.blocking.Add(-1)
 	cn, err := sv.dedicatedConn(ctx, cs.db)
 	if err != nil {
 		return nil, err
 	}
+	sv.counters.blocking.Add(1) // counted once it has its connection
+	defer sv.counters.blocking.Add(-1)
 	v, err := cn.roundTripBlocking(ctx, [][]any{args}, nil, cs.decoder, nil, wait)
 	if err != nil {
 		sv.drop(cn)
@@ -198,12 +198,12 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		scripts = p.planScripts(sv, p.cmds.Load(), cmds)
 	}
 	if blocking {
-		sv.counters.blocking.Add(1)
-		defer sv.counters.blocking.Add(-1)
 		cn, err := sv.dedicatedConn(ctx, cs.db)
 		if err != nil {
 			return nil, err
 		}
+		sv.counters.blocking.Add(1)
+		defer sv.counters.blocking.Add(-1)
 		if _, err := cn.roundTripBlocking(ctx, cmds, nil, cs.decoder, vals, wait); err != nil {
 			sv.drop(cn)
 			return nil, notRetried(err)

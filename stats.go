@@ -44,8 +44,8 @@ type ServerStats struct {
 	Waits, WaitTimeouts uint64
 	WaitTime            time.Duration
 
-	// Dials counts connections attempted, DialFailures those that failed
-	// (each retry of WithConnectRetry counts once).
+	// Dials counts connects made, DialFailures those that failed; a
+	// connect and its WithConnectRetry retries count once.
 	Dials, DialFailures uint64
 }
 

@@ -410,6 +410,11 @@ var goRedisOnly = map[string]bool{
 // repeated ones and empty values.
 func (p *urlParser) query(query string) (map[string][]string, error) {
 	params := map[string][]string{}
+	if strings.Contains(strings.ToLower(query), "password=") {
+		// An '&' in a password that was not percent-encoded splits it,
+		// and its tail reads as a parameter's name: never show one.
+		p.hide = true
+	}
 	for _, kv := range strings.Split(query, "&") {
 		if kv == "" {
 			continue

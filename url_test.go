@@ -406,3 +406,16 @@ func TestFromURL(t *testing.T) {
 	_, err = FromURL("redis://h", WithRESP(4))
 	require.ErrorIs(t, err, ErrInvalidArgument)
 }
+
+// A password with an '&' that was not percent-encoded is split, and its
+// tail reads as an unknown parameter: the error never shows it.
+func TestParseURLPasswordTailHidden(t *testing.T) {
+	for _, raw := range []string{
+		"redis://localhost:6379?password=Zq9X&w7Vb",
+		"redis://localhost:6379/0?sentinel_password=Zq9X&w7Vb&master_name=m",
+	} {
+		_, err := FromURL(raw)
+		require.Error(t, err)
+		require.NotContains(t, strings.ToLower(err.Error()), "w7vb", raw)
+	}
+}
