@@ -214,6 +214,13 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 	for i, args := range cmds {
 		noScript = d.observe(args, vals[i], scripts.use(i+offset)) || noScript
 	}
+	if cl, ok := d.p.router().(*cluster); ok {
+		// A Connection stays where it is, but the next one for the slot
+		// must go to where a MOVED says it lives now.
+		for i, args := range cmds {
+			cl.heard(d.sv, args, vals[i])
+		}
+	}
 	if noScript && len(cmds) == 1 && !inMulti {
 		// A single EVALSHA answered NOSCRIPT, which proves it did not
 		// run: send it again as EVAL.

@@ -391,9 +391,15 @@ func (ps *pushState) read(cn *conn) error {
 		if quietFrame(frame) {
 			continue
 		}
-		ps.push(frame)
+		refused := frame[0] == byte(KindError)
+		if !refused {
+			ps.push(frame)
+		}
 		if ps.shardMoved(frame) {
 			return errShardMoved // connect again, to the slot's new owner
+		}
+		if refused {
+			ps.push(frame)
 		}
 	}
 }

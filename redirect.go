@@ -96,3 +96,35 @@ func (cl *cluster) importing(ctx context.Context, sv *server, slot int) bool {
 	}
 	return false
 }
+
+// heard takes in what a reply v to args, from the node from, seen outside
+// run (on a Connection, which never follows it), says of the slot map: a
+// MOVED updates it, so that the next connection for the slot goes to its
+// new owner. A MOVED answer to a script may be the script's own text: it
+// only asks for a refresh, whose map is the cluster's own account.
+func (cl *cluster) heard(from *server, args []any, v any) {
+	class, e := classify(v)
+	if class != replyMoved {
+		return
+	}
+	var cmd *command
+	if t := cl.p.cmds.Load(); t != nil {
+		cmd = t.lookup(args)
+	}
+	if runsScript(cmd, args) {
+		cl.refreshSoon()
+		return
+	}
+	slot, addr, ok := parseRedirect(e.msg, from.addr)
+	if !ok {
+		return
+	}
+	if f := cl.finder(cmd); !f.getKeys {
+		// The keys, when the client can tell them, must be in the slot
+		// named.
+		if s, err := f.slot(args, nil); err != nil || s >= 0 && s != slot {
+			return
+		}
+	}
+	cl.moved(slot, addr)
+}

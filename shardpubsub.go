@@ -32,6 +32,8 @@ func (ps *pushState) routeKeys() []string {
 // SSUBSCRIBE, or an SUNSUBSCRIBE the server sent of its own accord, as a
 // node does for the shard channels of a slot it gives away. The slot map is
 // brought up to date first, so that connecting again finds the new owner.
+// A MOVED it follows is not the user's news: the reader drops it, and the
+// user sees the SSUBSCRIBE confirmed by the new owner instead.
 func (ps *pushState) shardMoved(frame []byte) bool {
 	cl, ok := ps.p.router().(*cluster)
 	if !ok {
@@ -41,14 +43,19 @@ func (ps *pushState) shardMoved(frame []byte) bool {
 		return false // the common case, told without decoding
 	}
 	route := ps.routeSlot
+	// The slot a new connection would be routed by: it differs from route
+	// when the connection was made before any shard channel (the first
+	// SSUBSCRIBE may have gone to the wrong node), or for keys of another
+	// slot than the channels'.
+	next := -1
+	if keys := ps.routeKeys(); len(keys) > 0 {
+		next = hashSlot(keys[0])
+	}
 	if route < 0 {
-		// Connected before any shard channel: the first SSUBSCRIBE may
-		// have gone to the wrong node.
-		keys := ps.routeKeys()
-		if len(keys) == 0 {
-			return false
-		}
-		route = hashSlot(keys[0])
+		route = next
+	}
+	if route < 0 {
+		return false
 	}
 	msg, _ := decodeMessage(frame, StringDecoder)
 	switch msg.Kind {
@@ -57,12 +64,14 @@ func (ps *pushState) shardMoved(frame []byte) bool {
 		if class != replyMoved {
 			return false
 		}
+		// Only SSUBSCRIBE is answered MOVED on a push connection: it is
+		// the cluster's word, and the map learns from it either way.
 		slot, addr, ok := parseRedirect(e.msg, ps.addrText())
-		if !ok || slot != route {
+		if !ok {
 			return false
 		}
 		cl.moved(slot, addr)
-		return true
+		return slot == route || slot == next
 	case "sunsubscribe":
 		if hashSlot(msg.Channel) != route {
 			return false

@@ -2,6 +2,7 @@ package justredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -52,6 +53,12 @@ const txMaxAttempts = 32
 // refused MULTI would run on their own), the first WATCH round trip also
 // sends MULTI and DISCARD; a refusal there is returned before fn runs.
 //
+// In a cluster, a slot may move between calls: when WATCH, or a command
+// being queued, is answered MOVED (or ASK, TRYAGAIN, CLUSTERDOWN while the
+// slot moves), nothing ran, so Transaction starts again on a new connection
+// to the node the cluster named (after a pause, unless it was MOVED),
+// within the same 32 attempts.
+//
 // ctx, or WithTimeout when ctx has no deadline, bounds the whole
 // transaction, pauses and attempts included. A network error on the round
 // trip with EXEC matches ErrNotRetried: whether the transaction ran is
@@ -68,41 +75,77 @@ func (r *Redis) Transaction(ctx context.Context, fn func(c *Connection) ([][]any
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
 
-	// tx sends Transaction's own commands, in r's database even if fn
-	// switched c to another one; user is what fn gets.
-	tx, user := *c, *c
-	tx.call.db, tx.call.dbSet = r.call.db, true
-	user.inTx = true
+	probe := true
+	for attempt, waits := 1, 0; ; attempt++ {
+		// tx sends Transaction's own commands, in r's database even if fn
+		// switched c to another one; user is what fn gets.
+		tx, user := *c, *c
+		tx.call.db, tx.call.dbSet = r.call.db, true
+		user.inTx = true
 
-	for attempt := 1; ; attempt++ {
-		if err := tx.watch(ctx, keys, attempt == 1); err != nil {
-			return nil, err
+		class, err := tx.watch(ctx, keys, probe)
+		var replies []any
+		if err == nil {
+			probe = false
+			var cmds [][]any
+			if cmds, err = fn(&user); err != nil {
+				return nil, err
+			}
+			if err := checkQueued(cmds); err != nil {
+				return nil, err
+			}
+			replies, class, err = tx.exec(ctx, cmds)
 		}
-		cmds, err := fn(&user)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkQueued(cmds); err != nil {
-			return nil, err
-		}
-		replies, err := tx.exec(ctx, cmds)
-		if replies != nil || err != nil {
+		if class == replyFinal && (replies != nil || err != nil) {
 			return replies, err
 		}
 		if attempt == txMaxAttempts {
+			if err != nil {
+				return nil, err
+			}
 			return nil, fmt.Errorf("%w: EXEC aborted %d times in a row", ErrTxAborted, attempt)
 		}
-		if err := txPause(ctx, attempt); err != nil {
+		if class == replyFinal {
+			err = txPause(ctx, attempt)
+		} else if err = r.txRedirected(ctx, class, waits); err == nil {
+			// The slot map now names the node to go to: a new connection,
+			// which is probed again.
+			waits++
+			c.Close()
+			c, err = r.Connection(ctx, keys...)
+			probe = true
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
 }
 
+// txRedirected prepares another attempt of a Transaction that the cluster
+// refused, before anything ran, with the reply class: MOVED has updated
+// the slot map already (Connection.run); ASK, TRYAGAIN and CLUSTERDOWN
+// say the slot is moving, or the cluster is busy: wait for it.
+func (r *Redis) txRedirected(ctx context.Context, class replyClass, waits int) error {
+	if class == replyMoved && waits == 0 {
+		return nil // the map knows the new owner: go there at once
+	}
+	if cl, ok := r.p.router().(*cluster); ok && class == replyClusterDown {
+		cl.refreshSoon()
+	}
+	return sleep(ctx, backoff(waits))
+}
+
 // watch WATCHes keys. With probe it first makes sure MULTI is allowed (see
-// Transaction), in the same round trip.
-func (c *Connection) watch(ctx context.Context, keys []string, probe bool) error {
+// Transaction), in the same round trip. A refusal that proves the cluster
+// sent the call to the wrong node, or is busy, comes with its class: nothing
+// was watched, and the transaction may start again.
+func (c *Connection) watch(ctx context.Context, keys []string, probe bool) (replyClass, error) {
 	var cmds [][]any
 	if probe {
 		cmds = append(cmds, []any{"MULTI"}, []any{"DISCARD"})
@@ -116,48 +159,70 @@ func (c *Connection) watch(ctx context.Context, keys []string, probe bool) error
 		cmds = append(cmds, watch)
 	}
 	if len(cmds) == 0 {
-		return nil
+		return replyFinal, nil
 	}
 	vals, err := c.DoMulti(ctx, cmds...)
 	if err != nil {
-		return err
+		return replyFinal, err
 	}
 	for i, v := range vals {
 		if err, ok := v.(error); ok {
-			return fmt.Errorf("justredis: Transaction: %s refused, nothing was queued: %w", cmds[i][0], err)
+			return c.clusterClass(v), fmt.Errorf("justredis: Transaction: %s refused, nothing was queued: %w", cmds[i][0], err)
 		}
 	}
-	return nil
+	return replyFinal, nil
+}
+
+// clusterClass is classify's verdict on a refusal seen by a Transaction in
+// a cluster, where only the cluster says MOVED, ASK, TRYAGAIN or
+// CLUSTERDOWN to WATCH or to a command being queued (a script runs only
+// at EXEC). Elsewhere (WithMode(ModeStandalone) on a cluster node, say),
+// nothing follows redirections: the refusal is final.
+func (c *Connection) clusterClass(v any) replyClass {
+	if _, ok := c.d.p.router().(*cluster); !ok {
+		return replyFinal
+	}
+	class, _ := classify(v)
+	return class
 }
 
 // exec sends MULTI, cmds and EXEC in one round trip and returns EXEC's
 // replies; nil and no error when EXEC was aborted.
-func (c *Connection) exec(ctx context.Context, cmds [][]any) ([]any, error) {
+//
+// A command refused while being queued aborts the transaction, so that
+// nothing ran: when the cluster refused it, the class says so.
+func (c *Connection) exec(ctx context.Context, cmds [][]any) ([]any, replyClass, error) {
 	sent := make([][]any, 0, len(cmds)+2)
 	sent = append(sent, []any{"MULTI"})
 	sent = append(sent, cmds...)
 	sent = append(sent, []any{"EXEC"})
 	vals, err := c.DoMulti(ctx, sent...)
 	if err != nil {
-		return nil, notRetried(err)
+		return nil, replyFinal, notRetried(err)
 	}
 	if err, ok := vals[0].(error); ok {
 		// Only if MULTI became forbidden since the probe.
-		return nil, fmt.Errorf("justredis: Transaction: MULTI refused, so the commands may have run outside a transaction: %w", err)
+		return nil, replyFinal, fmt.Errorf("justredis: Transaction: MULTI refused, so the commands may have run outside a transaction: %w", err)
 	}
 	replies, aborted, err := execReplies(vals[len(vals)-1])
 	if err != nil {
+		var e *Error
+		execAbort := errors.As(err, &e) && e.Prefix() == "EXECABORT"
 		for i, v := range vals[1 : len(vals)-1] {
 			if qerr, ok := v.(error); ok {
-				return nil, fmt.Errorf("justredis: Transaction: command %d refused, so none ran: %w; %w", i, qerr, err)
+				class := replyFinal
+				if execAbort {
+					class = c.clusterClass(v)
+				}
+				return nil, class, fmt.Errorf("justredis: Transaction: command %d refused, so none ran: %w; %w", i, qerr, err)
 			}
 		}
-		return nil, fmt.Errorf("justredis: Transaction: EXEC: %w", err)
+		return nil, replyFinal, fmt.Errorf("justredis: Transaction: EXEC: %w", err)
 	}
 	if aborted {
-		return nil, nil
+		return nil, replyFinal, nil
 	}
-	return replies, nil
+	return replies, replyFinal, nil
 }
 
 // execReplies reads EXEC's reply, whatever the decoder: an array of
