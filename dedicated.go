@@ -121,6 +121,9 @@ func (c *Connection) observed(ctx context.Context, op string, cmds [][]any) (val
 }
 
 func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	if c.err != nil {
 		return nil, c.err
 	}

@@ -43,6 +43,9 @@ func New(opts ...Option) (*Redis, error) {
 
 // String describes the client without its credentials.
 func (r *Redis) String() string {
+	if r == nil || r.p == nil {
+		return "justredis.Redis{not made by New}"
+	}
 	if r.p.s.sentinel.master != "" {
 		return fmt.Sprintf("justredis.Redis{%s, db: %d}", r.p.s.sentinel.describe(), r.call.db)
 	}
@@ -64,6 +67,9 @@ func (r *Redis) Modify(opts ...CallOption) *Redis {
 // Close closes every connection of r and of all its copies. Calls in flight
 // and later calls fail with ErrClosed.
 func (r *Redis) Close() error {
+	if r == nil || r.p == nil {
+		return errNotNew
+	}
 	r.p.close()
 	return nil
 }
@@ -89,7 +95,7 @@ func (r *Redis) Close() error {
 // followed only once the cluster confirms them, and TRYAGAIN and
 // CLUSTERDOWN are returned as they are.
 func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
-	if err := r.usable(); err != nil {
+	if err := r.usable(ctx); err != nil {
 		return nil, err
 	}
 	if len(args) == 0 {
@@ -122,7 +128,7 @@ func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 // the error, which also stands at the indexes of the failed node's
 // commands, since commands to the other nodes did run.
 func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
-	if err := r.usable(); err != nil {
+	if err := r.usable(ctx); err != nil {
 		return nil, err
 	}
 	for i, args := range cmds {
@@ -278,7 +284,7 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 // cluster, keys choose the node: they must all hash to one slot. Close it
 // when done, which hands it back clean.
 func (r *Redis) Connection(ctx context.Context, keys ...string) (*Connection, error) {
-	if err := r.usable(); err != nil {
+	if err := r.usable(ctx); err != nil {
 		return nil, err
 	}
 	ctx, cancel := r.withTimeout(ctx)
@@ -301,7 +307,7 @@ func (r *Redis) Connection(ctx context.Context, keys ...string) (*Connection, er
 
 // Endpoints lists every server of the deployment once, with its role.
 func (r *Redis) Endpoints(ctx context.Context) ([]Endpoint, error) {
-	if err := r.usable(); err != nil {
+	if err := r.usable(ctx); err != nil {
 		return nil, err
 	}
 	return r.p.router().endpoints(ctx)
@@ -313,8 +319,16 @@ type Endpoint struct {
 	Role    string // "master", "replica" or "standalone"
 }
 
-// usable checks what every call checks first.
-func (r *Redis) usable() error {
+// usable checks what every call checks first: a Redis made by New, a
+// ctx, and the settings Modify was given. One comparison each, so that
+// the checks cost nothing on the path of every call.
+func (r *Redis) usable(ctx context.Context) error {
+	if r == nil || r.p == nil {
+		return errNotNew
+	}
+	if ctx == nil {
+		return errNilContext
+	}
 	if r.err != nil {
 		return r.err
 	}
