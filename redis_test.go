@@ -248,6 +248,9 @@ func TestRefusedCommands(t *testing.T) {
 		{[]any{"RESET"}, "shared"},
 		{[]any{"QUIT"}, "Close"},
 		{[]any{"CLIENT", "REPLY", "OFF"}, "CLIENT REPLY"},
+		{[]any{"SYNC"}, "replication handshake"},
+		{[]any{"psync", "?", -1}, "replication handshake"},
+		{[]any{"REPLCONF", "ACK", 0}, "replication handshake"},
 	} {
 		before := commandsProcessed(t)
 		_, err := r.Do(ctx, c.args...)
@@ -262,6 +265,12 @@ func TestRefusedCommands(t *testing.T) {
 	_, err = c.Do(ctx, "SUBSCRIBE", "x")
 	require.ErrorIs(t, err, justredis.ErrInvalidArgument)
 	require.Contains(t, err.Error(), "PushConnection")
+	// The replication handshake would never reply on a Connection either.
+	for _, args := range [][]any{{"SYNC"}, {"PSYNC", "?", -1}, {"REPLCONF", "listening-port", 1}} {
+		_, err = c.Do(ctx, args...)
+		require.ErrorIs(t, err, justredis.ErrInvalidArgument, "%v", args)
+		require.Contains(t, err.Error(), "replication handshake")
+	}
 	_, err = c.Do(ctx, "SELECT", 1)
 	require.NoError(t, err, "a dedicated connection may SELECT")
 }
