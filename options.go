@@ -336,6 +336,12 @@ func WithTLS(config *tls.Config) Option {
 // WithDatabase selects the logical database (SELECT) for calls. Each
 // database has connections of its own, so copies for different databases
 // never interfere. Redis Cluster has database 0 only.
+//
+// On a Connection, a copy made by Modify with WithDatabase switches the
+// server connection for its own calls (a SELECT sent in the same round
+// trip); the Connection and its other copies keep to its own database,
+// the one it was taken at or the one last SELECTed on it, and switch back
+// when they next run.
 func WithDatabase(db int) CallOption {
 	return callOption(func(c *callSettings) error {
 		if db < 0 {

@@ -299,7 +299,7 @@ func (r *Redis) Connection(ctx context.Context, keys ...string) (*Connection, er
 	if err != nil {
 		return nil, err
 	}
-	d := &dedicated{p: r.p, sv: sv, cn: cn, baseDB: r.call.db}
+	d := &dedicated{p: r.p, sv: sv, cn: cn, baseDB: r.call.db, ownDB: r.call.db}
 	call := r.call
 	call.dbSet = false
 	return &Connection{d: d, call: call}, nil

@@ -415,6 +415,53 @@ func TestConnectionModifyDatabase(t *testing.T) {
 	require.Equal(t, "three", v)
 }
 
+// A copy made with WithDatabase switches the Connection for its own calls
+// only: the Connection itself keeps running in its database, the one it
+// was taken at or the one its user last SELECTed.
+func TestConnectionModifyDatabaseLeavesOriginal(t *testing.T) {
+	r := newRedis(t, justredis.WithDatabase(1))
+	ctx := testCtx(t)
+	k := key(t, "k")
+	for db := 1; db <= 4; db++ {
+		_, err := r.Modify(justredis.WithDatabase(db)).Do(ctx, "SET", k, db)
+		require.NoError(t, err)
+	}
+	c, err := r.Connection(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	in := func(c *justredis.Connection) string {
+		t.Helper()
+		v, err := c.Do(ctx, "GET", k)
+		require.NoError(t, err)
+		return fmt.Sprint(v)
+	}
+	db2 := c.Modify(justredis.WithDatabase(2))
+
+	require.Equal(t, "2", in(db2))
+	require.Equal(t, "1", in(c), "the original runs in the database it was taken at")
+	require.Equal(t, "2", in(db2))
+	// Within one pipeline, too.
+	vals, err := c.DoMulti(ctx, []any{"GET", k}, []any{"CLIENT", "INFO"})
+	require.NoError(t, err)
+	require.Equal(t, "1", vals[0])
+	require.Contains(t, vals[1], " db=1 ")
+
+	// An explicit SELECT makes another database the Connection's own.
+	_, err = c.Do(ctx, "SELECT", 3)
+	require.NoError(t, err)
+	require.Equal(t, "3", in(c))
+	require.Equal(t, "2", in(db2))
+	require.Equal(t, "3", in(c), "back in the SELECTed database")
+	require.Equal(t, "4", in(c.Modify(justredis.WithDatabase(4))))
+	require.Equal(t, "3", in(c))
+
+	// Close restores the pool's database whatever happened.
+	require.NoError(t, c.Close())
+	v, err := r.Do(ctx, "GET", k)
+	require.NoError(t, err)
+	require.Equal(t, "1", v)
+}
+
 func TestUnixSocket(t *testing.T) {
 	r, err := justredis.New(justredis.WithAddress(server().UnixPath()))
 	require.NoError(t, err)
