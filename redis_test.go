@@ -765,6 +765,44 @@ func TestClosed(t *testing.T) {
 	require.NoError(t, r.Close(), "Close twice is fine")
 }
 
+// New checks addresses, so a URL or a host without a port fails there,
+// saying what is wrong, and not at the first call (nor as a socket path).
+func TestInvalidOptionsAddress(t *testing.T) {
+	for addr, want := range map[string]string{
+		"":                       "empty address",
+		"redis://localhost:6379": "FromURL",
+		"rediss://h:6380/0":      "FromURL",
+		"localhost":              "host:port",
+		"[::1]":                  "host:port",
+		"::1:6379":               "[v6]:port",
+		"host:99999":             "1 to 65535",
+		"host:0":                 "1 to 65535",
+		"host:-1":                "1 to 65535",
+		"host:redis":             "1 to 65535",
+		" localhost:6379":        "spaces",
+		"localhost:6379\n":       "control",
+	} {
+		_, err := justredis.New(justredis.WithAddress(addr))
+		require.ErrorIs(t, err, justredis.ErrInvalidArgument, "%q", addr)
+		require.Contains(t, err.Error(), want, "%q", addr)
+		_, err = justredis.New(justredis.WithAddresses("localhost:6379", addr))
+		require.ErrorIs(t, err, justredis.ErrInvalidArgument, "%q among others", addr)
+	}
+	for _, addr := range []string{"localhost:6379", "127.0.0.1:1", "[::1]:6379", "h:65535", "/run/redis.sock", "relative/redis.sock", "redis.sock"} {
+		r, err := justredis.New(justredis.WithAddress(addr))
+		require.NoError(t, err, "%q", addr)
+		r.Close()
+	}
+	// Still dialled as they were: a socket path and [v6]:port.
+	v, err := newRedisOf(t, server().UnixPath()).Do(testCtx(t), "PING")
+	require.NoError(t, err)
+	require.Equal(t, "PONG", v)
+	// [v6]:port reaches the dial: whatever it finds, it is no argument error.
+	_, err = newRedisOf(t, "[::1]:1", justredis.WithConnectRetry(0)).Do(testCtx(t), "PING")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, justredis.ErrInvalidArgument)
+}
+
 func TestInvalidOptions(t *testing.T) {
 	for _, opt := range []justredis.Option{
 		justredis.WithRESP(4),
