@@ -399,7 +399,11 @@ func WithDecoder(d Decoder) CallOption {
 
 // Masters, given to WithEndpoint, runs a command on every master at once.
 // The reply is a map[string]any from each master's address to its reply, or
-// to its *Error.
+// to its *Error. When the round trip to a master failed (network, closed,
+// context), its entry holds that error, and Do returns the map together
+// with an error: the first such failure, naming its address. A blocking
+// command (BLPOP, WAIT, ...) runs on a connection of its own per master,
+// as Do runs one. DoMulti has no fan-out: it routes as without Masters.
 const Masters = "masters"
 
 // WithEndpoint sends calls to one server, given by an address from

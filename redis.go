@@ -239,7 +239,14 @@ func (r *Redis) onEndpoint(ctx context.Context, cmds [][]any, multi bool) (any, 
 }
 
 // onMasters runs a command on every master at once. The command is
-// encoded once, here, so that Do's arguments never outlive its call.
+// encoded once, here, so that Do's arguments never outlive its call. A
+// blocking command (BLPOP, WAIT, ...) gets a connection of its own on each
+// master, as Do gives it one: on the shared connection it would stall
+// every call queued behind it, and one abandoned would wedge it.
+//
+// The map holds every master's reply or error; when a round trip failed
+// (network, closed, context), the first such error in the masters' order
+// is returned too, naming its address, as cluster DoMulti does.
 func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 	encoded, err := appendCommand(nil, args)
 	if err != nil {
@@ -249,24 +256,37 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	flush := false // SCRIPT FLUSH: the masters forget their scripts (scripts.go)
-	if t := r.p.cmds.Load(); t != nil {
-		cmd := t.lookup(args)
-		flush = cmd != nil && cmd.evalsha == scriptFlush
+	var cmd *command
+	if len(masters) > 0 {
+		// The table comes with the first handshake: make sure of it.
+		if cmd, err = r.p.command(ctx, masters[0], r.call.db, args); err != nil {
+			return nil, err
+		}
 	}
+	blocking, wait := r.p.blocking(cmd, args)
+	flush := cmd != nil && cmd.evalsha == scriptFlush // SCRIPT FLUSH: the masters forget their scripts (scripts.go)
 	out := make(map[string]any, len(masters))
+	failed := make([]error, len(masters))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, sv := range masters {
+	for i, sv := range masters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := r.p.doEncodedOn(ctx, sv, &r.call, encoded)
+			var v any
+			var err error
+			if blocking {
+				v, err = r.p.blockingOn(ctx, sv, &r.call, nil, encoded, wait)
+			} else {
+				v, err = r.p.doEncodedOn(ctx, sv, &r.call, encoded)
+			}
 			if err != nil {
-				v = err
 				if !isServerError(err) {
 					r.p.lost(sv)
+					err = atAddress(sv.addr, err)
+					failed[i] = err
 				}
+				v = err
 			} else if flush {
 				sv.scripts.clear()
 			}
@@ -276,7 +296,21 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 		}()
 	}
 	wg.Wait()
+	for _, err := range failed {
+		if err != nil {
+			return out, err
+		}
+	}
 	return out, nil
+}
+
+// atAddress makes sure err names addr, for an error that does not (a
+// context's, say) among the replies of several servers.
+func atAddress(addr string, err error) error {
+	if strings.Contains(err.Error(), addr) {
+		return err
+	}
+	return fmt.Errorf("justredis: %s: %w", addr, err)
 }
 
 // Connection returns a connection of its own, for transactions (WATCH,
