@@ -69,6 +69,9 @@ type dedicated struct {
 
 // String describes the connection without credentials.
 func (c *Connection) String() string {
+	if c.d == nil {
+		return "justredis.Connection{not made by Redis.Connection}"
+	}
 	return fmt.Sprintf("justredis.Connection{addr: %s}", c.d.sv.addr)
 }
 
@@ -113,6 +116,9 @@ func (c *Connection) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) 
 
 // observed is run, seen by the client's hooks when it has any.
 func (c *Connection) observed(ctx context.Context, op string, cmds [][]any) (vals []any, err error) {
+	if c.d == nil {
+		return nil, errNotConnection
+	}
 	hooks := c.d.p.s.hooks
 	if len(hooks) == 0 {
 		return c.run(ctx, cmds)
@@ -368,6 +374,9 @@ func (d *dedicated) learnQueued(v any) {
 // connection, and that call fails with ErrClosed.
 func (c *Connection) Close() error {
 	d := c.d
+	if d == nil {
+		return errNotConnection
+	}
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()

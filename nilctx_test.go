@@ -50,6 +50,13 @@ func TestBadInputNilContextAndZeroRedis(t *testing.T) {
 	require.ErrorIs(t, zero.Close(), justredis.ErrInvalidArgument)
 	require.NotEmpty(t, zero.String())
 	require.Empty(t, zero.Stats().Servers)
+	var zeroConn justredis.Connection
+	_, err := zeroConn.Do(context.Background(), "PING")
+	check("zero Connection.Do", "Redis.Connection", err)
+	_, err = zeroConn.DoMulti(context.Background(), []any{"PING"})
+	check("zero Connection.DoMulti", "Redis.Connection", err)
+	check("zero Connection.Close", "Redis.Connection", zeroConn.Close())
+	require.NotEmpty(t, zeroConn.String())
 
 	// The connections a working Redis hands out refuse a nil ctx too.
 	ctx := testCtx(t)
