@@ -53,14 +53,15 @@ func TestMastersBlockingOwnConnection(t *testing.T) {
 	require.Len(t, m, 1)
 	require.ErrorIs(t, m[s.Addr()].(error), context.Canceled)
 
-	// The abandoned BLPOP took its connection with it: a pushed element
-	// stays for the next reader, and the shared connection still works.
-	_, err = r.Do(ctx, "RPUSH", k, "x")
-	require.NoError(t, err)
+	// The abandoned BLPOP took its connection with it, once the server
+	// sees it closed: a pushed element then stays for the next reader,
+	// and the shared connection still works.
 	require.Eventually(t, func() bool {
 		info, err := s.Do("INFO", "clients")
 		return err == nil && strings.Contains(info, "blocked_clients:0")
-	}, 10*time.Second, 10*time.Millisecond)
+	}, 10*time.Second, 10*time.Millisecond, "the abandoned BLPOP still blocks")
+	_, err = r.Do(ctx, "RPUSH", k, "x")
+	require.NoError(t, err)
 	v, err = r.Do(ctx, "LLEN", k)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), v)
