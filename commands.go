@@ -263,7 +263,15 @@ var refused = map[string]refusal{
 	"readonly":     {shared: "use WithReplicaReads"},
 	"readwrite":    {shared: "use WithReplicaReads"},
 	"asking":       {shared: "the client follows ASK redirections itself"},
+	// The replication handshake: the server answers with its data set, or
+	// with nothing (REPLCONF ACK), and then treats the connection as a
+	// replica's, so no reply would ever come back to the call.
+	"sync":     {shared: replicationOnly, dedicated: replicationOnly},
+	"psync":    {shared: replicationOnly, dedicated: replicationOnly},
+	"replconf": {shared: replicationOnly, dedicated: replicationOnly},
 }
+
+const replicationOnly = "it is the replication handshake, for replicas only: the server would stream its data set, not reply"
 
 // refusedSubcommands are refused by their first two words (all CLIENT's:
 // see checkAllowed).

@@ -39,6 +39,12 @@ type dedicated struct {
 	sv     *server
 	cn     *conn
 	baseDB int // the database it was taken at, restored by Close
+	// ownDB is the Connection's own database: the one its calls without
+	// WithDatabase run in. It starts at baseDB and follows the user's
+	// explicit SELECTs; a copy made with WithDatabase switches the
+	// server connection for its calls only, and the next call without
+	// one switches back. Guarded by turn.
+	ownDB int
 
 	// turn is held by the call under way, and by Close while it cleans
 	// up: calls run one at a time. It guards inMulti, watching and
@@ -63,6 +69,9 @@ type dedicated struct {
 
 // String describes the connection without credentials.
 func (c *Connection) String() string {
+	if c.d == nil {
+		return "justredis.Connection{not made by Redis.Connection}"
+	}
 	return fmt.Sprintf("justredis.Connection{addr: %s}", c.d.sv.addr)
 }
 
@@ -107,11 +116,14 @@ func (c *Connection) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) 
 
 // observed is run, seen by the client's hooks when it has any.
 func (c *Connection) observed(ctx context.Context, op string, cmds [][]any) (vals []any, err error) {
+	if c.d == nil {
+		return nil, errNotConnection
+	}
 	hooks := c.d.p.s.hooks
 	if len(hooks) == 0 {
 		return c.run(ctx, cmds)
 	}
-	call := newCall(hooks, op, c.d.cn.db, cmds)
+	call := newCall(hooks, op, c.call.db, cmds)
 	hooked(ctx, hooks, call, func(ctx context.Context, trace *callTrace) error {
 		trace.served(c.d.sv.addr)
 		vals, err = c.run(ctx, cmds)
@@ -121,6 +133,9 @@ func (c *Connection) observed(ctx context.Context, op string, cmds [][]any) (val
 }
 
 func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -151,12 +166,22 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 	}
 	defer d.end()
 	sent := cmds
-	switchDB := c.call.dbSet && c.call.db != d.cn.db
-	if switchDB {
-		if d.inMulti {
+	// A copy made with WithDatabase runs in its database; any other runs
+	// in the Connection's own, switching back after such a copy. Inside
+	// MULTI the latter runs where the transaction is: a SELECT there
+	// would only be queued.
+	db, switchDB := c.call.db, false
+	if !c.call.dbSet {
+		db = d.ownDB
+	}
+	if db != d.cn.db {
+		if d.inMulti && c.call.dbSet {
 			return nil, invalidArg("WithDatabase: cannot switch databases inside MULTI")
 		}
-		sent = append([][]any{{"SELECT", c.call.db}}, cmds...)
+		switchDB = !d.inMulti
+	}
+	if switchDB {
+		sent = append([][]any{{"SELECT", db}}, cmds...)
 	}
 	blocking, script := false, false
 	var wait blockWait
@@ -198,6 +223,9 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 			// Nobody will read what the server sends once it unblocks.
 			d.cn.close()
 		}
+		if switchDB {
+			d.cn.db = -1 // the SELECT may have run: the next call sends it again
+		}
 		return nil, notRetried(err) // a Connection never sends anything twice
 	}
 	offset := 0
@@ -205,7 +233,7 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		if e, ok := vals[0].(*Error); ok {
 			return nil, e
 		}
-		d.cn.db = c.call.db
+		d.cn.db = db
 		vals = vals[1:]
 		offset = 1
 	}
@@ -314,7 +342,8 @@ func (d *dedicated) observe(args []any, v any, use *scriptUse) (noScript bool) {
 			return
 		}
 		if db, ok := argInt(args[1]); ok {
-			d.cn.db = int(db)
+			// The user chose it: it is the Connection's own from now on.
+			d.cn.db, d.ownDB = int(db), int(db)
 		} else {
 			d.unknown = true
 		}
@@ -352,6 +381,9 @@ func (d *dedicated) learnQueued(v any) {
 // connection, and that call fails with ErrClosed.
 func (c *Connection) Close() error {
 	d := c.d
+	if d == nil {
+		return errNotConnection
+	}
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()

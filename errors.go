@@ -75,6 +75,14 @@ func (e *argError) Is(target error) bool { return target == ErrInvalidArgument }
 
 func invalidArg(msg string) error { return &argError{msg} }
 
+// errNotNew and errNilContext are made once, so that checking for them
+// costs a call nothing.
+var (
+	errNotNew        = invalidArg("the Redis was not made by New: use New (or FromURL)")
+	errNotConnection = invalidArg("the Connection was not made by Redis.Connection: use it")
+	errNilContext    = invalidArg("nil context: pass context.Background() or a context of your own")
+)
+
 // protocolError describes a malformed reply. It matches ErrProtocol.
 type protocolError struct{ msg string }
 

@@ -5,7 +5,13 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+
+	"github.com/justredis/justredis/socket"
 )
 
 // Mode says whether the client treats its servers as a Redis Cluster.
@@ -126,13 +132,40 @@ func WithAddresses(addrs ...string) Option {
 			return invalidArg("WithAddresses: no address given")
 		}
 		for _, a := range addrs {
-			if a == "" {
-				return invalidArg("WithAddresses: empty address")
+			if err := checkAddress(a); err != nil {
+				return err
 			}
 		}
 		s.addrs = append([]string(nil), addrs...)
 		return nil
 	})
+}
+
+// checkAddress refuses, in New, an address no dial could use, which would
+// otherwise fail only at the first call, or worse be taken for a unix
+// socket path (anything with a slash is one; see socket.IsUnix).
+func checkAddress(a string) error {
+	bad := func(why string) error {
+		return invalidArg(fmt.Sprintf("WithAddresses: address %q %s", a, why))
+	}
+	switch {
+	case a == "":
+		return invalidArg("WithAddresses: empty address")
+	case strings.Contains(a, "://"):
+		return bad("is a URL: use FromURL for URLs; WithAddress takes host:port or a socket path")
+	case strings.TrimSpace(a) != a || strings.ContainsFunc(a, unicode.IsControl):
+		return bad("has spaces or control characters around or in it")
+	case socket.IsUnix(a):
+		return nil
+	}
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return bad(`is not host:port ("[v6]:port" for IPv6) nor a socket path`)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return bad("has no valid port: want a number from 1 to 65535")
+	}
+	return nil
 }
 
 // WithAuth sets the credentials sent at connect time (HELLO AUTH, or AUTH
@@ -336,6 +369,12 @@ func WithTLS(config *tls.Config) Option {
 // WithDatabase selects the logical database (SELECT) for calls. Each
 // database has connections of its own, so copies for different databases
 // never interfere. Redis Cluster has database 0 only.
+//
+// On a Connection, a copy made by Modify with WithDatabase switches the
+// server connection for its own calls (a SELECT sent in the same round
+// trip); the Connection and its other copies keep to its own database,
+// the one it was taken at or the one last SELECTed on it, and switch back
+// when they next run.
 func WithDatabase(db int) CallOption {
 	return callOption(func(c *callSettings) error {
 		if db < 0 {
@@ -360,7 +399,11 @@ func WithDecoder(d Decoder) CallOption {
 
 // Masters, given to WithEndpoint, runs a command on every master at once.
 // The reply is a map[string]any from each master's address to its reply, or
-// to its *Error.
+// to its *Error. When the round trip to a master failed (network, closed,
+// context), its entry holds that error, and Do returns the map together
+// with an error: the first such failure, naming its address. A blocking
+// command (BLPOP, WAIT, ...) runs on a connection of its own per master,
+// as Do runs one. DoMulti has no fan-out: it routes as without Masters.
 const Masters = "masters"
 
 // WithEndpoint sends calls to one server, given by an address from

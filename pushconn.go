@@ -89,7 +89,7 @@ type PushConnection struct {
 // choose the node (they must hash to one slot). The connection is made
 // before it returns, so a server that cannot be reached is an error here.
 func (r *Redis) PushConnection(ctx context.Context, keys ...string) (*PushConnection, error) {
-	if err := r.usable(); err != nil {
+	if err := r.usable(ctx); err != nil {
 		return nil, err
 	}
 	ctx, cancel := r.withTimeout(ctx)
@@ -165,6 +165,9 @@ func (p *PushConnection) Modify(opts ...CallOption) *PushConnection {
 // command takes effect when the connection is back. PING is not
 // remembered: it then fails with the network error.
 func (p *PushConnection) Do(ctx context.Context, args ...any) error {
+	if ctx == nil {
+		return errNilContext
+	}
 	if p.err != nil {
 		return p.err
 	}
@@ -194,6 +197,9 @@ func (p *PushConnection) Do(ctx context.Context, args ...any) error {
 // After Close, and after the Redis it came from is closed, NextMessage
 // returns ErrClosed, even while it waits.
 func (p *PushConnection) NextMessage(ctx context.Context) (Message, error) {
+	if ctx == nil {
+		return Message{}, errNilContext
+	}
 	if p.err != nil {
 		return Message{}, p.err
 	}

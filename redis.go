@@ -43,6 +43,9 @@ func New(opts ...Option) (*Redis, error) {
 
 // String describes the client without its credentials.
 func (r *Redis) String() string {
+	if r == nil || r.p == nil {
+		return "justredis.Redis{not made by New}"
+	}
 	if r.p.s.sentinel.master != "" {
 		return fmt.Sprintf("justredis.Redis{%s, db: %d}", r.p.s.sentinel.describe(), r.call.db)
 	}
@@ -64,6 +67,9 @@ func (r *Redis) Modify(opts ...CallOption) *Redis {
 // Close closes every connection of r and of all its copies. Calls in flight
 // and later calls fail with ErrClosed.
 func (r *Redis) Close() error {
+	if r == nil || r.p == nil {
+		return errNotNew
+	}
 	r.p.close()
 	return nil
 }
@@ -89,7 +95,7 @@ func (r *Redis) Close() error {
 // followed only once the cluster confirms them, and TRYAGAIN and
 // CLUSTERDOWN are returned as they are.
 func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
-	if err := r.usable(); err != nil {
+	if err := r.usable(ctx); err != nil {
 		return nil, err
 	}
 	if len(args) == 0 {
@@ -122,7 +128,7 @@ func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 // the error, which also stands at the indexes of the failed node's
 // commands, since commands to the other nodes did run.
 func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
-	if err := r.usable(); err != nil {
+	if err := r.usable(ctx); err != nil {
 		return nil, err
 	}
 	for i, args := range cmds {
@@ -233,7 +239,14 @@ func (r *Redis) onEndpoint(ctx context.Context, cmds [][]any, multi bool) (any, 
 }
 
 // onMasters runs a command on every master at once. The command is
-// encoded once, here, so that Do's arguments never outlive its call.
+// encoded once, here, so that Do's arguments never outlive its call. A
+// blocking command (BLPOP, WAIT, ...) gets a connection of its own on each
+// master, as Do gives it one: on the shared connection it would stall
+// every call queued behind it, and one abandoned would wedge it.
+//
+// The map holds every master's reply or error; when a round trip failed
+// (network, closed, context), the first such error in the masters' order
+// is returned too, naming its address, as cluster DoMulti does.
 func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 	encoded, err := appendCommand(nil, args)
 	if err != nil {
@@ -243,24 +256,37 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	flush := false // SCRIPT FLUSH: the masters forget their scripts (scripts.go)
-	if t := r.p.cmds.Load(); t != nil {
-		cmd := t.lookup(args)
-		flush = cmd != nil && cmd.evalsha == scriptFlush
+	var cmd *command
+	if len(masters) > 0 {
+		// The table comes with the first handshake: make sure of it.
+		if cmd, err = r.p.command(ctx, masters[0], r.call.db, args); err != nil {
+			return nil, err
+		}
 	}
+	blocking, wait := r.p.blocking(cmd, args)
+	flush := cmd != nil && cmd.evalsha == scriptFlush // SCRIPT FLUSH: the masters forget their scripts (scripts.go)
 	out := make(map[string]any, len(masters))
+	failed := make([]error, len(masters))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, sv := range masters {
+	for i, sv := range masters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := r.p.doEncodedOn(ctx, sv, &r.call, encoded)
+			var v any
+			var err error
+			if blocking {
+				v, err = r.p.blockingOn(ctx, sv, &r.call, nil, encoded, wait)
+			} else {
+				v, err = r.p.doEncodedOn(ctx, sv, &r.call, encoded)
+			}
 			if err != nil {
-				v = err
 				if !isServerError(err) {
 					r.p.lost(sv)
+					err = atAddress(sv.addr, err)
+					failed[i] = err
 				}
+				v = err
 			} else if flush {
 				sv.scripts.clear()
 			}
@@ -270,7 +296,21 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 		}()
 	}
 	wg.Wait()
+	for _, err := range failed {
+		if err != nil {
+			return out, err
+		}
+	}
 	return out, nil
+}
+
+// atAddress makes sure err names addr, for an error that does not (a
+// context's, say) among the replies of several servers.
+func atAddress(addr string, err error) error {
+	if strings.Contains(err.Error(), addr) {
+		return err
+	}
+	return fmt.Errorf("justredis: %s: %w", addr, err)
 }
 
 // Connection returns a connection of its own, for transactions (WATCH,
@@ -278,7 +318,7 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 // cluster, keys choose the node: they must all hash to one slot. Close it
 // when done, which hands it back clean.
 func (r *Redis) Connection(ctx context.Context, keys ...string) (*Connection, error) {
-	if err := r.usable(); err != nil {
+	if err := r.usable(ctx); err != nil {
 		return nil, err
 	}
 	ctx, cancel := r.withTimeout(ctx)
@@ -293,7 +333,7 @@ func (r *Redis) Connection(ctx context.Context, keys ...string) (*Connection, er
 	if err != nil {
 		return nil, err
 	}
-	d := &dedicated{p: r.p, sv: sv, cn: cn, baseDB: r.call.db}
+	d := &dedicated{p: r.p, sv: sv, cn: cn, baseDB: r.call.db, ownDB: r.call.db}
 	call := r.call
 	call.dbSet = false
 	return &Connection{d: d, call: call}, nil
@@ -301,7 +341,7 @@ func (r *Redis) Connection(ctx context.Context, keys ...string) (*Connection, er
 
 // Endpoints lists every server of the deployment once, with its role.
 func (r *Redis) Endpoints(ctx context.Context) ([]Endpoint, error) {
-	if err := r.usable(); err != nil {
+	if err := r.usable(ctx); err != nil {
 		return nil, err
 	}
 	return r.p.router().endpoints(ctx)
@@ -313,8 +353,16 @@ type Endpoint struct {
 	Role    string // "master", "replica" or "standalone"
 }
 
-// usable checks what every call checks first.
-func (r *Redis) usable() error {
+// usable checks what every call checks first: a Redis made by New, a
+// ctx, and the settings Modify was given. One comparison each, so that
+// the checks cost nothing on the path of every call.
+func (r *Redis) usable(ctx context.Context) error {
+	if r == nil || r.p == nil {
+		return errNotNew
+	}
+	if ctx == nil {
+		return errNilContext
+	}
 	if r.err != nil {
 		return r.err
 	}

@@ -248,6 +248,9 @@ func TestRefusedCommands(t *testing.T) {
 		{[]any{"RESET"}, "shared"},
 		{[]any{"QUIT"}, "Close"},
 		{[]any{"CLIENT", "REPLY", "OFF"}, "CLIENT REPLY"},
+		{[]any{"SYNC"}, "replication handshake"},
+		{[]any{"psync", "?", -1}, "replication handshake"},
+		{[]any{"REPLCONF", "ACK", 0}, "replication handshake"},
 	} {
 		before := commandsProcessed(t)
 		_, err := r.Do(ctx, c.args...)
@@ -262,6 +265,12 @@ func TestRefusedCommands(t *testing.T) {
 	_, err = c.Do(ctx, "SUBSCRIBE", "x")
 	require.ErrorIs(t, err, justredis.ErrInvalidArgument)
 	require.Contains(t, err.Error(), "PushConnection")
+	// The replication handshake would never reply on a Connection either.
+	for _, args := range [][]any{{"SYNC"}, {"PSYNC", "?", -1}, {"REPLCONF", "listening-port", 1}} {
+		_, err = c.Do(ctx, args...)
+		require.ErrorIs(t, err, justredis.ErrInvalidArgument, "%v", args)
+		require.Contains(t, err.Error(), "replication handshake")
+	}
 	_, err = c.Do(ctx, "SELECT", 1)
 	require.NoError(t, err, "a dedicated connection may SELECT")
 }
@@ -404,6 +413,53 @@ func TestConnectionModifyDatabase(t *testing.T) {
 	v, err := r.Modify(justredis.WithDatabase(3)).Do(ctx, "GET", k)
 	require.NoError(t, err)
 	require.Equal(t, "three", v)
+}
+
+// A copy made with WithDatabase switches the Connection for its own calls
+// only: the Connection itself keeps running in its database, the one it
+// was taken at or the one its user last SELECTed.
+func TestConnectionModifyDatabaseLeavesOriginal(t *testing.T) {
+	r := newRedis(t, justredis.WithDatabase(1))
+	ctx := testCtx(t)
+	k := key(t, "k")
+	for db := 1; db <= 4; db++ {
+		_, err := r.Modify(justredis.WithDatabase(db)).Do(ctx, "SET", k, db)
+		require.NoError(t, err)
+	}
+	c, err := r.Connection(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	in := func(c *justredis.Connection) string {
+		t.Helper()
+		v, err := c.Do(ctx, "GET", k)
+		require.NoError(t, err)
+		return fmt.Sprint(v)
+	}
+	db2 := c.Modify(justredis.WithDatabase(2))
+
+	require.Equal(t, "2", in(db2))
+	require.Equal(t, "1", in(c), "the original runs in the database it was taken at")
+	require.Equal(t, "2", in(db2))
+	// Within one pipeline, too.
+	vals, err := c.DoMulti(ctx, []any{"GET", k}, []any{"CLIENT", "INFO"})
+	require.NoError(t, err)
+	require.Equal(t, "1", vals[0])
+	require.Contains(t, vals[1], " db=1 ")
+
+	// An explicit SELECT makes another database the Connection's own.
+	_, err = c.Do(ctx, "SELECT", 3)
+	require.NoError(t, err)
+	require.Equal(t, "3", in(c))
+	require.Equal(t, "2", in(db2))
+	require.Equal(t, "3", in(c), "back in the SELECTed database")
+	require.Equal(t, "4", in(c.Modify(justredis.WithDatabase(4))))
+	require.Equal(t, "3", in(c))
+
+	// Close restores the pool's database whatever happened.
+	require.NoError(t, c.Close())
+	v, err := r.Do(ctx, "GET", k)
+	require.NoError(t, err)
+	require.Equal(t, "1", v)
 }
 
 func TestUnixSocket(t *testing.T) {
@@ -707,6 +763,44 @@ func TestClosed(t *testing.T) {
 	_, err = r.Connection(ctx)
 	require.ErrorIs(t, err, justredis.ErrClosed)
 	require.NoError(t, r.Close(), "Close twice is fine")
+}
+
+// New checks addresses, so a URL or a host without a port fails there,
+// saying what is wrong, and not at the first call (nor as a socket path).
+func TestInvalidOptionsAddress(t *testing.T) {
+	for addr, want := range map[string]string{
+		"":                       "empty address",
+		"redis://localhost:6379": "FromURL",
+		"rediss://h:6380/0":      "FromURL",
+		"localhost":              "host:port",
+		"[::1]":                  "host:port",
+		"::1:6379":               "[v6]:port",
+		"host:99999":             "1 to 65535",
+		"host:0":                 "1 to 65535",
+		"host:-1":                "1 to 65535",
+		"host:redis":             "1 to 65535",
+		" localhost:6379":        "spaces",
+		"localhost:6379\n":       "control",
+	} {
+		_, err := justredis.New(justredis.WithAddress(addr))
+		require.ErrorIs(t, err, justredis.ErrInvalidArgument, "%q", addr)
+		require.Contains(t, err.Error(), want, "%q", addr)
+		_, err = justredis.New(justredis.WithAddresses("localhost:6379", addr))
+		require.ErrorIs(t, err, justredis.ErrInvalidArgument, "%q among others", addr)
+	}
+	for _, addr := range []string{"localhost:6379", "127.0.0.1:1", "[::1]:6379", "h:65535", "/run/redis.sock", "relative/redis.sock", "redis.sock"} {
+		r, err := justredis.New(justredis.WithAddress(addr))
+		require.NoError(t, err, "%q", addr)
+		r.Close()
+	}
+	// Still dialled as they were: a socket path and [v6]:port.
+	v, err := newRedisOf(t, server().UnixPath()).Do(testCtx(t), "PING")
+	require.NoError(t, err)
+	require.Equal(t, "PONG", v)
+	// [v6]:port reaches the dial: whatever it finds, it is no argument error.
+	_, err = newRedisOf(t, "[::1]:1", justredis.WithConnectRetry(0)).Do(testCtx(t), "PING")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, justredis.ErrInvalidArgument)
 }
 
 func TestInvalidOptions(t *testing.T) {

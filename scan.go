@@ -36,6 +36,10 @@ import (
 func (r *Redis) Scan(ctx context.Context, args ...any) iter.Seq2[string, error] {
 	args = slices.Clone(args) // the iterator may run long after the caller's slice changed
 	return func(yield func(string, error) bool) {
+		if err := r.usable(ctx); err != nil {
+			yield("", err)
+			return
+		}
 		name, at, err := cursorPosition(args)
 		if err != nil {
 			yield("", err)

@@ -157,6 +157,12 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 // caller gives up, the connection is closed at once, so the server never
 // hands it data (a popped list element, say) that nobody would read.
 func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, args []any, wait blockWait) (any, error) {
+	return p.blockingOn(ctx, sv, cs, [][]any{args}, nil, wait)
+}
+
+// blockingOn is doBlocking for one command given either as args (cmds)
+// or already encoded (encoded, with cmds nil), as Masters sends it.
+func (p *pool) blockingOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any, encoded []byte, wait blockWait) (any, error) {
 	cs.trace.served(sv.addr)
 	cn, err := sv.dedicatedConn(ctx, cs.db)
 	if err != nil {
@@ -164,7 +170,7 @@ func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, arg
 	}
 	sv.counters.blocking.Add(1) // counted once it has its connection
 	defer sv.counters.blocking.Add(-1)
-	v, err := cn.roundTripBlocking(ctx, [][]any{args}, nil, cs.decoder, nil, wait)
+	v, err := cn.roundTripBlocking(ctx, cmds, encoded, cs.decoder, nil, wait)
 	if err != nil {
 		sv.drop(cn)
 		return nil, notRetried(err)

@@ -62,6 +62,9 @@ type serverCounters struct {
 // the first call and after Close included.
 func (r *Redis) Stats() Stats {
 	var st Stats
+	if r == nil || r.p == nil {
+		return st // not made by New: nothing to count
+	}
 	r.p.mu.Lock()
 	servers := make([]*server, 0, len(r.p.servers))
 	for _, sv := range r.p.servers {

@@ -64,6 +64,9 @@ const txMaxAttempts = 32
 // trip with EXEC matches ErrNotRetried: whether the transaction ran is
 // unknown, and it is not tried again.
 func (r *Redis) Transaction(ctx context.Context, fn func(c *Connection) ([][]any, error), keys ...string) ([]any, error) {
+	if err := r.usable(ctx); err != nil {
+		return nil, err
+	}
 	if fn == nil {
 		return nil, invalidArg("Transaction: nil fn")
 	}
