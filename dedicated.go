@@ -83,7 +83,7 @@ func (c *Connection) GoString() string { return c.String() }
 // before each call that needs it.
 func (c *Connection) Modify(opts ...CallOption) *Connection {
 	m := *c
-	m.call, m.err = modified(m.call, m.err, opts)
+	m.call, m.err = modifiedBound(m.call, m.err, opts, "Connection")
 	return &m
 }
 

@@ -195,3 +195,26 @@ func TestArgumentOverMaxBulkLength(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "OK", v)
 }
+
+// WithEndpoint means nothing on a connection bound to its server: it is
+// refused rather than silently ignored.
+func TestModifyBoundConnectionRefusesEndpoint(t *testing.T) {
+	r := newRedis(t)
+	ctx := testCtx(t)
+	c, err := r.Connection(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Modify(justredis.WithEndpoint("127.0.0.1:1")).Do(ctx, "PING")
+	require.ErrorIs(t, err, justredis.ErrInvalidArgument)
+	require.Contains(t, err.Error(), "Redis.Modify")
+	_, err = c.Modify(justredis.WithEndpoint(justredis.Masters)).Do(ctx, "PING")
+	require.ErrorIs(t, err, justredis.ErrInvalidArgument)
+	v, err := c.Modify(justredis.WithDatabase(1)).Do(ctx, "PING")
+	require.NoError(t, err, "other settings still apply")
+	require.Equal(t, "PONG", v)
+
+	p, err := r.PushConnection(ctx)
+	require.NoError(t, err)
+	defer p.Close()
+	require.ErrorIs(t, p.Modify(justredis.WithEndpoint("127.0.0.1:1")).Do(ctx, "PING"), justredis.ErrInvalidArgument)
+}

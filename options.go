@@ -456,6 +456,19 @@ func modified(cs callSettings, err error, opts []CallOption) (callSettings, erro
 	return cs, err
 }
 
+// modifiedBound is modified for a connection bound to its server
+// (Connection, PushConnection), where WithEndpoint could only be ignored:
+// it is refused instead, so that a call never runs elsewhere than its
+// caller asked without a word.
+func modifiedBound(cs callSettings, err error, opts []CallOption, what string) (callSettings, error) {
+	endpoint := cs.endpoint
+	cs, err = modified(cs, err, opts)
+	if cs.endpoint != endpoint && err == nil {
+		err = invalidArg(fmt.Sprintf("WithEndpoint on a %s, which is bound to its server: use Redis.Modify", what))
+	}
+	return cs, err
+}
+
 // WithReplicaReads lets a cluster's replicas serve read-only commands
 // (those the server flags "readonly", such as GET, MGET, HGETALL), taken in
 // turn among the replicas of the shard that owns the key, on connections

@@ -145,7 +145,7 @@ func (p *PushConnection) GoString() string { return p.String() }
 // PushConnection.
 func (p *PushConnection) Modify(opts ...CallOption) *PushConnection {
 	m := *p
-	m.call, m.err = modified(m.call, m.err, opts)
+	m.call, m.err = modifiedBound(m.call, m.err, opts, "PushConnection")
 	return &m
 }
 
