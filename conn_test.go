@@ -161,3 +161,25 @@ func TestConnDropsPushes(t *testing.T) {
 	peer.send(t, ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n$1\r\nv\r\n")
 	require.Equal(t, "v", <-got)
 }
+
+// TestConnParkDeadlineIsNoLimit: the deadline a connection without a
+// socket timeout keeps armed, so that a timer is pending while it parks, is
+// not a limit: a reply slower than it, arriving in pieces, still comes.
+func TestConnParkDeadlineIsNoLimit(t *testing.T) {
+	cn, peer := newPipeConn(t)
+	cn.park = 10 * time.Millisecond
+	got := make(chan any, 1)
+	go func() {
+		v, err := cn.roundTrip(pipeCtx(t), [][]any{{"GET", "k"}}, StringDecoder, nil)
+		if err != nil {
+			v = err
+		}
+		got <- v
+	}()
+	peer.command(t)
+	time.Sleep(5 * cn.park)
+	peer.send(t, "$5\r\nva")
+	time.Sleep(5 * cn.park)
+	peer.send(t, "lue\r\n")
+	require.Equal(t, "value", <-got)
+}
