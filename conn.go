@@ -67,16 +67,22 @@ type conn struct {
 	err     error  // why the connection broke; it is then useless
 
 	// Owned by whoever holds the reading role.
-	rbuf         []byte
-	rstart       int // start of the frame being read
-	rend         int // end of the bytes read so far
-	scan         frameScanner
-	rd           Reader
-	lastFrame    int           // length of the frame returned last, dropped on the next read
-	smallFrames  int           // frames read since the last large one
-	timedOut     bool          // the read deadline needs setting again
-	readDeadline time.Time     // when the reply being read is overdue; zero: never
-	park         time.Duration // parkDeadline, or less in tests
+	rbuf      []byte
+	rstart    int // start of the frame being read
+	rend      int // end of the bytes read so far
+	scan      frameScanner
+	rd        Reader
+	lastFrame int // length of the frame returned last, dropped on the next read
+	// A frame that outgrows rbuf gets a buffer of its own, which its
+	// reply's values then share instead of copying (see makeRoom): growing
+	// says rbuf is such a buffer, for the frame being read; lent, that it
+	// holds the frame returned last and must not be written again; small
+	// keeps the usual buffer meanwhile.
+	growing, lent bool
+	small         []byte
+	timedOut      bool          // the read deadline needs setting again
+	park          time.Duration // parkDeadline, or less in tests
+	readDeadline  time.Time     // when the reply being read is overdue; zero: never
 
 	// alwaysRead is set on a connection that a goroutine of its own reads
 	// for as long as it lives (see readAlways); onPush, set before, is
@@ -87,10 +93,10 @@ type conn struct {
 
 const (
 	readBufSize = 16 << 10
-	// A reader buffer grown past this by large replies is given back after
-	// shrinkAfter small ones.
-	keepReadBuf = 1 << 20
-	shrinkAfter = 1000
+	// A frame's own buffer grows to the length a string's prefix announces,
+	// but never by more than this past the bytes received: a prefix is a
+	// claim, not bytes, and a hostile one must not reserve 512 MiB.
+	maxReserve = 1 << 20
 	// A write buffer grown past this by a large command is dropped after
 	// its write, not kept as the spare.
 	keepWriteBuf = 1 << 20
@@ -327,8 +333,7 @@ func (cn *conn) checkIdle() error {
 	// of a user's own CLIENT TRACKING, say) are dropped, as the reader drops
 	// them; anything else answers nothing. Under TLS what waited may have
 	// been records that carry no data.
-	cn.rstart += cn.lastFrame
-	cn.lastFrame = 0
+	cn.nextFrame()
 	cn.makeRoom()
 	// The bytes are there already, so the read does not wait; the deadline
 	// only ends the wait for TLS records that held no data. (One already
@@ -522,6 +527,13 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 			if len(c.vals) > 1 {
 				cn.rd.arena = &c.arena
 			}
+			cn.rd.share = 0
+			if cn.lent {
+				// The frame's buffer is the reply's: a string that is at
+				// least half of it shares it, so that a value kept never
+				// holds more than twice its size.
+				cn.rd.share = (len(frame) + 1) / 2
+			}
 			v, err := decodeReply(&cn.rd, frame, c.decoder)
 			if errors.Is(err, ErrProtocol) {
 				// Well framed but malformed: nothing else it sends can be
@@ -588,8 +600,7 @@ func (cn *conn) unsolicited() bool {
 // readFrame returns the next complete reply, which stays valid until the
 // next call.
 func (cn *conn) readFrame(ctx context.Context) ([]byte, error) {
-	cn.rstart += cn.lastFrame
-	cn.lastFrame = 0
+	cn.nextFrame()
 	for {
 		n, err := cn.scan.scan(cn.rbuf[cn.rstart:cn.rend])
 		if err != nil {
@@ -599,11 +610,7 @@ func (cn *conn) readFrame(ctx context.Context) ([]byte, error) {
 			frame := cn.rbuf[cn.rstart : cn.rstart+n]
 			cn.scan.reset()
 			cn.lastFrame = n
-			if n > keepReadBuf/2 {
-				cn.smallFrames = 0
-			} else {
-				cn.smallFrames++
-			}
+			cn.lent, cn.growing = cn.growing, false
 			return frame, nil
 		}
 		cn.makeRoom()
@@ -629,17 +636,35 @@ func (cn *conn) readFrame(ctx context.Context) ([]byte, error) {
 	}
 }
 
+// nextFrame drops the frame returned last. A buffer lent to that frame's
+// values is left to them: the bytes that followed the frame move to the
+// small buffer.
+func (cn *conn) nextFrame() {
+	cn.rstart += cn.lastFrame
+	cn.lastFrame = 0
+	if !cn.lent {
+		return
+	}
+	cn.lent = false
+	rest := cn.rbuf[cn.rstart:cn.rend]
+	if len(rest) <= len(cn.small) {
+		cn.rbuf, cn.small = cn.small, nil
+	} else {
+		// More followed than the small buffer holds: a large frame too,
+		// which gets a buffer of its own in turn.
+		cn.rbuf = make([]byte, 2*len(rest))
+		cn.growing = true
+	}
+	cn.rend = copy(cn.rbuf, rest)
+	cn.rstart = 0
+}
+
 // makeRoom makes space at the end of the read buffer: it moves the
-// unfinished frame to the front, grows the buffer when the frame fills it,
-// and gives back a buffer that a past large reply grew.
+// unfinished frame to the front, or gives a frame that fills the buffer
+// one of its own.
 func (cn *conn) makeRoom() {
 	if cn.rstart == cn.rend {
 		cn.rstart, cn.rend = 0, 0
-		// Give a grown buffer back only once large replies have stopped
-		// coming, or every large GET would grow it again.
-		if len(cn.rbuf) > keepReadBuf && cn.smallFrames > shrinkAfter {
-			cn.rbuf = make([]byte, readBufSize)
-		}
 		return
 	}
 	if cn.rend < len(cn.rbuf) {
@@ -652,9 +677,21 @@ func (cn *conn) makeRoom() {
 			return
 		}
 	}
-	// Grow only as far as the bytes already received warrant.
-	grown := make([]byte, 2*len(cn.rbuf))
+	// Reading a large reply into a buffer that is then copied out would
+	// touch every byte twice, and keep a large buffer for the next reply
+	// that may never come. Instead the frame gets a buffer of its own, read
+	// into directly, which is lent to its values once complete (see
+	// nextFrame). It grows as bytes arrive, straight to the end of the
+	// string they belong to when its length is known.
+	size := 2 * len(cn.rbuf)
+	if want := cn.scan.want; want > len(cn.rbuf) {
+		size = min(want, cn.rend+maxReserve)
+	}
+	grown := make([]byte, size)
 	copy(grown, cn.rbuf[:cn.rend])
+	if !cn.growing {
+		cn.small, cn.growing = cn.rbuf, true
+	}
 	cn.rbuf = grown
 }
 
@@ -667,9 +704,8 @@ func (cn *conn) trim() {
 	if cn.reading || cn.writing || !cn.queue.empty() {
 		return // in use after all: its buffers are not ours to touch
 	}
-	if len(cn.rbuf) > readBufSize && cn.rstart+cn.lastFrame == cn.rend {
-		cn.rbuf = make([]byte, readBufSize)
-		cn.rstart, cn.rend, cn.lastFrame, cn.smallFrames = 0, 0, 0, 0
+	if cn.lent {
+		cn.nextFrame() // the frame returned last is decoded already
 	}
 	if cap(cn.wbuf) > readBufSize {
 		cn.wbuf = nil

@@ -68,6 +68,9 @@ type Reader struct {
 	arena *[]byte
 	// secret is hidden in the error replies decoded (see redact.go).
 	secret string
+	// share, when above 0, is the length from which strings are not
+	// copied but share buf, which nobody writes again.
+	share int
 }
 
 // newError is the *Error for an error reply's text, with the password
@@ -83,6 +86,9 @@ const (
 
 // copyBytes returns a copy of b that the decoded value may keep.
 func (r *Reader) copyBytes(b []byte) []byte {
+	if r.share > 0 && len(b) >= r.share {
+		return b[:len(b):len(b)]
+	}
 	if r.arena == nil || len(b) > arenaMax || len(b) == 0 {
 		return bytes.Clone(b)
 	}
@@ -100,6 +106,9 @@ func (r *Reader) copyBytes(b []byte) []byte {
 
 // copyString returns b as a string the decoded value may keep.
 func (r *Reader) copyString(b []byte) string {
+	if r.share > 0 && len(b) >= r.share {
+		return unsafe.String(&b[0], len(b))
+	}
 	if r.arena == nil || len(b) > arenaMax || len(b) == 0 {
 		return string(b)
 	}
@@ -402,7 +411,7 @@ func decodeRaw(r *Reader) (RawValue, error) {
 			v.Attrs = append(attrs, v.Attrs...) // the value may have had one too
 		}
 	default:
-		v.Data = bytes.Clone(t.Data)
+		v.Data = r.copyBytes(t.Data)
 	}
 	return v, nil
 }

@@ -99,7 +99,10 @@ func (k Kind) String() string {
 // simple (no I/O, no partial values) and lets a read that times out resume
 // later without losing its place.
 type frameScanner struct {
-	pos      int         // next byte to scan, from the frame's start
+	pos int // next byte to scan, from the frame's start
+	// want is how long the frame is known to be at least, from the length
+	// of a string body still arriving; 0 when nothing is known beyond pos.
+	want     int
 	open     []openAggr  // aggregates whose elements are still arriving
 	chunking bool        // inside a streamed string ($?), between chunks
 	prefix   [8]openAggr // backing store for open, to avoid allocating
@@ -112,7 +115,7 @@ type openAggr struct {
 
 // reset prepares the scanner for the next frame.
 func (s *frameScanner) reset() {
-	s.pos = 0
+	s.pos, s.want = 0, 0
 	s.open = s.prefix[:0]
 	s.chunking = false
 }
@@ -151,6 +154,7 @@ func (s *frameScanner) scan(buf []byte) (int, error) {
 			}
 			end, err := bodyEnd(buf, next, n)
 			if err != nil || end == 0 {
+				s.want = next + int(n) + 2
 				return 0, err
 			}
 			s.pos = end
@@ -175,6 +179,7 @@ func (s *frameScanner) scan(buf []byte) (int, error) {
 			}
 			end, err := bodyEnd(buf, next, n)
 			if err != nil || end == 0 {
+				s.want = next + int(n) + 2
 				return 0, err
 			}
 			s.pos = end
