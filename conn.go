@@ -80,9 +80,13 @@ type conn struct {
 	// keeps the usual buffer meanwhile.
 	growing, lent bool
 	small         []byte
-	timedOut      bool          // the read deadline needs setting again
-	park          time.Duration // parkDeadline, or less in tests
-	readDeadline  time.Time     // when the reply being read is overdue; zero: never
+	// borrowed says rbuf is the memory of the call whose reply it is
+	// being read into (BytesInto), which must be given back before that
+	// caller leaves (see unborrow).
+	borrowed     bool
+	timedOut     bool          // the read deadline needs setting again
+	park         time.Duration // parkDeadline, or less in tests
+	readDeadline time.Time     // when the reply being read is overdue; zero: never
 
 	// alwaysRead is set on a connection that a goroutine of its own reads
 	// for as long as it lives (see readAlways); onPush, set before, is
@@ -143,6 +147,10 @@ const (
 	pending callState = iota
 	finished
 	abandoned // the caller left; the reply is read and dropped
+	// decoding: the one reply is in and being decoded, maybe into memory
+	// of the caller's (BytesInto), so the caller may not leave until it is
+	// done, which takes no I/O.
+	decoding
 )
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
@@ -334,7 +342,7 @@ func (cn *conn) checkIdle() error {
 	// them; anything else answers nothing. Under TLS what waited may have
 	// been records that carry no data.
 	cn.nextFrame()
-	cn.makeRoom()
+	cn.makeRoom(nil)
 	// The bytes are there already, so the read does not wait; the deadline
 	// only ends the wait for TLS records that held no data. (One already
 	// past would fail the read before it looks.)
@@ -484,10 +492,11 @@ func (cn *conn) flush(ctx context.Context) {
 // whether it gave up on mine because ctx ended.
 func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 	for {
-		frame, err := cn.readFrame(ctx)
+		frame, err := cn.readFrame(ctx, mine)
 		if err != nil {
 			if isTimeout(err) {
 				if mine != nil && ctx.Err() != nil && cn.abandon(mine) {
+					cn.unborrow()
 					go cn.read(context.Background(), nil) // replies are still owed
 					return true
 				}
@@ -516,6 +525,9 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 		state := pending
 		if c != nil {
 			state = c.state
+			if state == pending && len(c.vals) == 1 {
+				c.state = decoding
+			}
 		}
 		cn.mu.Unlock()
 		if c == nil {
@@ -598,8 +610,8 @@ func (cn *conn) unsolicited() bool {
 }
 
 // readFrame returns the next complete reply, which stays valid until the
-// next call.
-func (cn *conn) readFrame(ctx context.Context) ([]byte, error) {
+// next call. mine is the call of the reader, if it has one.
+func (cn *conn) readFrame(ctx context.Context, mine *call) ([]byte, error) {
 	cn.nextFrame()
 	for {
 		n, err := cn.scan.scan(cn.rbuf[cn.rstart:cn.rend])
@@ -610,10 +622,10 @@ func (cn *conn) readFrame(ctx context.Context) ([]byte, error) {
 			frame := cn.rbuf[cn.rstart : cn.rstart+n]
 			cn.scan.reset()
 			cn.lastFrame = n
-			cn.lent, cn.growing = cn.growing, false
+			cn.lent, cn.growing, cn.borrowed = cn.growing, false, false
 			return frame, nil
 		}
-		cn.makeRoom()
+		cn.makeRoom(mine)
 		if cn.interrupted.Swap(false) || cn.timedOut || cn.socketTimeout > 0 {
 			cn.readDeadline = cn.replyDeadline()
 			armed := cn.readDeadline
@@ -661,8 +673,8 @@ func (cn *conn) nextFrame() {
 
 // makeRoom makes space at the end of the read buffer: it moves the
 // unfinished frame to the front, or gives a frame that fills the buffer
-// one of its own.
-func (cn *conn) makeRoom() {
+// one of its own, which may be memory of mine's (see memoryOf).
+func (cn *conn) makeRoom(mine *call) {
 	if cn.rstart == cn.rend {
 		cn.rstart, cn.rend = 0, 0
 		return
@@ -687,12 +699,52 @@ func (cn *conn) makeRoom() {
 	if want := cn.scan.want; want > len(cn.rbuf) {
 		size = min(want, cn.rend+maxReserve)
 	}
-	grown := make([]byte, size)
+	grown := cn.memoryOf(mine)
+	cn.borrowed = grown != nil
+	if grown == nil {
+		grown = make([]byte, size)
+	}
 	copy(grown, cn.rbuf[:cn.rend])
 	if !cn.growing {
 		cn.small, cn.growing = cn.rbuf, true
 	}
 	cn.rbuf = grown
+}
+
+// memoryOf returns the memory a BytesInto caller offers for its reply, to
+// read the frame now filling the buffer straight into: only when the
+// frame is a bulk string of known length, mine's one reply, and mine is
+// the reader, so that nobody writes into its memory once it has left
+// (see unborrow). Else it returns nil.
+func (cn *conn) memoryOf(mine *call) []byte {
+	if mine == nil || len(mine.vals) != 1 || Kind(cn.rbuf[0]) != KindBulk || len(cn.scan.open) > 0 || cn.scan.chunking {
+		return nil
+	}
+	d, ok := mine.decoder.(bytesInto)
+	want := cn.scan.want
+	if !ok || want <= len(cn.rbuf) || cap(*d.buf) < want {
+		return nil
+	}
+	cn.mu.Lock()
+	head := cn.queue.peek()
+	cn.mu.Unlock()
+	if head != mine {
+		return nil // an earlier call's reply
+	}
+	return (*d.buf)[:want]
+}
+
+// unborrow moves the frame being read into memory of the reader's own
+// call to memory of the connection's, for a reader whose caller is
+// about to leave: that memory is the caller's alone again once it has.
+func (cn *conn) unborrow() {
+	if !cn.borrowed {
+		return
+	}
+	cn.borrowed = false
+	own := make([]byte, min(len(cn.rbuf), cn.rend+maxReserve))
+	copy(own, cn.rbuf[:cn.rend])
+	cn.rbuf = own
 }
 
 // trim gives back the buffers that large commands or replies grew, for a
@@ -849,7 +901,7 @@ func (cn *conn) readPush(idle time.Duration) ([]byte, error) {
 		deadline = time.Now().Add(idle)
 	}
 	cn.nc.SetReadDeadline(deadline)
-	return cn.readFrame(context.Background())
+	return cn.readFrame(context.Background(), nil)
 }
 
 // writePush writes buf within ctx and timeout (0: none), for a push

@@ -2,6 +2,7 @@ package justredis
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,20 @@ func (p *pipePeer) send(t *testing.T, s string) {
 	t.Helper()
 	_, err := p.nc.Write([]byte(s))
 	require.NoError(t, err)
+}
+
+// goGet sends GET key on cn from a goroutine of its own, which gives the
+// reply, or the error, on the channel returned.
+func goGet(t *testing.T, cn *conn, ctx context.Context, key string, d Decoder) <-chan any {
+	got := make(chan any, 1)
+	go func() {
+		v, err := cn.roundTrip(ctx, [][]any{{"GET", key}}, d, nil)
+		if err != nil {
+			v = err
+		}
+		got <- v
+	}()
+	return got
 }
 
 func pipeCtx(t *testing.T) context.Context {
@@ -149,14 +164,7 @@ func TestConnBrokenPeerFailsEveryCall(t *testing.T) {
 // reply on a connection that is not in push mode.
 func TestConnDropsPushes(t *testing.T) {
 	cn, peer := newPipeConn(t)
-	got := make(chan any, 1)
-	go func() {
-		v, err := cn.roundTrip(pipeCtx(t), [][]any{{"GET", "k"}}, StringDecoder, nil)
-		if err != nil {
-			v = err
-		}
-		got <- v
-	}()
+	got := goGet(t, cn, pipeCtx(t), "k", StringDecoder)
 	peer.command(t)
 	peer.send(t, ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n$1\r\nv\r\n")
 	require.Equal(t, "v", <-got)
@@ -168,18 +176,86 @@ func TestConnDropsPushes(t *testing.T) {
 func TestConnParkDeadlineIsNoLimit(t *testing.T) {
 	cn, peer := newPipeConn(t)
 	cn.park = 10 * time.Millisecond
-	got := make(chan any, 1)
-	go func() {
-		v, err := cn.roundTrip(pipeCtx(t), [][]any{{"GET", "k"}}, StringDecoder, nil)
-		if err != nil {
-			v = err
-		}
-		got <- v
-	}()
+	got := goGet(t, cn, pipeCtx(t), "k", StringDecoder)
 	peer.command(t)
 	time.Sleep(5 * cn.park)
 	peer.send(t, "$5\r\nva")
 	time.Sleep(5 * cn.park)
 	peer.send(t, "lue\r\n")
 	require.Equal(t, "value", <-got)
+}
+
+// A caller reading its reply straight into its own memory (BytesInto) that
+// gives up halfway leaves with the memory its own again: the rest of the
+// reply is read elsewhere, while the caller overwrites its memory, and the
+// next call gets its own reply.
+func TestConnBytesIntoCallerLeavesMidReply(t *testing.T) {
+	cn, peer := newPipeConn(t)
+	const size = 1 << 20
+	buf := make([]byte, 0, size+64)
+	ctx, cancel := context.WithCancel(pipeCtx(t))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cn.roundTrip(ctx, [][]any{{"GET", "big"}}, BytesInto(&buf), nil)
+		errc <- err
+	}()
+	peer.command(t)
+	body := bytes.Repeat([]byte("b"), size)
+	peer.send(t, fmt.Sprintf("$%d\r\n", size)+string(body[:200<<10]))
+	cancel()
+	err := <-errc
+	require.ErrorIs(t, err, context.Canceled)
+	for i := range buf[:cap(buf)] {
+		buf[:cap(buf)][i] = 'X'
+	}
+	rest := make(chan struct{})
+	go func() {
+		peer.send(t, string(body[200<<10:])+"\r\n")
+		close(rest)
+	}()
+	got := goGet(t, cn, pipeCtx(t), "k", StringDecoder)
+	peer.command(t)
+	<-rest
+	peer.send(t, "$5\r\nvalue\r\n")
+	v := <-got
+	if err, ok := v.(error); ok {
+		t.Fatal(err)
+	}
+	require.Equal(t, "value", v)
+}
+
+type blockingDecoder struct{ started, release chan struct{} }
+
+func (d blockingDecoder) Decode(r *Reader) (any, error) {
+	close(d.started)
+	<-d.release
+	return decodeValue(r, false)
+}
+
+// A caller whose context ends while another goroutine decodes its reply
+// waits for the decoding, which may write into memory of the caller's
+// (BytesInto), before it leaves.
+func TestConnCallerWaitsForItsDecode(t *testing.T) {
+	cn, peer := newPipeConn(t)
+	a := make(chan any, 1)
+	go func() {
+		v, _ := cn.roundTrip(pipeCtx(t), [][]any{{"GET", "a"}}, StringDecoder, nil)
+		a <- v
+	}()
+	peer.command(t)
+	d := blockingDecoder{make(chan struct{}), make(chan struct{})}
+	ctx, cancel := context.WithCancel(pipeCtx(t))
+	b := goGet(t, cn, ctx, "b", d)
+	peer.command(t)
+	peer.send(t, "$1\r\na\r\n$1\r\nb\r\n")
+	require.Equal(t, "a", <-a)
+	<-d.started
+	cancel()
+	select {
+	case v := <-b:
+		t.Fatalf("the caller left while its reply was being decoded: %v", v)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(d.release)
+	require.Equal(t, "b", <-b)
 }

@@ -266,6 +266,57 @@ type bytesDecoder struct{}
 
 func (bytesDecoder) Decode(r *Reader) (any, error) { return decodeValue(r, true) }
 
+// BytesInto returns a Decoder that decodes as BytesDecoder, except that a
+// bulk string reply is put in *buf's memory, which is replaced by larger
+// memory when the reply does not fit: a program that reads large values
+// again and again allocates nothing once *buf has grown to the largest.
+// A reply too large for the connection's read buffer is read from the
+// socket straight into *buf when the caller is the one reading its
+// connection, as a caller alone on it is; otherwise it is copied there.
+//
+// The value returned lies in *buf's memory, not necessarily at its start,
+// and the next call decoded into buf overwrites it. So a Redis with this
+// decoder is for one goroutine, one call at a time:
+//
+//	var buf []byte
+//	big := r.Modify(justredis.WithDecoder(justredis.BytesInto(&buf)))
+//	v, err := big.Do(ctx, "GET", "image") // v is valid until the next call through big
+//
+// With DoMulti, whose replies cannot all lie in one buffer, it decodes as
+// BytesDecoder.
+func BytesInto(buf *[]byte) Decoder { return bytesInto{buf} }
+
+type bytesInto struct{ buf *[]byte }
+
+func (d bytesInto) Decode(r *Reader) (any, error) {
+	if r.arena != nil { // one of several replies
+		return decodeValue(r, true)
+	}
+	start := r.pos
+	t, err := r.Next()
+	if err != nil {
+		return nil, err
+	}
+	if t.Kind != KindBulk {
+		r.pos = start
+		return decodeValue(r, true)
+	}
+	if r.share > 0 && len(t.Data) >= r.share {
+		// The reply was read into memory of its own, which the next
+		// reply may be read into in turn: *buf, or memory that becomes
+		// *buf. Only the frame's own bytes: the connection may still have
+		// bytes of later replies after them.
+		if cap(*d.buf) == 0 || &(*d.buf)[:1][0] != &r.buf[0] {
+			*d.buf = r.buf[:len(r.buf):len(r.buf)]
+		}
+		return t.Data[:len(t.Data):len(t.Data)], nil
+	}
+	if cap(*d.buf) < len(t.Data) {
+		*d.buf = make([]byte, len(t.Data))
+	}
+	return append((*d.buf)[:0], t.Data...), nil
+}
+
 // decodeValue implements StringDecoder and BytesDecoder, which differ only
 // in what a bulk string becomes.
 func decodeValue(r *Reader, asBytes bool) (any, error) {

@@ -33,11 +33,7 @@ func TestLargeRepliesKeepTheirBytes(t *testing.T) {
 	}
 	for _, resp := range []int{2, 3} {
 		t.Run(fmt.Sprintf("RESP%d", resp), func(t *testing.T) {
-			r, err := New(WithAddress(s.Addr()), WithRESP(resp))
-			require.NoError(t, err)
-			defer r.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
+			r, ctx := largeClient(t, s, WithRESP(resp))
 			for _, k := range keys {
 				_, err := r.Do(ctx, "SET", k, want[k.(string)])
 				require.NoError(t, err)
@@ -118,13 +114,9 @@ func TestLargeRepliesKeepTheirBytes(t *testing.T) {
 // And a shared connection does not keep a large buffer once it is over.
 func TestLargeReplyAllocatesItsSize(t *testing.T) {
 	s := redistest.Start(t, redistest.Options{})
-	r, err := New(WithAddress(s.Addr()))
-	require.NoError(t, err)
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	r, ctx := largeClient(t, s)
 	const size = 1<<20 + 1
-	_, err = r.Do(ctx, "SET", "big", bytes.Repeat([]byte("x"), size))
+	_, err := r.Do(ctx, "SET", "big", bytes.Repeat([]byte("x"), size))
 	require.NoError(t, err)
 	rb := r.Modify(WithDecoder(BytesDecoder))
 	_, err = rb.Do(ctx, "GET", "big") // connected, command table loaded
@@ -147,6 +139,18 @@ func TestLargeReplyAllocatesItsSize(t *testing.T) {
 	for _, sc := range m {
 		require.LessOrEqual(t, len(sc.rbuf), readBufSize, "read buffer kept after a large reply")
 	}
+}
+
+// largeClient is a client of s for the large-reply tests, and a context
+// that bounds them.
+func largeClient(t *testing.T, s *redistest.Server, opts ...Option) (*Redis, context.Context) {
+	t.Helper()
+	r, err := New(append([]Option{WithAddress(s.Addr())}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return r, ctx
 }
 
 // largeElems is an array reply's elements, whatever the decoder.

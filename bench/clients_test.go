@@ -104,10 +104,13 @@ var errNotOK = errors.New("SET did not reply OK")
 
 // justredis: defaults (justredis.New(justredis.WithAddress(addr))): it
 // pipelines concurrent calls over its few shared connections by itself. The
-// explicit pipeline is DoMulti; the 1 MiB GET uses WithDecoder(BytesDecoder).
+// explicit pipeline is DoMulti; the 1 MiB GET uses
+// WithDecoder(BytesInto(&buf)), which reuses buf's memory as radix reuses
+// the caller's buffer (GetBytes is called by one goroutine at a time).
 type justredisClient struct {
 	r     *justredis.Redis
 	bytes *justredis.Redis
+	buf   []byte
 }
 
 func newJustredis(t target) (client, error) {
@@ -121,7 +124,9 @@ func newJustredis(t target) (client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &justredisClient{r: r, bytes: r.Modify(justredis.WithDecoder(justredis.BytesDecoder))}, nil
+	c := &justredisClient{r: r}
+	c.bytes = r.Modify(justredis.WithDecoder(justredis.BytesInto(&c.buf)))
+	return c, nil
 }
 
 func (c *justredisClient) Set(ctx context.Context, key, val string) error {
