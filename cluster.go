@@ -410,10 +410,14 @@ func (cl *cluster) commands(ctx context.Context, cs *callSettings, cmds [][]any)
 	out := make([]*clusterCmd, len(cmds))
 	ends := make([]int, len(cmds))
 	var buf []byte
+	var cmd *command
 	for i, args := range cmds {
-		var cmd *command
 		if t != nil {
-			cmd = t.lookup(args)
+			var prev []any
+			if i > 0 {
+				prev = cmds[i-1]
+			}
+			cmd = t.lookupNext(args, prev, cmd)
 		}
 		var err error
 		if buf, err = appendCommand(buf, args); err == nil {

@@ -198,6 +198,29 @@ func (t commandTable) lookup(args []any) *command {
 	return c
 }
 
+// lookupNext is lookup for the commands of a batch in turn, given the one
+// before (prev, nil for the first) and what it was (prevCmd): a batch
+// mostly repeats one command, and looking its name up again would hash it
+// once more. Only a command without subcommands is reused, since what the
+// others are depends on their second argument.
+func (t commandTable) lookupNext(args, prev []any, prevCmd *command) *command {
+	if prevCmd != nil && prevCmd.subcommands == nil && !strings.Contains(prevCmd.name, "|") && sameName(args, prev) {
+		return prevCmd
+	}
+	return t.lookup(args)
+}
+
+// sameName reports whether args names the command prev names, spelled the
+// same, for a batch to skip what it did for prev already.
+func sameName(args, prev []any) bool {
+	if prev == nil {
+		return false
+	}
+	a, ok := args[0].(string)
+	b, ok2 := prev[0].(string)
+	return ok && ok2 && a == b
+}
+
 // lowerName writes a command name in lower case into buf, without
 // allocating for names that fit. An argument longer than any command or
 // subcommand name is no name, and is not copied: the second argument of a
@@ -316,6 +339,16 @@ func changesState(args []any) bool {
 // checkAllowed refuses, before anything is sent, a command that must go
 // through another API.
 func checkAllowed(args []any, dedicated bool) error {
+	return checkAllowedNext(args, nil, dedicated)
+}
+
+// checkAllowedNext is checkAllowed for the commands of a batch in turn,
+// given the one before (prev, nil for the first), which passed: the same
+// name passes again, but for CLIENT, whose subcommand decides.
+func checkAllowedNext(args, prev []any, dedicated bool) error {
+	if sameName(args, prev) && !strings.EqualFold(args[0].(string), "client") {
+		return nil
+	}
 	var buf [48]byte
 	name, ok := lowerName(buf[:0], args[0])
 	if !ok {

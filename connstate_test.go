@@ -100,6 +100,10 @@ func TestRefusedStateCommands(t *testing.T) {
 		require.Contains(t, err.Error(), c.use)
 		_, err = r.DoMulti(ctx, []any{"PING"}, c.args)
 		require.ErrorIs(t, err, justredis.ErrInvalidArgument, "%v", c.args)
+		// After an allowed command of the same name, which a batch does
+		// not check again.
+		_, err = r.DoMulti(ctx, []any{c.args[0], "GETNAME"}, c.args)
+		require.ErrorIs(t, err, justredis.ErrInvalidArgument, "%v", c.args)
 		require.Equal(t, int64(1), commandsProcessed(t)-before, "%v was sent", c.args)
 	}
 	// Reading a connection's state is no change.

@@ -145,7 +145,11 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		}
 	}
 	for i, args := range cmds {
-		if err := checkAllowed(args, true); err != nil {
+		var prev []any
+		if i > 0 {
+			prev = cmds[i-1]
+		}
+		if err := checkAllowedNext(args, prev, true); err != nil {
 			if len(cmds) > 1 {
 				err = fmt.Errorf("command %d: %w", i, err)
 			}

@@ -131,13 +131,15 @@ func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 	if err := r.usable(ctx); err != nil {
 		return nil, err
 	}
+	var prev []any
 	for i, args := range cmds {
 		if len(args) == 0 {
 			return nil, invalidArg(fmt.Sprintf("command %d is empty", i))
 		}
-		if err := checkAllowed(args, false); err != nil {
+		if err := checkAllowedNext(args, prev, false); err != nil {
 			return nil, fmt.Errorf("command %d: %w", i, err)
 		}
+		prev = args
 	}
 	if len(cmds) == 0 {
 		return []any{}, nil

@@ -185,9 +185,12 @@ func (p *pool) blockingOn(ctx context.Context, sv *server, cs *callSettings, cmd
 func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any) ([]any, error) {
 	readonly, blocking, script := true, false, false
 	var wait blockWait
-	for _, args := range cmds {
-		cmd, err := p.command(ctx, sv, cs.db, args)
-		if err != nil {
+	var cmd *command
+	for i, args := range cmds {
+		var err error
+		if t := p.cmds.Load(); t != nil && i > 0 {
+			cmd = t.lookupNext(args, cmds[i-1], cmd)
+		} else if cmd, err = p.command(ctx, sv, cs.db, args); err != nil {
 			return nil, err
 		}
 		readonly = readonly && cmd.repeatable()
