@@ -48,6 +48,14 @@ func (h *health) admit(ctx context.Context, sv *server) (try bool, err error) {
 			continue
 		}
 		wait := time.Until(h.retryAt)
+		if err := ctx.Err(); err != nil {
+			// A caller that gave up must not take the try: its connect
+			// would fail at once, say nothing of the server, and leave
+			// the next caller to try again, so that a crowd of them
+			// would count as many dials.
+			h.mu.Unlock()
+			return false, sv.waitEnded(err, "waiting to reconnect")
+		}
 		if wait <= 0 {
 			h.trying = make(chan struct{})
 			h.mu.Unlock()
