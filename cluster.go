@@ -106,12 +106,10 @@ func (c *cluster) lost(*server) { c.refreshSoon() }
 // of the shard's replicas, taken in turn, when it has any.
 func (c *cluster) pick(slot int, replica bool) *server {
 	m := c.slots.Load()
-	i := uint16(0)
-	if slot >= 0 {
-		i = m.owner[slot]
-	} else {
-		i = m.owner[0]
+	if slot < 0 {
+		return m.anyMaster()
 	}
+	i := m.owner[slot]
 	if i == 0 {
 		// Nobody serves it as far as we know: any master redirects us.
 		return m.anyMaster()

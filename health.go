@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,8 @@ type health struct {
 	// passedOver is set when another seed answered first while this one
 	// was still being tried (see firstAnswer): tried last next time.
 	passedOver bool
+	// down mirrors failures > 0, for routing to look at without the lock.
+	down atomic.Bool
 }
 
 // admit lets a caller connect to sv. It returns at once while connects
@@ -117,6 +120,7 @@ func (h *health) tried(try bool, failed, err error) {
 	switch {
 	case err == nil:
 		h.failures, h.lastErr, h.passedOver = 0, nil, false
+		h.down.Store(false)
 	case failed == nil || errors.Is(err, ErrClosed):
 	default:
 		if h.failures == 0 {
@@ -125,8 +129,12 @@ func (h *health) tried(try bool, failed, err error) {
 		h.failures++
 		h.retryAt = time.Now().Add(backoff(h.failures - 1))
 		h.lastErr = failed
+		h.down.Store(true)
 	}
 }
+
+// isDown reports, without the lock, whether the last connect failed.
+func (h *health) isDown() bool { return h.down.Load() }
 
 // failing reports whether the last connect failed, or the server was
 // passed over for another seed that answered first.
