@@ -13,8 +13,9 @@ import (
 // failed, the next is made no sooner than a backoff later, growing with
 // each failure in a row (retry.go's backoff, up to a second), and by one
 // caller for all: the others wait for its outcome, or fail at once when
-// their context would end before the next try. So a server that is down
-// gets a few connects a second from a whole client, not one per call.
+// their context would end before the next try, or at once when their
+// router sees no point in waiting (notDue). So a server that is down gets
+// a few connects a second from a whole client, not one per call.
 type health struct {
 	mu       sync.Mutex
 	failures int       // connects failed in a row
@@ -65,7 +66,8 @@ func (h *health) admit(ctx context.Context, sv *server) (try bool, err error) {
 			return true, nil
 		}
 		if dl, ok := ctx.Deadline(); ok && dl.Before(h.retryAt) {
-			err := &downError{addr: sv.addr, failures: h.failures, since: h.since, next: wait, last: h.lastErr}
+			err := h.downErrorLocked(sv, fmt.Sprintf("not tried: the next connect is due in %v, after this call's deadline",
+				wait.Round(time.Millisecond)))
 			h.mu.Unlock()
 			return false, err
 		}
@@ -136,6 +138,41 @@ func (h *health) tried(try bool, failed, err error) {
 // isDown reports, without the lock, whether the last connect failed.
 func (h *health) isDown() bool { return h.down.Load() }
 
+// notDue returns the error of a call that gives up on sv instead of
+// waiting for its next connect, for the reason why: nil when sv is not
+// known to be down, or when its next connect is due, which the caller is
+// then to make, through admit, for all.
+func (h *health) notDue(sv *server, why string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.failures == 0:
+		return nil
+	case h.trying != nil:
+		return h.downErrorLocked(sv, "not tried while another call connects: "+why)
+	}
+	wait := time.Until(h.retryAt)
+	if wait <= 0 {
+		return nil
+	}
+	return h.downErrorLocked(sv, fmt.Sprintf("not tried before its next connect, due in %v: %s", wait.Round(time.Millisecond), why))
+}
+
+// downError returns the error of a call that gives up on sv, known to be
+// down, for the reason why; nil when sv is not known to be down.
+func (h *health) downError(sv *server, why string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failures == 0 {
+		return nil
+	}
+	return h.downErrorLocked(sv, why)
+}
+
+func (h *health) downErrorLocked(sv *server, why string) *downError {
+	return &downError{addr: sv.addr, failures: h.failures, since: h.since, why: why, last: h.lastErr}
+}
+
 // failing reports whether the last connect failed, or the server was
 // passed over for another seed that answered first.
 func (h *health) failing() bool {
@@ -151,19 +188,20 @@ func (h *health) passOver() {
 	h.mu.Unlock()
 }
 
-// downError is the error of a call that did not even try a server known
-// to be down, because its context would end before the next try.
+// downError is the error of a call that gave up on a server known to be
+// down: its context would end before the next try, or its router saw no
+// point in waiting (why says which).
 type downError struct {
 	addr     string
 	failures int
 	since    time.Time
-	next     time.Duration // until the next try
+	why      string // why the call gave up
 	last     error
 }
 
 func (e *downError) Error() string {
-	return fmt.Sprintf("justredis: %s: not tried: %d connects in a row failed since %s, the next is due in %v, after this call's deadline; the last error: %v",
-		e.addr, e.failures, e.since.Format(time.TimeOnly), e.next.Round(time.Millisecond), e.last)
+	return fmt.Sprintf("justredis: %s is down (%d failed connects in a row since %s): %s; the last error: %v",
+		e.addr, e.failures, e.since.Format(time.TimeOnly), e.why, e.last)
 }
 
 func (e *downError) Unwrap() error { return e.last }
