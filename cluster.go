@@ -106,12 +106,10 @@ func (c *cluster) lost(*server) { c.refreshSoon() }
 // of the shard's replicas, taken in turn, when it has any.
 func (c *cluster) pick(slot int, replica bool) *server {
 	m := c.slots.Load()
-	i := uint16(0)
-	if slot >= 0 {
-		i = m.owner[slot]
-	} else {
-		i = m.owner[0]
+	if slot < 0 {
+		return m.anyMaster()
 	}
+	i := m.owner[slot]
 	if i == 0 {
 		// Nobody serves it as far as we know: any master redirects us.
 		return m.anyMaster()
@@ -246,7 +244,7 @@ func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]a
 		for _, b := range batches {
 			cs.trace.served(b.sv.addr)
 			if b.err != nil {
-				retry, err := cl.roundTripFailed(b)
+				retry, err := cl.roundTripFailed(ctx, b)
 				if len(retry) > 0 {
 					cs.trace.retry()
 				}
@@ -339,8 +337,16 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 	}
 	sv := cl.pick(slot, false)
 	cs.trace.served(sv.addr)
+	if err := cl.shunned(sv); err != nil {
+		return nil, err, true
+	}
 	cn, err := sv.sharedConn(ctx, 0)
 	if err != nil {
+		if mayRetryElsewhere(err) {
+			if err := cl.connectFailed(ctx, sv, err, []int{slot}); err != nil {
+				return nil, err, true
+			}
+		}
 		return nil, nil, false
 	}
 	v, err = cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
@@ -484,6 +490,10 @@ func (cl *cluster) group(todo []*clusterCmd) []*batch {
 
 // send makes one batch's round trip and leaves the replies in b.vals.
 func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
+	if err := cl.shunned(b.sv); err != nil {
+		b.err, b.dialErr = err, true
+		return
+	}
 	var cn *conn
 	var shared *sharedConn
 	var err error
@@ -558,12 +568,22 @@ func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
 
 // roundTripFailed decides what becomes of the commands of a batch whose
 // round trip failed: those that cannot have run, or are read-only, go
-// again; the others fail with err, marked as not retried.
-func (cl *cluster) roundTripFailed(b *batch) (retry []*clusterCmd, err error) {
+// again; the others fail with err, marked as not retried. Those that could
+// not connect to a master with no replica fail unless a fresh slot map
+// sends them elsewhere (cluster_down.go).
+func (cl *cluster) roundTripFailed(ctx context.Context, b *batch) (retry []*clusterCmd, err error) {
 	if !mayRetryElsewhere(b.err) {
 		return nil, b.err
 	}
-	if !b.dialErr {
+	if b.dialErr {
+		slots := make([]int, len(b.cmds))
+		for i, c := range b.cmds {
+			slots[i] = c.slot
+		}
+		if err := cl.connectFailed(ctx, b.sv, b.err, slots); err != nil {
+			return nil, err
+		}
+	} else {
 		readonly := true
 		for _, c := range b.cmds {
 			readonly = readonly && !c.script && c.cmd.repeatable()

@@ -945,8 +945,14 @@ func infoField(t *testing.T, node *redistest.Server, name string) string {
 // clusterSlotsCalls counts the CLUSTER SLOTS calls every node of c served.
 func clusterSlotsCalls(t *testing.T, c *redistest.Cluster) int {
 	t.Helper()
+	return clusterSlotsCallsOn(t, c.Nodes())
+}
+
+// clusterSlotsCallsOn counts the CLUSTER SLOTS calls the nodes served.
+func clusterSlotsCallsOn(t *testing.T, nodes []*redistest.Server) int {
+	t.Helper()
 	n := 0
-	for _, node := range c.Nodes() {
+	for _, node := range nodes {
 		stats, err := node.Do("INFO", "commandstats")
 		require.NoError(t, err)
 		for _, line := range splitLines(stats) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,8 +13,9 @@ import (
 // failed, the next is made no sooner than a backoff later, growing with
 // each failure in a row (retry.go's backoff, up to a second), and by one
 // caller for all: the others wait for its outcome, or fail at once when
-// their context would end before the next try. So a server that is down
-// gets a few connects a second from a whole client, not one per call.
+// their context would end before the next try, or at once when their
+// router sees no point in waiting (notDue). So a server that is down gets
+// a few connects a second from a whole client, not one per call.
 type health struct {
 	mu       sync.Mutex
 	failures int       // connects failed in a row
@@ -26,6 +28,8 @@ type health struct {
 	// passedOver is set when another seed answered first while this one
 	// was still being tried (see firstAnswer): tried last next time.
 	passedOver bool
+	// down mirrors failures > 0, for routing to look at without the lock.
+	down atomic.Bool
 }
 
 // admit lets a caller connect to sv. It returns at once while connects
@@ -48,13 +52,22 @@ func (h *health) admit(ctx context.Context, sv *server) (try bool, err error) {
 			continue
 		}
 		wait := time.Until(h.retryAt)
+		if err := ctx.Err(); err != nil {
+			// A caller that gave up must not take the try: its connect
+			// would fail at once, say nothing of the server, and leave
+			// the next caller to try again, so that a crowd of them
+			// would count as many dials.
+			h.mu.Unlock()
+			return false, sv.waitEnded(err, "waiting to reconnect")
+		}
 		if wait <= 0 {
 			h.trying = make(chan struct{})
 			h.mu.Unlock()
 			return true, nil
 		}
 		if dl, ok := ctx.Deadline(); ok && dl.Before(h.retryAt) {
-			err := &downError{addr: sv.addr, failures: h.failures, since: h.since, next: wait, last: h.lastErr}
+			err := h.downErrorLocked(sv, fmt.Sprintf("not tried: the next connect is due in %v, after this call's deadline",
+				wait.Round(time.Millisecond)))
 			h.mu.Unlock()
 			return false, err
 		}
@@ -109,6 +122,7 @@ func (h *health) tried(try bool, failed, err error) {
 	switch {
 	case err == nil:
 		h.failures, h.lastErr, h.passedOver = 0, nil, false
+		h.down.Store(false)
 	case failed == nil || errors.Is(err, ErrClosed):
 	default:
 		if h.failures == 0 {
@@ -117,7 +131,46 @@ func (h *health) tried(try bool, failed, err error) {
 		h.failures++
 		h.retryAt = time.Now().Add(backoff(h.failures - 1))
 		h.lastErr = failed
+		h.down.Store(true)
 	}
+}
+
+// isDown reports, without the lock, whether the last connect failed.
+func (h *health) isDown() bool { return h.down.Load() }
+
+// notDue returns the error of a call that gives up on sv instead of
+// waiting for its next connect, for the reason why: nil when sv is not
+// known to be down, or when its next connect is due, which the caller is
+// then to make, through admit, for all.
+func (h *health) notDue(sv *server, why string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.failures == 0:
+		return nil
+	case h.trying != nil:
+		return h.downErrorLocked(sv, "not tried while another call connects: "+why)
+	}
+	wait := time.Until(h.retryAt)
+	if wait <= 0 {
+		return nil
+	}
+	return h.downErrorLocked(sv, fmt.Sprintf("not tried before its next connect, due in %v: %s", wait.Round(time.Millisecond), why))
+}
+
+// downError returns the error of a call that gives up on sv, known to be
+// down, for the reason why; nil when sv is not known to be down.
+func (h *health) downError(sv *server, why string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failures == 0 {
+		return nil
+	}
+	return h.downErrorLocked(sv, why)
+}
+
+func (h *health) downErrorLocked(sv *server, why string) *downError {
+	return &downError{addr: sv.addr, failures: h.failures, since: h.since, why: why, last: h.lastErr}
 }
 
 // failing reports whether the last connect failed, or the server was
@@ -135,19 +188,20 @@ func (h *health) passOver() {
 	h.mu.Unlock()
 }
 
-// downError is the error of a call that did not even try a server known
-// to be down, because its context would end before the next try.
+// downError is the error of a call that gave up on a server known to be
+// down: its context would end before the next try, or its router saw no
+// point in waiting (why says which).
 type downError struct {
 	addr     string
 	failures int
 	since    time.Time
-	next     time.Duration // until the next try
+	why      string // why the call gave up
 	last     error
 }
 
 func (e *downError) Error() string {
-	return fmt.Sprintf("justredis: %s: not tried: %d connects in a row failed since %s, the next is due in %v, after this call's deadline; the last error: %v",
-		e.addr, e.failures, e.since.Format(time.TimeOnly), e.next.Round(time.Millisecond), e.last)
+	return fmt.Sprintf("justredis: %s is down (%d failed connects in a row since %s): %s; the last error: %v",
+		e.addr, e.failures, e.since.Format(time.TimeOnly), e.why, e.last)
 }
 
 func (e *downError) Unwrap() error { return e.last }

@@ -149,12 +149,22 @@ func (sh *shard) hasReplica(addr string) bool {
 }
 
 // anyMaster is where keyless commands go: the master of slot 0, a stable
-// choice that follows failovers.
+// choice that follows failovers, unless it is known to be down and another
+// is not: any master answers them.
 func (m *slotMap) anyMaster() *server {
+	sv := m.shards[0].master
 	if i := m.owner[0]; i > 0 {
-		return m.shards[i-1].master
+		sv = m.shards[i-1].master
 	}
-	return m.shards[0].master
+	if !sv.health.isDown() {
+		return sv
+	}
+	for i := range m.shards {
+		if other := m.shards[i].master; !other.health.isDown() {
+			return other
+		}
+	}
+	return sv
 }
 
 // moved records what a MOVED reply said: slot is now served by addr.
