@@ -19,7 +19,7 @@ import (
 // 1 MiB allocates next to nothing, since it is read from the socket
 // straight into that memory.
 func TestBytesInto(t *testing.T) {
-	r, ctx := largeClient(t, redistest.Start(t, redistest.Options{}))
+	r, ctx := largeClient(t, redistest.Start(t, redistest.Options{}).Addr())
 
 	sizes := []int{0, 1, 100, readBufSize + 1, 100 << 10, 1 << 20, 3 << 20, 5}
 	want := map[string][]byte{}
@@ -62,14 +62,7 @@ func TestBytesInto(t *testing.T) {
 	require.True(t, bytes.Equal(want["into:2"], vals[2].([]byte)))
 
 	// Grown to the largest, buf takes a 1 MiB reply without allocating it.
-	const calls = 20
-	before := respTotalAlloc()
-	for range calls {
-		v, err := into.Do(ctx, "GET", "into:5")
-		require.NoError(t, err)
-		require.Len(t, v, 1<<20)
-	}
-	perCall := (respTotalAlloc() - before) / calls
+	perCall := getAllocates(t, ctx, into, "into:5", 1<<20, 20)
 	require.Less(t, perCall, uint64(64<<10), "allocated %d bytes per 1 MiB GET into a grown buffer", perCall)
 }
 
@@ -78,7 +71,7 @@ func TestBytesInto(t *testing.T) {
 // value, and nobody writes into a caller's memory once it has left (the
 // race detector watches).
 func TestBytesIntoConcurrentCallersLeaving(t *testing.T) {
-	r, ctx := largeClient(t, redistest.Start(t, redistest.Options{}))
+	r, ctx := largeClient(t, redistest.Start(t, redistest.Options{}).Addr())
 	sizes := []int{0, 10, readBufSize + 1, 200 << 10, 1 << 20}
 	want := make([][]byte, len(sizes))
 	for i, n := range sizes {

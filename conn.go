@@ -77,7 +77,8 @@ type conn struct {
 	// reply's values then share instead of copying (see makeRoom): growing
 	// says rbuf is such a buffer, for the frame being read; lent, that it
 	// holds the frame returned last and must not be written again; small
-	// keeps the usual buffer meanwhile.
+	// keeps the usual buffer meanwhile, and while the replies that came
+	// after such a frame are read from a buffer of their own.
 	growing, lent bool
 	small         []byte
 	// borrowed says rbuf is the memory of the call whose reply it is
@@ -662,10 +663,12 @@ func (cn *conn) nextFrame() {
 	if len(rest) <= len(cn.small) {
 		cn.rbuf, cn.small = cn.small, nil
 	} else {
-		// More followed than the small buffer holds: a large frame too,
-		// which gets a buffer of its own in turn.
-		cn.rbuf = make([]byte, 2*len(rest))
-		cn.growing = true
+		// More followed than the small buffer holds (the replies after an
+		// aggregate, read with its last bytes): they get a buffer of just
+		// their size, given up for the small one once they are read (see
+		// makeRoom). Their values are copies, so keeping one holds no
+		// large buffer.
+		cn.rbuf = make([]byte, len(rest))
 	}
 	cn.rend = copy(cn.rbuf, rest)
 	cn.rstart = 0
@@ -677,6 +680,9 @@ func (cn *conn) nextFrame() {
 func (cn *conn) makeRoom(mine *call) {
 	if cn.rstart == cn.rend {
 		cn.rstart, cn.rend = 0, 0
+		if cn.small != nil && !cn.growing {
+			cn.rbuf, cn.small = cn.small, nil // the replies that followed a large one are read
+		}
 		return
 	}
 	if cn.rend < len(cn.rbuf) {
@@ -693,11 +699,13 @@ func (cn *conn) makeRoom(mine *call) {
 	// touch every byte twice, and keep a large buffer for the next reply
 	// that may never come. Instead the frame gets a buffer of its own, read
 	// into directly, which is lent to its values once complete (see
-	// nextFrame). It grows as bytes arrive, straight to the end of the
-	// string they belong to when its length is known.
+	// nextFrame). It grows as bytes arrive: straight to the end of the
+	// string they belong to when its length is known, but never by more
+	// than doubling or maxReserve, whichever is more, so that a string of
+	// many megabytes costs a few copies, not one per megabyte.
 	size := 2 * len(cn.rbuf)
 	if want := cn.scan.want; want > len(cn.rbuf) {
-		size = min(want, cn.rend+maxReserve)
+		size = min(want, max(size, cn.rend+maxReserve))
 	}
 	grown := cn.memoryOf(mine)
 	cn.borrowed = grown != nil
@@ -705,9 +713,10 @@ func (cn *conn) makeRoom(mine *call) {
 		grown = make([]byte, size)
 	}
 	copy(grown, cn.rbuf[:cn.rend])
-	if !cn.growing {
-		cn.small, cn.growing = cn.rbuf, true
+	if cn.small == nil {
+		cn.small = cn.rbuf
 	}
+	cn.growing = true
 	cn.rbuf = grown
 }
 

@@ -271,8 +271,9 @@ func (bytesDecoder) Decode(r *Reader) (any, error) { return decodeValue(r, true)
 // memory when the reply does not fit: a program that reads large values
 // again and again allocates nothing once *buf has grown to the largest.
 // A reply too large for the connection's read buffer is read from the
-// socket straight into *buf when the caller is the one reading its
-// connection, as a caller alone on it is; otherwise it is copied there.
+// socket straight into *buf when *buf can hold it and the caller is the
+// one reading its connection, as a caller alone on it is; otherwise it is
+// read into memory of its own, which becomes *buf.
 //
 // The value returned lies in *buf's memory, not necessarily at its start,
 // and the next call decoded into buf overwrites it. So a Redis with this
@@ -282,16 +283,23 @@ func (bytesDecoder) Decode(r *Reader) (any, error) { return decodeValue(r, true)
 //	big := r.Modify(justredis.WithDecoder(justredis.BytesInto(&buf)))
 //	v, err := big.Do(ctx, "GET", "image") // v is valid until the next call through big
 //
-// With DoMulti, whose replies cannot all lie in one buffer, it decodes as
-// BytesDecoder.
+// Where one call gives several replies, which cannot all lie in one
+// buffer, it decodes as BytesDecoder: DoMulti, Do with WithEndpoint(Masters),
+// and the messages of a PushConnection.
 func BytesInto(buf *[]byte) Decoder { return bytesInto{buf} }
+
+// forSeveral is d for a call that gives several replies, which BytesInto
+// cannot put in one buffer.
+func forSeveral(d Decoder) Decoder {
+	if _, ok := d.(bytesInto); ok {
+		return BytesDecoder
+	}
+	return d
+}
 
 type bytesInto struct{ buf *[]byte }
 
 func (d bytesInto) Decode(r *Reader) (any, error) {
-	if r.arena != nil { // one of several replies
-		return decodeValue(r, true)
-	}
 	start := r.pos
 	t, err := r.Next()
 	if err != nil {

@@ -111,6 +111,11 @@ func (c *Connection) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) 
 	if len(cmds) == 0 {
 		return []any{}, nil
 	}
+	if d := forSeveral(c.call.decoder); d != c.call.decoder {
+		m := *c
+		m.call.decoder = d
+		c = &m
+	}
 	return c.observed(ctx, "Connection.DoMulti", cmds)
 }
 

@@ -60,10 +60,10 @@
 //	attribute                  dropped                   dropped
 //
 // A missing key gives (nil, nil). RawDecoder keeps everything the wire
-// said, as a RawValue. BytesInto(&buf) is BytesDecoder with the bulk
-// string put in buf's memory, read there straight from the socket when it
-// is large: a loop that GETs large values allocates nothing once buf has
-// grown. You can write a Decoder of your own.
+// said, as a RawValue. BytesInto(&buf) is BytesDecoder with a bulk string
+// reply put in buf's memory, read there straight from the socket when it
+// is large and buf can hold it: a loop that GETs large values allocates
+// nothing once buf has grown. You can write a Decoder of your own.
 //
 // # Reply helpers
 //

@@ -191,3 +191,23 @@ func ExampleRedis_Scan() {
 	fmt.Println(stock)
 	// Output: map[apples:3 pears:5]
 }
+
+func ExampleBytesInto() {
+	r, _ := justredis.New(justredis.WithAddress(server().Addr()))
+	defer r.Close()
+	ctx := context.Background()
+	r.Do(ctx, "SET", "example:image", make([]byte, 1<<20))
+
+	var buf []byte
+	big := r.Modify(justredis.WithDecoder(justredis.BytesInto(&buf)))
+	for range 3 {
+		// After the first call, the value is read straight into buf's
+		// memory: nothing is allocated for it.
+		img, err := big.Do(ctx, "GET", "example:image")
+		fmt.Println(len(img.([]byte)), err)
+	}
+	// Output:
+	// 1048576 <nil>
+	// 1048576 <nil>
+	// 1048576 <nil>
+}

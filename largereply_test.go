@@ -33,7 +33,7 @@ func TestLargeRepliesKeepTheirBytes(t *testing.T) {
 	}
 	for _, resp := range []int{2, 3} {
 		t.Run(fmt.Sprintf("RESP%d", resp), func(t *testing.T) {
-			r, ctx := largeClient(t, s, WithRESP(resp))
+			r, ctx := largeClient(t, s.Addr(), WithRESP(resp))
 			for _, k := range keys {
 				_, err := r.Do(ctx, "SET", k, want[k.(string)])
 				require.NoError(t, err)
@@ -114,21 +114,14 @@ func TestLargeRepliesKeepTheirBytes(t *testing.T) {
 // And a shared connection does not keep a large buffer once it is over.
 func TestLargeReplyAllocatesItsSize(t *testing.T) {
 	s := redistest.Start(t, redistest.Options{})
-	r, ctx := largeClient(t, s)
+	r, ctx := largeClient(t, s.Addr())
 	const size = 1<<20 + 1
 	_, err := r.Do(ctx, "SET", "big", bytes.Repeat([]byte("x"), size))
 	require.NoError(t, err)
 	rb := r.Modify(WithDecoder(BytesDecoder))
 	_, err = rb.Do(ctx, "GET", "big") // connected, command table loaded
 	require.NoError(t, err)
-	const calls = 20
-	before := respTotalAlloc()
-	for range calls {
-		v, err := rb.Do(ctx, "GET", "big")
-		require.NoError(t, err)
-		require.Len(t, v, size)
-	}
-	perCall := (respTotalAlloc() - before) / calls
+	perCall := getAllocates(t, ctx, rb, "big", size, 20)
 	require.Less(t, perCall, uint64(size+size/4), "allocated %d bytes per GET of %d", perCall, size)
 
 	_, err = r.Do(ctx, "GET", "small")
@@ -141,16 +134,29 @@ func TestLargeReplyAllocatesItsSize(t *testing.T) {
 	}
 }
 
-// largeClient is a client of s for the large-reply tests, and a context
-// that bounds them.
-func largeClient(t *testing.T, s *redistest.Server, opts ...Option) (*Redis, context.Context) {
+// largeClient is a client of the server (or cluster) at addr for the
+// large-reply tests, and a context that bounds them.
+func largeClient(t *testing.T, addr string, opts ...Option) (*Redis, context.Context) {
 	t.Helper()
-	r, err := New(append([]Option{WithAddress(s.Addr())}, opts...)...)
+	r, err := New(append([]Option{WithAddress(addr)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { r.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return r, ctx
+}
+
+// getAllocates GETs key, whose value has size bytes, n times through r,
+// and returns the bytes the process allocated per call.
+func getAllocates(t *testing.T, ctx context.Context, r *Redis, key string, size, n int) uint64 {
+	t.Helper()
+	before := respTotalAlloc()
+	for range n {
+		v, err := r.Do(ctx, "GET", key)
+		require.NoError(t, err)
+		require.Len(t, v, size)
+	}
+	return (respTotalAlloc() - before) / uint64(n)
 }
 
 // largeElems is an array reply's elements, whatever the decoder.

@@ -218,7 +218,7 @@ func (p *PushConnection) next(ctx context.Context) (Message, error) {
 	if dropped > 0 {
 		return Message{Kind: "dropped", Data: dropped}, nil
 	}
-	return decodeMessage(frame, p.call.decoder)
+	return decodeMessage(frame, forSeveral(p.call.decoder))
 }
 
 // Messages returns the messages as they arrive, for use with range:

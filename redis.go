@@ -148,6 +148,11 @@ func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 	if cancel != nil {
 		defer cancel()
 	}
+	if d := forSeveral(r.call.decoder); d != r.call.decoder {
+		c := *r
+		c.call.decoder = d
+		r = &c
+	}
 	if len(r.p.s.hooks) > 0 {
 		_, vals, err := r.dispatchHooked(ctx, cmds, true)
 		return vals, err
@@ -253,6 +258,11 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 	encoded, err := appendCommand(nil, args)
 	if err != nil {
 		return nil, err
+	}
+	if d := forSeveral(r.call.decoder); d != r.call.decoder {
+		c := *r
+		c.call.decoder = d
+		r = &c
 	}
 	masters, err := r.p.router().masters(ctx, &r.call)
 	if err != nil {

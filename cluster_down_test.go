@@ -1,0 +1,68 @@
+package justredis_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/justredis/justredis"
+	"github.com/justredis/justredis/redistest"
+	"github.com/stretchr/testify/require"
+)
+
+// A master down with no replica: every API that reaches its slots must
+// fail (not hang until the watchdog), and the live parts of a call must
+// still succeed.
+func TestClusterDeadMasterEveryAPI(t *testing.T) {
+	c := redistest.StartCluster(t, 3, 0, redistest.Options{Args: []string{"--cluster-require-full-coverage", "no"}})
+	masters := c.Masters()
+	victim, live := masters[0], masters[1]
+	r, err := justredis.New(justredis.WithAddresses(c.Addrs()...))
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	dead := keyOn(t, c, victim, "dead")
+	alive := keyOn(t, c, live, "alive")
+	for _, k := range []string{dead, alive} {
+		_, err := r.Do(testCtx(t), "SET", k, "v")
+		require.NoError(t, err)
+	}
+	require.NoError(t, victim.Kill())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	watchdog := time.AfterFunc(20*time.Second, cancel)
+	defer watchdog.Stop()
+	hung := func(what string, err error) {
+		t.Helper()
+		require.False(t, errors.Is(err, context.Canceled), "%s hung until the watchdog: %v", what, err)
+	}
+	for i := range 3 {
+		_, err := r.Do(ctx, "GET", dead)
+		hung("Do", err)
+		require.Error(t, err, "Do %d", i)
+		vals, err := r.DoMulti(ctx, []any{"GET", alive}, []any{"GET", dead}, []any{"GET", alive})
+		hung("DoMulti", err)
+		require.Len(t, vals, 3)
+		require.Equal(t, "v", vals[0], "DoMulti %d: the live key", i)
+		require.Equal(t, "v", vals[2], "DoMulti %d: the live key", i)
+		_, err = r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) {
+			return [][]any{{"SET", dead, "w"}}, nil
+		}, dead)
+		hung("Transaction", err)
+		require.Error(t, err)
+		cn, err := r.Connection(ctx, dead)
+		hung("Connection", err)
+		if err == nil {
+			cn.Close()
+			t.Fatalf("Connection to a dead master's key succeeded")
+		}
+		v, err := r.Do(ctx, "PING")
+		hung("keyless", err)
+		require.NoError(t, err, "keyless call %d", i)
+		require.Equal(t, "PONG", v)
+		v, err = r.Do(ctx, "GET", alive)
+		require.NoError(t, err)
+		require.Equal(t, "v", v)
+	}
+}
