@@ -3,7 +3,6 @@ package justredis_test
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -572,7 +571,7 @@ func TestClientCacheCluster(t *testing.T) {
 func TestClientCacheClose(t *testing.T) {
 	ctx := testCtx(t)
 	addr := server().Addr() // started before counting
-	base := runtime.NumGoroutine()
+	base := markGoroutines(t)
 	for _, resp := range []int{2, 3} {
 		r, cached := cachedClient(t, addr, 1<<20, justredis.WithRESP(resp))
 		_, err := r.Do(ctx, "PING") // the first call brings the COMMAND table

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -122,16 +123,57 @@ func checkBooks(t *testing.T, r *justredis.Redis, prefix string, rep *loadReport
 	}
 }
 
-// settle waits until the goroutine count is back to at most base.
-func settle(t *testing.T, base int) {
+// goroutineMark labels the calling test's goroutine so that the
+// goroutines it starts, directly or not, inherit the label, and settle
+// counts only those: tests running in parallel start and end goroutines of
+// their own meanwhile, which a count of all would take for leaks.
+type goroutineMark struct {
+	label string
+	base  int
+}
+
+var goroutineMarks atomic.Int64
+
+func markGoroutines(t *testing.T) goroutineMark {
+	m := goroutineMark{label: fmt.Sprintf("%s#%d", t.Name(), goroutineMarks.Add(1))}
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("settle", m.label)))
+	t.Cleanup(func() { pprof.SetGoroutineLabels(context.Background()) })
+	m.base = m.count()
+	return m
+}
+
+// count returns how many goroutines running the library's code carry the
+// label (the test's own, and redistest's, are no leak of the client's). It
+// reads the goroutine profile's text form: groups of identical stacks,
+// each a line "N @ ...", its labels, its frames, and an empty line.
+func (m goroutineMark) count() int {
+	var b strings.Builder
+	pprof.Lookup("goroutine").WriteTo(&b, 1)
+	want := fmt.Sprintf("%q:%q", "settle", m.label)
+	n := 0
+	for _, group := range strings.Split(b.String(), "\n\n") {
+		c, rest, ok := strings.Cut(group, " @ ")
+		if !ok || !strings.Contains(rest, want) || !strings.Contains(rest, "\tgithub.com/justredis/justredis.") {
+			continue
+		}
+		k, _ := strconv.Atoi(c[strings.LastIndexByte(c, '\n')+1:])
+		n += k
+	}
+	return n
+}
+
+// settle waits until the library's goroutines that the test started are
+// back to what they were at the mark.
+func settle(t *testing.T, m goroutineMark) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+	for m.count() > m.base && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := runtime.NumGoroutine(); n > base {
-		buf := make([]byte, 1<<20)
-		t.Fatalf("%d goroutines left, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	if n := m.count(); n > m.base {
+		var b strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&b, 1)
+		t.Fatalf("%d goroutines of this test left, %d before (the goroutine profile follows; theirs are labelled %q):\n%s", n, m.base, m.label, b.String())
 	}
 }
 
@@ -172,7 +214,7 @@ func TestFaultsSingleServer(t *testing.T) {
 				opts.Args = []string{"--appendonly", "yes", "--appendfsync", "always"}
 			}
 			s := redistest.Start(t, opts)
-			base := runtime.NumGoroutine()
+			base := markGoroutines(t)
 			r, err := justredis.New(justredis.WithAddress(s.Addr()), justredis.WithSocketTimeout(time.Second))
 			require.NoError(t, err)
 			prefix := "fault:"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -294,7 +293,7 @@ func sentinelFailoverUnderLoad(t *testing.T, d *redistest.Sentinel, opts ...just
 		counters = 200000
 		prefix   = "sentinel:load:"
 	)
-	base := runtime.NumGoroutine()
+	base := markGoroutines(t)
 	events := &eventLog{}
 	r, err := justredis.New(append(opts, justredis.WithSocketTimeout(5*time.Second), justredis.WithHook(events))...)
 	require.NoError(t, err)

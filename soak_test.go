@@ -157,7 +157,7 @@ func runSoak(t *testing.T, v soakVariant) {
 		length = *soakFor
 	}
 	s := redistest.Start(t, redistest.Options{})
-	base := runtime.NumGoroutine()
+	base := markGoroutines(t)
 	r, err := justredis.New(append([]justredis.Option{justredis.WithAddress(s.Addr())}, v.opts...)...)
 	require.NoError(t, err)
 	defer r.Close()
