@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the client comparison end to end and writes bench/RESULTS.md (tables,
 # targets, ratios round by round, benchstat), the chart
-# bench/results/ratios.svg, and the results block of bench/README.md.
+# bench/results/ratios.svg, and the results blocks of bench/README.md and
+# of the repository's README.md.
 #
 #   bench/run.sh                      # the full run: COUNT=9, -benchtime 700ms (~17 min on 2 cores)
 #   COUNT=2 QUICK=1 bench/run.sh      # a smoke run: -benchtime 100ms, short redis-benchmark runs
@@ -204,7 +205,16 @@ meta=(
 [ -n "${NOTE:-}" ] && meta+=(-meta "Note=$NOTE")
 "$work/table" -raw "$raw" -ceiling "$ceil" -benchstat results/benchstat.txt \
 	-out RESULTS.md -svg results/ratios.svg "${readme_flag[@]}" "${meta[@]}"
-echo "run.sh: wrote bench/RESULTS.md, bench/results/ratios.svg${readme_flag:+ and bench/README.md} in ${elapsed}s; raw results in bench/results/" >&2
+if [ "$UPDATE_README" = 1 ]; then
+	# The repository's README carries the same block, its links one folder
+	# down.
+	sed -n '/<!-- results:begin -->/,/<!-- results:end -->/p' README.md | sed 's#](results/#](bench/results/#g' >"$work/block"
+	awk -v f="$work/block" '/<!-- results:begin -->/ { while ((getline l < f) > 0) print l; skip = 1; next }
+		/<!-- results:end -->/ { skip = 0; next }
+		!skip' ../README.md >"$work/readme"
+	cat "$work/readme" >../README.md
+fi
+echo "run.sh: wrote bench/RESULTS.md, bench/results/ratios.svg${readme_flag:+, bench/README.md and README.md} in ${elapsed}s; raw results in bench/results/" >&2
 
 if [ ${#failures[@]} -gt 0 ]; then
 	printf 'run.sh: FAILED: %s\n' "${failures[@]}" >&2
