@@ -99,8 +99,9 @@ type conn struct {
 const (
 	readBufSize = 16 << 10
 	// A frame's own buffer grows to the length a string's prefix announces,
-	// but never by more than this past the bytes received: a prefix is a
-	// claim, not bytes, and a hostile one must not reserve 512 MiB.
+	// but never by more than doubling or this past the bytes received,
+	// whichever is more: a prefix is a claim, not bytes, and a hostile one
+	// must not reserve 512 MiB.
 	maxReserve = 1 << 20
 	// A write buffer grown past this by a large command is dropped after
 	// its write, not kept as the spare.
