@@ -81,7 +81,11 @@ func (c *cluster) serverFor(ctx context.Context, cs *callSettings, keys []string
 	if err != nil {
 		return nil, err
 	}
-	return c.pick(slot, false), nil
+	sv := c.pick(slot, false)
+	if err := c.shunned(sv); err != nil {
+		return nil, err // as a call to it would (cluster_down.go)
+	}
+	return sv, nil
 }
 
 func (c *cluster) masters(ctx context.Context, cs *callSettings) ([]*server, error) {

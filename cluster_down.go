@@ -13,8 +13,10 @@ import (
 // nothing: without a deadline, for many seconds.
 //
 // So while such a master is known to be down, calls for its slots fail at
-// once, without a connect, except the one that its health lets connect
-// for all when the next try is due (health.go: up to one a second). When
+// once, without a connect, and so do connections of their own for them
+// (Connection, Transaction, PushConnection): all but the one that its
+// health lets connect for all when the next try is due (health.go: up to
+// one a second). When
 // that connect fails too, its call waits for a fresh slot map and goes to
 // the master the map names if that is another, and fails otherwise. The
 // slot map is thus reloaded once per failed connect, not once per call,

@@ -66,3 +66,49 @@ func TestClusterDeadMasterEveryAPI(t *testing.T) {
 		require.Equal(t, "v", v)
 	}
 }
+
+// Connections of their own (Connection, Transaction) for the slots of a
+// master known to be down with no replica fail at once, as calls do,
+// rather than each waiting for the next connect to it and making it: 30
+// rounds take a few dials, not 60.
+func TestClusterDeadMasterDedicatedFailFast(t *testing.T) {
+	c := redistest.StartCluster(t, 3, 0, redistest.Options{Args: []string{"--cluster-require-full-coverage", "no"}})
+	victim := c.Masters()[0]
+	h := &faultCounter{}
+	r, err := justredis.New(justredis.WithAddresses(c.Addrs()...), justredis.WithHook(h))
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	dead := keyOn(t, c, victim, "dead")
+	_, err = r.Do(testCtx(t), "SET", dead, "v")
+	require.NoError(t, err)
+	require.NoError(t, victim.Kill())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	watchdog := time.AfterFunc(20*time.Second, cancel)
+	defer watchdog.Stop()
+	// A call finds the master down. (Until one does, an idle shared
+	// connection to it is taken as a sign that it may be up.)
+	_, err = r.Do(ctx, "GET", dead)
+	require.Error(t, err)
+	const rounds = 30
+	var last error
+	for range rounds {
+		cn, err := r.Connection(ctx, dead)
+		if err == nil {
+			cn.Close()
+			t.Fatal("Connection to a dead master's key succeeded")
+		}
+		require.False(t, errors.Is(err, context.Canceled), "Connection hung until the watchdog: %v", err)
+		_, err = r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) {
+			return [][]any{{"SET", dead, "w"}}, nil
+		}, dead)
+		require.Error(t, err)
+		require.False(t, errors.Is(err, context.Canceled), "Transaction hung until the watchdog: %v", err)
+		last = err
+	}
+	dials, _, _ := h.counts(victim.Addr())
+	t.Logf("%d dials to the dead master over %d rounds; the last error: %v", dials, rounds, last)
+	require.LessOrEqual(t, dials, 10)
+	require.Contains(t, last.Error(), victim.Addr())
+}
