@@ -29,10 +29,7 @@ func TestClusterDeadMasterEveryAPI(t *testing.T) {
 	}
 	require.NoError(t, victim.Kill())
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	watchdog := time.AfterFunc(20*time.Second, cancel)
-	defer watchdog.Stop()
+	ctx := watchdogCtx(t, 20*time.Second)
 	hung := func(what string, err error) {
 		t.Helper()
 		require.False(t, errors.Is(err, context.Canceled), "%s hung until the watchdog: %v", what, err)
@@ -83,10 +80,7 @@ func TestClusterDeadMasterDedicatedFailFast(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, victim.Kill())
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	watchdog := time.AfterFunc(20*time.Second, cancel)
-	defer watchdog.Stop()
+	ctx := watchdogCtx(t, 20*time.Second)
 	// A call finds the master down. (Until one does, an idle shared
 	// connection to it is taken as a sign that it may be up.)
 	_, err = r.Do(ctx, "GET", dead)
@@ -111,4 +105,17 @@ func TestClusterDeadMasterDedicatedFailFast(t *testing.T) {
 	t.Logf("%d dials to the dead master over %d rounds; the last error: %v", dials, rounds, last)
 	require.LessOrEqual(t, dials, 10)
 	require.Contains(t, last.Error(), victim.Addr())
+}
+
+// watchdogCtx is a context without a deadline, for calls that must not
+// wait for one, cancelled after d so that a call that hangs fails its
+// test instead of hanging it.
+func watchdogCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	watchdog := time.AfterFunc(d, cancel)
+	t.Cleanup(func() {
+		watchdog.Stop()
+		cancel()
+	})
+	return ctx
 }
