@@ -64,10 +64,10 @@ func TestClusterDeadMasterEveryAPI(t *testing.T) {
 	}
 }
 
-// Connections of their own (Connection, Transaction) for the slots of a
-// master known to be down with no replica fail at once, as calls do,
-// rather than each waiting for the next connect to it and making it: 30
-// rounds take a few dials, not 60.
+// Connections of their own (Connection, Transaction, PushConnection) for
+// the slots of a master known to be down with no replica fail at once, as
+// calls do, rather than each waiting for the next connect to it and making
+// it: 30 rounds take a few dials, not 90.
 func TestClusterDeadMasterDedicatedFailFast(t *testing.T) {
 	c := redistest.StartCluster(t, 3, 0, redistest.Options{Args: []string{"--cluster-require-full-coverage", "no"}})
 	victim := c.Masters()[0]
@@ -99,6 +99,12 @@ func TestClusterDeadMasterDedicatedFailFast(t *testing.T) {
 		}, dead)
 		require.Error(t, err)
 		require.False(t, errors.Is(err, context.Canceled), "Transaction hung until the watchdog: %v", err)
+		p, err := r.PushConnection(ctx, dead)
+		if err == nil {
+			p.Close()
+			t.Fatal("PushConnection for a dead master's key succeeded")
+		}
+		require.False(t, errors.Is(err, context.Canceled), "PushConnection hung until the watchdog: %v", err)
 		last = err
 	}
 	dials, _, _ := h.counts(victim.Addr())
