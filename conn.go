@@ -766,8 +766,12 @@ func (cn *conn) trim() {
 	if cn.reading || cn.writing || !cn.queue.empty() {
 		return // in use after all: its buffers are not ours to touch
 	}
-	if cn.lent {
-		cn.nextFrame() // the frame returned last is decoded already
+	// The frame returned last is decoded already: drop it, and with it a
+	// buffer lent to its values; then, if nothing else waits, a buffer of
+	// the replies that followed a large one.
+	cn.nextFrame()
+	if cn.rstart == cn.rend {
+		cn.makeRoom(nil)
 	}
 	if cap(cn.wbuf) > readBufSize {
 		cn.wbuf = nil

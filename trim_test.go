@@ -47,3 +47,38 @@ func TestPooledConnectionsGiveBackGrownBuffers(t *testing.T) {
 		require.LessOrEqual(t, cap(cn.wbuf)+cap(cn.spare), 2*readBufSize, "write buffers kept at rest")
 	}
 }
+
+// The replies read with the last bytes of a large aggregate go to a
+// buffer of their own (conn.nextFrame); a connection handed back to the
+// pool gives that up too, not only buffers lent to large replies.
+func TestPooledConnectionsGiveBackRepliesBuffer(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{})
+	r, err := New(WithAddress(s.Addr()))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	push := []any{"RPUSH", "list"}
+	for i := range 20000 {
+		push = append(push, i)
+	}
+	_, err = r.Do(ctx, push...)
+	require.NoError(t, err)
+	_, err = r.Do(ctx, "SET", "k", bytes.Repeat([]byte("v"), 40))
+	require.NoError(t, err)
+	cmds := [][]any{{"LRANGE", "list", 0, -1}}
+	for range 2000 {
+		cmds = append(cmds, []any{"GET", "k"})
+	}
+	c, err := r.Connection(ctx)
+	require.NoError(t, err)
+	vals, err := c.DoMulti(ctx, cmds...)
+	require.NoError(t, err)
+	require.Len(t, vals, len(cmds))
+	require.NoError(t, c.Close())
+	sv := r.p.server(s.Addr())
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	require.Len(t, sv.idle, 1)
+	require.LessOrEqual(t, len(sv.idle[0].rbuf), readBufSize, "read buffer kept at rest")
+}
