@@ -53,16 +53,12 @@ func TestPooledConnectionsGiveBackGrownBuffers(t *testing.T) {
 // pool gives that up too, not only buffers lent to large replies.
 func TestPooledConnectionsGiveBackRepliesBuffer(t *testing.T) {
 	s := redistest.Start(t, redistest.Options{})
-	r, err := New(WithAddress(s.Addr()))
-	require.NoError(t, err)
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	r, ctx := largeClient(t, s.Addr())
 	push := []any{"RPUSH", "list"}
 	for i := range 20000 {
 		push = append(push, i)
 	}
-	_, err = r.Do(ctx, push...)
+	_, err := r.Do(ctx, push...)
 	require.NoError(t, err)
 	_, err = r.Do(ctx, "SET", "k", bytes.Repeat([]byte("v"), 40))
 	require.NoError(t, err)
