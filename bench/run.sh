@@ -4,7 +4,7 @@
 # bench/results/ratios.svg, and the results blocks of bench/README.md and
 # of the repository's README.md.
 #
-#   bench/run.sh                      # the full run: COUNT=9, -benchtime 700ms (~17 min on 2 cores)
+#   bench/run.sh                      # the full run: COUNT=9, -benchtime 700ms (~22 min on 2 cores)
 #   COUNT=2 QUICK=1 bench/run.sh      # a smoke run: -benchtime 100ms, short redis-benchmark runs
 #
 # Settings (environment):
@@ -23,13 +23,19 @@
 # socket) and clusters of 3 and 15 masters through redistest with
 # JUSTREDIS_TEST_BACKEND=process (plain local processes: no container
 # networking in the way), on loopback ports. The test binary is built once.
-# Each round runs every client in its own process (`-test.count 1`), one
-# after another in an order rotated per round, plus redis-benchmark against
-# the same server, so drift on the machine hits all of them alike. The
-# client processes run with -cpu 2 (GOMAXPROCS=2). Everything is appended to
-# one raw file per kind, each client's output after a "round: N" line;
-# cmd/table pairs the clients within each round for the ratios, and takes
-# medians, targets and the chart from the same file.
+# A row is one benchmark without its client (BenchmarkSeq/op=get/net=unix);
+# a pass with -benchtime 1x lists them. Each round takes the rows one by
+# one, and runs every client on the row in its own process (`-test.count
+# 1`), one right after another in an order rotated per round and row; then
+# redis-benchmark against the same server. The clients of a row are thus
+# measured within seconds of each other: on a shared virtual machine the
+# latency of a round trip drifts by 2-4x over tens of seconds (the vCPUs'
+# placement), and a client measured a minute after its peers was being
+# compared with another machine. The client processes run with -cpu 2
+# (GOMAXPROCS=2). Everything is appended to one raw file per kind, each
+# run's output after a "round: N" line; cmd/table pairs the clients within
+# each round for the ratios, and takes medians, targets and the chart from
+# the same file.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -127,13 +133,25 @@ ceil=results/ceiling.txt
 : >"$ceil"
 failures=()
 
-run_client() { # client round
-	local c=$1 i=$2 log="$work/$1.$2.log"
+# pattern turns a row's name into a -test.bench pattern that matches it
+# alone, level by level, for client $2.
+pattern() { # row client
+	local part out=
+	local IFS=/
+	for part in $1 "client=$2"; do
+		part=$(printf '%s' "$part" | sed 's/[][\.*^$+?(){}|]/\\&/g')
+		out+="${out:+/}^$part\$"
+	done
+	printf '%s' "$out"
+}
+
+run_client() { # client round row
+	local c=$1 i=$2 row=$3 log="$work/run.log"
 	echo "round: $i" >>"$raw" # a benchfmt configuration line: cmd/table pairs clients by it
-	if ! "$work/bench.test" -test.run '^$' -test.bench "$BENCH/.*/.*/client=$c\$" \
+	if ! "$work/bench.test" -test.run '^$' -test.bench "$(pattern "$row" "$c")" \
 		-test.benchtime "$BENCHTIME" -test.count 1 -test.cpu 2 -test.benchmem \
 		-test.timeout 20m >"$log" 2>&1; then
-		failures+=("round $i, $c: $(grep -m3 -E 'FAIL|Error|error|panic' "$log" | tr '\n' ' ')")
+		failures+=("round $i, $row, $c: $(grep -m3 -E 'FAIL|Error|error|panic' "$log" | tr '\n' ' ')")
 	fi
 	cat "$log" >>"$raw"
 }
@@ -162,19 +180,30 @@ run_ceiling() { # round
 
 start=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || true)
-order=($CLIENTS)
-[ "$CEILING" = 1 ] && order+=(redis-benchmark)
-n=${#order[@]}
+
+echo "run.sh: listing the benchmarks" >&2
+if ! "$work/bench.test" -test.run '^$' -test.bench "$BENCH/.*/.*/client=.*" -test.benchtime 1x \
+	-test.count 1 -test.cpu 2 -test.timeout 20m >"$work/list" 2>&1; then
+	echo "run.sh: listing the benchmarks failed:" >&2
+	cat "$work/list" >&2
+	exit 1
+fi
+# The rows, in the order the benchmarks run: names less the client and the
+# -cpu suffix.
+mapfile -t rows < <(awk '/^Benchmark/ { n = $1; sub(/-[0-9]+$/, "", n); sub(/\/client=[^\/]*$/, "", n); if (!seen[n]++) print n }' "$work/list")
+[ ${#rows[@]} -gt 0 ] || { echo "run.sh: no benchmark matches BENCH=$BENCH" >&2; exit 1; }
+
+clients=($CLIENTS)
+n=${#clients[@]}
 for i in $(seq 1 "$COUNT"); do
-	for j in $(seq 0 $((n - 1))); do
-		c=${order[$(((i - 1 + j) % n))]} # rotate, so no one always goes first
-		echo "run.sh: round $i/$COUNT: $c ($(($(date +%s) - start))s so far)" >&2
-		if [ "$c" = redis-benchmark ]; then
-			run_ceiling "$i"
-		else
-			run_client "$c" "$i"
-		fi
+	echo "run.sh: round $i/$COUNT ($(($(date +%s) - start))s so far)" >&2
+	for r in "${!rows[@]}"; do
+		for j in $(seq 0 $((n - 1))); do
+			# Rotate by round and row, so no one always goes first.
+			run_client "${clients[$(((i - 1 + r + j) % n))]}" "$i" "${rows[$r]}"
+		done
 	done
+	[ "$CEILING" = 1 ] && run_ceiling "$i"
 done
 elapsed=$(($(date +%s) - start))
 
@@ -199,7 +228,7 @@ meta=(
 	-meta "Load=load average (1, 5, 15 min) ${load_start:-?} at the start, ${load_end:-?} at the end"
 	-meta "Go=$(go version | awk '{ print $3 }'), clients at -cpu 2 (GOMAXPROCS=2)"
 	-meta "Redis=$BENCH_REDIS_VERSION, redis-server as local processes (redistest, JUSTREDIS_TEST_BACKEND=$BENCH_BACKEND) on the same machine"
-	-meta "Runs=COUNT=$COUNT rounds × -benchtime $BENCHTIME, clients interleaved per round; took ${elapsed}s"
+	-meta "Runs=COUNT=$COUNT rounds × -benchtime $BENCHTIME, clients interleaved on each row; took ${elapsed}s"
 	-meta "Command=\`$repro\` (from the repository root)"
 )
 [ -n "${NOTE:-}" ] && meta+=(-meta "Note=$NOTE")

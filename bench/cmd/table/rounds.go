@@ -157,7 +157,7 @@ func writeHeadline(w io.Writer, h headline, chartPath string) {
 		return
 	}
 	fmt.Fprintf(w, "## %s against the best peer, round by round\n\n", subject)
-	fmt.Fprintf(w, "Each round runs every client once, one after another. In each round, %s's figure "+
+	fmt.Fprintf(w, "Each round runs every client on each row once, one right after another. In each round, %s's figure "+
 		"is divided by the best other client's figure of that same round (the other way round for times), "+
 		"so **above 1 means %s was ahead**. Shown: the median of those ratios over the rounds (%d at most), "+
 		"their range, and the peer that was best in most rounds. A row is judged by its rate where it has one, "+
