@@ -580,6 +580,7 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 			case cn.unsolicited():
 				unsolicited = &protocolError{"a reply came that no command asked for"}
 			default:
+				cn.release()
 				cn.reading = false
 				if cn.maxIdle > 0 {
 					cn.idleSince = time.Now()
@@ -766,18 +767,25 @@ func (cn *conn) trim() {
 	if cn.reading || cn.writing || !cn.queue.empty() {
 		return // in use after all: its buffers are not ours to touch
 	}
-	// The frame returned last is decoded already: drop it, and with it a
-	// buffer lent to its values; then, if nothing else waits, a buffer of
-	// the replies that followed a large one.
-	cn.nextFrame()
-	if cn.rstart == cn.rend {
-		cn.makeRoom(nil)
-	}
+	cn.release()
 	if cap(cn.wbuf) > readBufSize {
 		cn.wbuf = nil
 	}
 	if cap(cn.spare) > readBufSize {
 		cn.spare = nil
+	}
+}
+
+// release drops the frame returned last, which is decoded already, and
+// with it a buffer lent to its values; then, if nothing else waits, the
+// buffer of the replies that followed a large one. Whoever holds the
+// reading role calls it as it leaves with nothing owed, so that a
+// connection at rest, shared or pooled, holds its small buffer and no
+// memory of its largest reply. It costs nothing otherwise.
+func (cn *conn) release() {
+	cn.nextFrame()
+	if cn.rstart == cn.rend {
+		cn.makeRoom(nil)
 	}
 }
 

@@ -78,3 +78,48 @@ func TestPooledConnectionsGiveBackRepliesBuffer(t *testing.T) {
 	require.Len(t, sv.idle, 1)
 	require.LessOrEqual(t, len(sv.idle[0].rbuf), readBufSize, "read buffer kept at rest")
 }
+
+// The shared connection gives back the buffer lent to a large reply, and
+// the one of the replies that followed a large aggregate, as soon as its
+// reader leaves with nothing owed: it used to hold them until the next
+// call, which may never come.
+func TestSharedConnectionGivesBackRepliesBuffer(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{})
+	r, ctx := largeClient(t, s.Addr())
+	big := bytes.Repeat([]byte("x"), 8<<20)
+	_, err := r.Do(ctx, "SET", "big", big)
+	require.NoError(t, err)
+	push := []any{"RPUSH", "list"}
+	for i := range 20000 {
+		push = append(push, i)
+	}
+	_, err = r.Do(ctx, push...)
+	require.NoError(t, err)
+
+	sharedBuffers := func() (n int) {
+		t.Helper()
+		m := r.p.server(s.Addr()).shared.Load()
+		require.NotNil(t, m)
+		for _, sc := range *m {
+			sc.mu.Lock()
+			require.False(t, sc.reading, "a reader stayed")
+			n = max(n, len(sc.rbuf))
+			sc.mu.Unlock()
+		}
+		return n
+	}
+	v, err := r.Modify(WithDecoder(BytesDecoder)).Do(ctx, "GET", "big")
+	require.NoError(t, err)
+	require.Len(t, v, len(big))
+	require.LessOrEqual(t, sharedBuffers(), readBufSize, "buffer lent to a large reply kept")
+
+	cmds := [][]any{{"LRANGE", "list", 0, -1}}
+	for range 2000 {
+		cmds = append(cmds, []any{"GET", "k"})
+	}
+	vals, err := r.DoMulti(ctx, cmds...)
+	require.NoError(t, err)
+	require.Len(t, vals, len(cmds))
+	require.LessOrEqual(t, sharedBuffers(), readBufSize, "buffer of the replies after an aggregate kept")
+	require.Equal(t, big, v, "the reply keeps its bytes")
+}
