@@ -478,6 +478,15 @@ func decodeRaw(r *Reader) (RawValue, error) {
 // decodeReply decodes one complete reply frame. A top-level error reply
 // becomes the returned error, whatever the decoder.
 func decodeReply(r *Reader, frame []byte, d Decoder) (any, error) {
+	v, err := decodeReplyFrame(r, frame, d)
+	// A connection keeps its Reader between replies: one still holding
+	// the frame would keep a large reply's buffer, or a BytesInto
+	// caller's memory, alive after its values are gone.
+	r.buf, r.pos = nil, 0
+	return v, err
+}
+
+func decodeReplyFrame(r *Reader, frame []byte, d Decoder) (any, error) {
 	switch Kind(frame[0]) {
 	case KindError, KindBlobError:
 		r.buf, r.pos = frame, 0
