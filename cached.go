@@ -228,8 +228,7 @@ func decodeHit(h cacheHit, d Decoder) (any, error) {
 
 func decodeFrame(frame []byte, d Decoder) (any, error) {
 	rd := readerPool.Get().(*Reader)
-	v, err := decodeReply(rd, frame, d)
-	rd.buf, rd.pos, rd.arena = nil, 0, nil
+	v, err := decodeReply(rd, frame, d) // which lets go of the frame
 	readerPool.Put(rd)
 	return v, err
 }

@@ -157,6 +157,15 @@ const (
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
 
+// free puts c back in callPool holding nothing of its caller's: a pooled
+// call outlives a garbage collection, and one that kept its decoder (a
+// BytesInto caller's memory), its values or its arena would keep them
+// alive as long.
+func (c *call) free() {
+	c.decoder, c.vals, c.one[0], c.arena, c.err = nil, nil, nil, nil, nil
+	callPool.Put(c)
+}
+
 // callQueue is a FIFO of calls owed replies, reusing its backing array.
 type callQueue struct {
 	items []*call
@@ -236,7 +245,7 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 	if cn.err != nil {
 		err := cn.err
 		cn.mu.Unlock()
-		callPool.Put(c)
+		c.free()
 		return nil, &netError{addr: cn.addr, err: err}
 	}
 	start := len(cn.wbuf)
@@ -246,7 +255,7 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 		if cn.wbuf, err = appendCommand(cn.wbuf, args); err != nil {
 			cn.wbuf = cn.wbuf[:start]
 			cn.mu.Unlock()
-			callPool.Put(c)
+			c.free()
 			return nil, err
 		}
 	}
@@ -300,8 +309,7 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 	default:
 	}
 	v, err := c.one[0], c.err
-	c.vals, c.one[0] = nil, nil
-	callPool.Put(c)
+	c.free()
 	return v, err
 }
 
@@ -590,7 +598,7 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 		cn.mu.Unlock()
 		switch {
 		case state == abandoned:
-			callPool.Put(c)
+			c.free()
 		case c != mine:
 			c.done <- struct{}{}
 		}
