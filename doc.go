@@ -63,7 +63,10 @@
 // said, as a RawValue. BytesInto(&buf) is BytesDecoder with a bulk string
 // reply put in buf's memory, read there straight from the socket when it
 // is large and buf can hold it: a loop that GETs large values allocates
-// nothing once buf has grown. You can write a Decoder of your own.
+// nothing once buf has grown. You can write a Decoder of your own. A
+// reply larger than the 16 KiB read buffer is read into memory of its
+// own, which a string filling most of it shares instead of a copy; once
+// the call has returned the client holds no reference to it.
 //
 // # Reply helpers
 //
