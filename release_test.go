@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/justredis/justredis/redistest"
 	"github.com/stretchr/testify/require"
@@ -124,4 +125,49 @@ func TestPooledConnectionHoldsNoLargeReply(t *testing.T) {
 		require.Len(t, sv.idle, 1)
 		return cap(sv.idle[0].rbuf), cap(sv.idle[0].rd.buf)
 	})
+}
+
+// A BytesInto caller that gives up before its reply comes leaves its call
+// to the reader, which puts it back in the pool once the reply is read:
+// the pooled call must not keep the caller's memory alive. (The tests
+// above cover calls that got their reply.)
+func TestAbandonedCallHoldsNoBytesIntoMemory(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{})
+	r, ctx := largeClient(t, s.Addr())
+	_, err := r.Do(ctx, "SET", "small", "x")
+	require.NoError(t, err)
+	before := liveHeap()
+	func() {
+		buf := make([]byte, 0, heldSize)
+		_, err := s.Do("CLIENT", "PAUSE", "300", "ALL")
+		require.NoError(t, err)
+		gctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err = r.Modify(WithDecoder(BytesInto(&buf))).Do(gctx, "GET", "small")
+		require.Error(t, err, "the call was to be given up")
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	}()
+	// The reply comes once the pause ends; the reader drops it and frees
+	// the call. Then the connection goes idle.
+	require.Eventually(t, func() bool {
+		v, err := r.Do(ctx, "GET", "small")
+		return err == nil && v == "x"
+	}, 10*time.Second, 20*time.Millisecond)
+	held := sharedHeld(t, r, s.Addr())
+	require.Eventually(t, func() bool {
+		m := r.p.server(s.Addr()).shared.Load()
+		for _, sc := range *m {
+			sc.mu.Lock()
+			reading := sc.reading
+			sc.mu.Unlock()
+			if reading {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond)
+	rbuf, rd := held()
+	grew := int64(liveHeap()) - int64(before)
+	t.Logf("cap(rbuf)=%d cap(rd.buf)=%d; live heap grew by %d bytes", rbuf, rd, grew)
+	require.Less(t, grew, int64(heldSize/2), "the abandoned caller's memory is still reachable")
 }
