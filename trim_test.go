@@ -96,17 +96,9 @@ func TestSharedConnectionGivesBackRepliesBuffer(t *testing.T) {
 	_, err = r.Do(ctx, push...)
 	require.NoError(t, err)
 
-	sharedBuffers := func() (n int) {
-		t.Helper()
-		m := r.p.server(s.Addr()).shared.Load()
-		require.NotNil(t, m)
-		for _, sc := range *m {
-			sc.mu.Lock()
-			require.False(t, sc.reading, "a reader stayed")
-			n = max(n, len(sc.rbuf))
-			sc.mu.Unlock()
-		}
-		return n
+	sharedBuffers := func() int {
+		rbuf, _ := sharedHeld(t, r, s.Addr())()
+		return rbuf
 	}
 	v, err := r.Modify(WithDecoder(BytesDecoder)).Do(ctx, "GET", "big")
 	require.NoError(t, err)
