@@ -37,6 +37,7 @@ func benchSeq(b *testing.B, c client, op string) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		k := i % numKeys
 		if op != "get" {
@@ -51,6 +52,7 @@ func benchSeq(b *testing.B, c client, op string) {
 			}
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkParallelGet: conc goroutines (b.SetParallelism(conc/GOMAXPROCS);
@@ -199,12 +201,14 @@ func BenchmarkPipeline(b *testing.B) {
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu0 := cpuTime()
 				for i := 0; i < b.N; i++ {
 					if err := batch(ctx, want); err != nil {
 						b.Fatal(err)
 					}
 				}
 				b.StopTimer()
+				b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*pipeSize), "cpu-ns/op")
 				b.ReportMetric(float64(b.N*pipeSize)/b.Elapsed().Seconds(), "gets/s")
 			})
 		}
