@@ -40,6 +40,15 @@ type conn struct {
 	// past, so that the next reader clears it. Clearing it on every call
 	// instead costs timer work, and wake-ups of the poller, per reply.
 	interrupted atomic.Bool
+	// fragileWrites says that a write cut short by a deadline cannot be
+	// resumed: after one, crypto/tls fails every later write on the
+	// connection. Only TCP and unix sockets are known to lose nothing, so
+	// any other net.Conn is taken as fragile. On a fragile connection only
+	// the writer's own context may cut a write short (watchWrite), and
+	// doing so breaks the connection.
+	fragileWrites bool
+	wmu           sync.Mutex // guards wgen and the write deadline a cut sets
+	wgen          uint64     // counts writes watched by watchWrite
 	// wait is what a blocking command under way may add to the socket
 	// timeout while its reply is owed, in nanoseconds; noDeadline lifts
 	// the socket timeout (see blockwait.go).
@@ -109,10 +118,17 @@ const (
 )
 
 func newConn(nc net.Conn, addr string, socketTimeout time.Duration) *conn {
+	var fragile bool
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+	default:
+		fragile = true
+	}
 	return &conn{
 		nc:            nc,
 		addr:          addr,
 		socketTimeout: socketTimeout,
+		fragileWrites: fragile,
 		rbuf:          make([]byte, readBufSize),
 		timedOut:      true, // the first read arms the deadline
 		park:          parkDeadline,
@@ -231,7 +247,7 @@ func (cn *conn) roundTripBlocking(ctx context.Context, cmds [][]any, encoded []b
 	return cn.send(ctx, cmds, encoded, d, vals)
 }
 
-func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decoder, vals []any) (any, error) {
+func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decoder, vals []any) (v any, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // a caller that has given up sends nothing
 	}
@@ -288,7 +304,15 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 			// send more: let them queue first, and write all at once.
 			runtime.Gosched()
 		}
-		cn.flush(ctx)
+		if cn.flush(ctx) {
+			// The connection broke under this caller's write: the others
+			// learn why from it, this caller from its context.
+			defer func() {
+				if err != nil {
+					v, err = nil, cn.ended(ctx)
+				}
+			}()
+		}
 	}
 	if read {
 		if cn.read(ctx, c) {
@@ -308,7 +332,7 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 	case <-c.done: // fail signals every call, the reader's own included
 	default:
 	}
-	v, err := c.one[0], c.err
+	v, err = c.one[0], c.err
 	c.free()
 	return v, err
 }
@@ -441,16 +465,59 @@ func (cn *conn) abandon(c *call) bool {
 
 // interrupt wakes whoever is blocked reading or writing, so that a caller
 // whose context ended can leave. The others see a timeout, find their own
-// context alive and carry on.
+// context alive and carry on. A fragile connection's writer is left alone:
+// a write cut short there breaks the connection, which only the writer's
+// own context may decide (watchWrite).
 func (cn *conn) interrupt() {
 	cn.interrupted.Store(true)
+	if cn.fragileWrites {
+		cn.nc.SetReadDeadline(time.Unix(1, 0))
+		return
+	}
 	cn.nc.SetDeadline(time.Unix(1, 0))
 }
 
+// watchWrite makes the end of ctx cut short the write about to start, and
+// returns what ends the watch once the write is over. A cut that comes too late to stop the write is undone there, under
+// wmu, so that it never lands on the next write: on a fragile connection
+// that write would fail, and every one after it. deadline is the write
+// deadline to restore.
+func (cn *conn) watchWrite(ctx context.Context, deadline time.Time) (done func()) {
+	if ctx.Done() == nil {
+		return func() {}
+	}
+	cn.wmu.Lock()
+	cn.wgen++
+	gen := cn.wgen
+	cn.wmu.Unlock()
+	stop := context.AfterFunc(ctx, func() {
+		cn.wmu.Lock()
+		if cn.wgen == gen {
+			cn.nc.SetWriteDeadline(time.Unix(1, 0))
+		}
+		cn.wmu.Unlock()
+	})
+	return func() {
+		if stop() {
+			return
+		}
+		cn.wmu.Lock()
+		cn.wgen++
+		cn.nc.SetWriteDeadline(deadline)
+		cn.wmu.Unlock()
+	}
+}
+
+// errWriteCut breaks a fragile connection whose writer's context ended
+// mid-write: what was sent of the write cannot be completed or taken back.
+var errWriteCut = errors.New("a write was cut short when its caller's context ended, and this kind of connection (TLS) cannot resume it")
+
 // flush writes whatever is queued until nothing is. ctx is the writing
 // caller's; when it ends mid-write, the rest is handed to a goroutine, since
-// a half-written command cannot be taken back.
-func (cn *conn) flush(ctx context.Context) {
+// a half-written command cannot be taken back. On a fragile connection the
+// write cannot be resumed, so the connection breaks instead, and flush
+// reports that it did (cut).
+func (cn *conn) flush(ctx context.Context) (cut bool) {
 	for {
 		cn.mu.Lock()
 		if len(cn.wbuf) == 0 || cn.err != nil {
@@ -467,6 +534,10 @@ func (cn *conn) flush(ctx context.Context) {
 		if cn.socketTimeout > 0 {
 			cn.nc.SetWriteDeadline(deadline)
 		}
+		unwatch := func() {} // interrupt wakes the writer of a robust connection
+		if cn.fragileWrites {
+			unwatch = cn.watchWrite(ctx, deadline)
+		}
 		rest := buf
 		for len(rest) > 0 {
 			n, err := cn.nc.Write(rest)
@@ -474,7 +545,12 @@ func (cn *conn) flush(ctx context.Context) {
 			if err == nil {
 				continue
 			}
-			if !isTimeout(err) || (!deadline.IsZero() && time.Now().After(deadline)) {
+			unwatch()
+			if cn.fragileWrites && isTimeout(err) && ctx.Err() != nil {
+				cn.fail(errWriteCut)
+				return true
+			}
+			if cn.fragileWrites || !isTimeout(err) || (!deadline.IsZero() && time.Now().After(deadline)) {
 				cn.fail(err)
 				return
 			}
@@ -488,6 +564,7 @@ func (cn *conn) flush(ctx context.Context) {
 			// Woken for another caller's sake: carry on.
 			cn.nc.SetWriteDeadline(deadline)
 		}
+		unwatch()
 		if cap(buf) <= keepWriteBuf {
 			cn.mu.Lock()
 			cn.spare = buf[:0]
@@ -951,8 +1028,8 @@ func (cn *conn) writePush(ctx context.Context, buf []byte, timeout time.Duration
 		deadline = ctxDeadline
 	}
 	cn.nc.SetWriteDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { cn.nc.SetWriteDeadline(time.Unix(1, 0)) })
-	defer stop()
+	unwatch := cn.watchWrite(ctx, deadline)
+	defer unwatch()
 	for written < len(buf) {
 		n, err := cn.nc.Write(buf[written:])
 		written += n
@@ -960,13 +1037,17 @@ func (cn *conn) writePush(ctx context.Context, buf []byte, timeout time.Duration
 			continue
 		}
 		if isTimeout(err) {
-			if ctxErr := ctx.Err(); ctxErr != nil {
+			ctxErr := ctx.Err()
+			if ctxErr == nil && hasCtxDeadline && !time.Now().Before(ctxDeadline) {
+				ctxErr = context.DeadlineExceeded
+			}
+			if ctxErr != nil {
+				if cn.fragileWrites {
+					cn.fail(errWriteCut)
+				}
 				return written, true, ctxErr
 			}
-			if hasCtxDeadline && !time.Now().Before(ctxDeadline) {
-				return written, true, context.DeadlineExceeded
-			}
-			if deadline.IsZero() || time.Now().Before(deadline) {
+			if !cn.fragileWrites && (deadline.IsZero() || time.Now().Before(deadline)) {
 				cn.nc.SetWriteDeadline(deadline) // a stale interrupt: carry on
 				continue
 			}

@@ -132,7 +132,10 @@
 // may or may not have run. So does the error of a call whose context ended
 // after its command was written: it matches both ctx.Err() and
 // ErrNotRetried, while one that matches the context's error alone was
-// never sent. Network errors name the server's address and wrap the cause.
+// never sent. Over TLS, which cannot resume a write cut short, a context
+// that ends mid-write closes the connection; the client makes a new one for
+// the next call. Network errors name the server's address and wrap the
+// cause.
 //
 // A server whose connects fail is tried again after a backoff (up to a
 // second), by one caller for all; callers whose deadline comes first fail

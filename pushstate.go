@@ -244,6 +244,9 @@ func (ps *pushState) do(ctx context.Context, op pushOp, buf []byte) error {
 		return invalidArg("CLIENT TRACKING on a PushConnection needs RESP3 (WithRESP(3)): under RESP2 the server cannot push invalidations to it; subscribe to __redis__:invalidate there instead and send CLIENT TRACKING ... REDIRECT on a Connection")
 	}
 	cn := ps.cn
+	if cn != nil && cn.dead.Load() {
+		cn = nil // broken, and about to be replaced by the reader
+	}
 	if cn == nil {
 		if op.kind == opPing {
 			return ps.downError()
