@@ -189,7 +189,7 @@
 //
 // SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and MONITOR run on a PushConnection,
 // which delivers what the server pushes as Messages and subscribes again by
-// itself after a reconnect:
+// itself after a reconnect, to what the server accepted:
 //
 //	p, err := r.PushConnection(ctx)
 //	if err != nil {
@@ -203,6 +203,11 @@
 //		}
 //		fmt.Println(msg.Kind, msg.Channel, msg.Data)
 //	}
+//
+// In a cluster a PushConnection is one connection to one node: SSUBSCRIBE
+// of a shard channel that another node serves than its other shard
+// channels is refused (ErrInvalidArgument), and takes a second
+// PushConnection.
 //
 // # Cluster
 //

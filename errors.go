@@ -42,7 +42,8 @@ var (
 
 	// ErrInvalidArgument is matched by errors about what the caller passed:
 	// an argument of an unsupported type, an empty command, a command that
-	// must go through another API, or an invalid option.
+	// must go through another API, an invalid option, or shard channels on
+	// another node than a PushConnection's others.
 	ErrInvalidArgument = errors.New("justredis: invalid argument")
 
 	// ErrProtocol is matched by errors about a malformed reply. The connection

@@ -32,7 +32,10 @@ import (
 //     messages, the oldest, were thrown away. It comes before the messages
 //     that were kept.
 //   - "error": the server refused a command; Data is the *Error, which
-//     NextMessage also returns as its error.
+//     NextMessage also returns as its error. In a cluster, it is also the
+//     client refusing or giving up shard channels that another node serves
+//     than the connection's others (see PushConnection.Do); Data is then an
+//     error that matches ErrInvalidArgument and names them.
 //
 // Anything else the server pushes keeps the name it was sent with as Kind,
 // and its remaining elements in Data (one as itself, several as []any); a
@@ -75,9 +78,16 @@ type Message struct {
 // the PushConnection connects again, with backoff, until it is closed. It
 // then subscribes again to every channel, pattern and shard channel it had,
 // and sends MONITOR and CLIENT TRACKING again if they were on; the fresh
-// confirmations arrive as messages and tell you it happened. Messages
-// published while it was away are lost, as Redis pub/sub does not keep
-// them.
+// confirmations arrive as messages and tell you it happened. What the
+// server refused is not among them. Messages published while it was away
+// are lost, as Redis pub/sub does not keep them.
+//
+// In a cluster, a PushConnection is one connection to one node, so its
+// shard channels must all be served by one node; use one PushConnection per
+// node. When the slot of its shard channels moves, it follows them to their
+// new node. When only some of them move, it stays with the others and gives
+// up those that moved: NextMessage returns an error, matching
+// ErrInvalidArgument, that names them.
 type PushConnection struct {
 	ps   *pushState
 	call callSettings
@@ -107,9 +117,7 @@ func (r *Redis) PushConnection(ctx context.Context, keys ...string) (*PushConnec
 		limit: limit,
 		done:  make(chan struct{}),
 	}
-	for i := range ps.subs {
-		ps.subs[i] = make(map[string]struct{})
-	}
+	ps.want, ps.base = newPushSetup(), newPushSetup()
 	ps.ctx, ps.cancel = context.WithCancel(context.Background())
 	cn, sv, resp, err := ps.connect(ctx)
 	if err == nil {
@@ -163,7 +171,20 @@ func (p *PushConnection) Modify(opts ...CallOption) *PushConnection {
 // Changes to subscriptions, MONITOR and CLIENT TRACKING are remembered: if
 // the connection is down, or breaks while sending, Do returns nil and the
 // command takes effect when the connection is back. PING is not
-// remembered: it then fails with the network error.
+// remembered: it then fails with the network error. A command the server
+// refuses changes nothing, now or after a reconnect: an SSUBSCRIBE refused
+// with CROSSSLOT is not sent again, an UNSUBSCRIBE refused leaves the
+// subscription in place. To tell which command an error answers, Do sends
+// each command but PING followed by a PING of its own, whose reply is not
+// delivered.
+//
+// In a cluster, SSUBSCRIBE of a shard channel that another node serves than
+// the connection's other shard channels is refused with ErrInvalidArgument
+// before anything is sent; the connection and its subscriptions are left as
+// they were. Subscribe to it on a second PushConnection. If the client's
+// slot map was out of date, the server answers MOVED instead, and
+// NextMessage returns the same refusal. An SSUBSCRIBE on a connection
+// without shard channels goes to the node that serves it.
 func (p *PushConnection) Do(ctx context.Context, args ...any) error {
 	if ctx == nil {
 		return errNilContext
@@ -218,6 +239,10 @@ func (p *PushConnection) next(ctx context.Context) (Message, error) {
 	if dropped > 0 {
 		return Message{Kind: "dropped", Data: dropped}, nil
 	}
+	if frame[0] == clientErrorFrame {
+		err := invalidArg(string(frame[1:]))
+		return Message{Kind: "error", Data: err}, err
+	}
 	return decodeMessage(frame, forSeveral(p.call.decoder))
 }
 
@@ -233,7 +258,8 @@ func (p *PushConnection) next(ctx context.Context) (Message, error) {
 //
 // The loop ends, without an error, when ctx ends or p is closed (check
 // ctx.Err() if you need to know which). Other errors (error replies from the
-// server, a failing Decoder) are given to the loop, which may carry on.
+// server, shard channels given up, a failing Decoder) are given to the loop,
+// which may carry on.
 // Breaking out of the loop loses nothing: the connection stays usable and
 // the next message is returned by the next NextMessage or Messages.
 // WithTimeout does not apply to Messages.

@@ -843,14 +843,18 @@ func TestPushHungServer(t *testing.T) {
 }
 
 func TestPushSetupCommands(t *testing.T) {
-	ps := &pushState{}
-	for i := range ps.subs {
-		ps.subs[i] = map[string]struct{}{}
-	}
+	s := newPushSetup()
 	apply := func(op pushOp, args ...any) {
 		buf, err := appendCommand(nil, args)
 		require.NoError(t, err)
-		ps.remember(op, buf)
+		s.apply(op, commandStrings(buf))
+	}
+	encoded := func(s *pushSetup) string {
+		var buf []byte
+		for _, e := range s.commands() {
+			buf = appendStrings(buf, e.args...)
+		}
+		return string(buf)
 	}
 	apply(pushOps["subscribe"], "SUBSCRIBE", "b", "a", 7)
 	apply(pushOps["unsubscribe"], "UNSUBSCRIBE", "7")
@@ -865,21 +869,27 @@ func TestPushSetupCommands(t *testing.T) {
 			"*2\r\n$10\r\nPSUBSCRIBE\r\n$2\r\np*\r\n"+
 			"*3\r\n$10\r\nSSUBSCRIBE\r\n$4\r\nx{1}\r\n$4\r\nz{1}\r\n"+ // slot 9842
 			"*2\r\n$10\r\nSSUBSCRIBE\r\n$1\r\ny\r\n", // slot 14360... after 9842
-		string(ps.setupCommands(nil)))
+		encoded(&s))
 	require.Less(t, hashSlot("x{1}"), hashSlot("y"))
+	for _, e := range s.commands() {
+		op := pushOps[strings.ToLower(e.args[0])]
+		if e.args[0] == "CLIENT" {
+			op = pushOp{kind: opTracking}
+		}
+		require.Equal(t, op, e.op, "%v", e.args)
+	}
 
 	apply(pushOp{kind: opTracking}, "CLIENT", "TRACKING", "OFF")
 	apply(pushOps["unsubscribe"], "UNSUBSCRIBE")
 	apply(pushOps["punsubscribe"], "PUNSUBSCRIBE", "p*")
 	apply(pushOps["sunsubscribe"], "SUNSUBSCRIBE")
-	require.Equal(t, "*1\r\n$7\r\nMONITOR\r\n", string(ps.setupCommands(nil)))
+	require.Equal(t, "*1\r\n$7\r\nMONITOR\r\n", encoded(&s))
 
-	many := &pushState{}
-	many.subs[subChannels] = map[string]struct{}{}
+	many := newPushSetup()
 	for i := 0; i < 2500; i++ {
 		many.subs[subChannels][fmt.Sprint(i)] = struct{}{}
 	}
-	require.Equal(t, 3, strings.Count(string(many.setupCommands(nil)), "SUBSCRIBE"), "in chunks")
+	require.Equal(t, 3, strings.Count(encoded(&many), "SUBSCRIBE"), "in chunks")
 }
 
 func TestDecodeMessage(t *testing.T) {

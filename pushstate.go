@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -21,10 +22,6 @@ type pushState struct {
 	route callSettings // the server and database to connect to
 	keys  []string     // the keys given to PushConnection: in a cluster, they pick the node
 	limit int          // messages kept at most
-	// routeSlot is the cluster slot the connection in use was chosen by
-	// (see routeKeys, in shardpubsub.go); -1 for none. Only connect and the
-	// reader, one after the other, use it.
-	routeSlot int
 
 	ctx     context.Context // ended by Close
 	cancel  context.CancelFunc
@@ -41,10 +38,20 @@ type pushState struct {
 	sv      *server
 	resp    int
 	lastErr error // why the last connection or attempt failed, naming the address
-	// What to set up again on a new connection, as the user asked for it.
-	subs     [3]map[string]struct{} // channels, patterns, shard channels
-	monitor  bool
-	tracking [][]string // CLIENT TRACKING commands since the last "off"
+
+	// smu guards what the connection has set up, and what to set up again
+	// on a new one. The server answers commands in order, and each command
+	// but PING is sent followed by a PING (keepAliveCmd), whose reply ends
+	// that command's replies: so the reader knows which command an error
+	// reply refuses, and a refused command is forgotten. want is what the
+	// user asked for and the server did not refuse: base, then pending in
+	// order, less those refused. base is what the server answered on the
+	// connection in use (all of want while there is none), pending the
+	// commands sent on it whose replies are not all in.
+	smu     sync.Mutex
+	want    pushSetup
+	base    pushSetup
+	pending []*pushEntry
 
 	// mu guards the queue of frames.
 	mu      sync.Mutex
@@ -54,6 +61,21 @@ type pushState struct {
 	wake    chan struct{} // closed when a frame arrives; made by a waiter
 	closed  bool
 	done    chan struct{} // closed once closed is set
+}
+
+// pushSetup is what a push connection sets up: its subscriptions, MONITOR
+// and CLIENT TRACKING.
+type pushSetup struct {
+	subs     [3]map[string]struct{} // channels, patterns, shard channels
+	monitor  bool
+	tracking [][]string // CLIENT TRACKING commands since the last "off"
+}
+
+// pushEntry is a command sent on the connection in use.
+type pushEntry struct {
+	op      pushOp
+	args    []string // the command and its arguments
+	refused bool     // by an error reply; its PING's reply is still to come
 }
 
 // The subscription sets.
@@ -138,10 +160,6 @@ func (ps *pushState) connect(ctx context.Context) (*conn, *server, int, error) {
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	ps.routeSlot = -1
-	if len(keys) > 0 {
-		ps.routeSlot = hashSlot(keys[0])
-	}
 	cn, info, err := sv.openPlan(ctx, setupPlan{db: ps.route.db}, true)
 	if err != nil {
 		ps.p.lost(sv)
@@ -159,12 +177,23 @@ func (ps *pushState) connect(ctx context.Context) (*conn, *server, int, error) {
 func (ps *pushState) install(ctx context.Context, cn *conn, sv *server, resp int) error {
 	ps.wmu.Lock()
 	defer ps.wmu.Unlock()
-	if buf := ps.setupCommands(nil); len(buf) > 0 {
+	ps.smu.Lock()
+	setup := ps.want.commands()
+	ps.smu.Unlock()
+	if len(setup) > 0 {
+		var buf []byte
+		for _, e := range setup {
+			buf = append(appendStrings(buf, e.args...), keepAliveCmd...)
+		}
 		if _, _, err := ps.write(ctx, cn, buf); err != nil {
 			sv.drop(cn)
 			return cn.netError(err, false)
 		}
 	}
+	// The reader of cn has not begun: nothing of it is answered yet.
+	ps.smu.Lock()
+	ps.base, ps.pending = newPushSetup(), setup
+	ps.smu.Unlock()
 	ps.cn, ps.sv, ps.resp = cn, sv, resp
 	ps.addr.Store(&sv.addr)
 	ps.cur.Store(cn)
@@ -177,19 +206,65 @@ func (ps *pushState) install(ctx context.Context, cn *conn, sv *server, resp int
 	return nil
 }
 
-// setupCommands appends the commands that restore the tracked state: CLIENT
+func newPushSetup() pushSetup {
+	var s pushSetup
+	for i := range s.subs {
+		s.subs[i] = make(map[string]struct{})
+	}
+	return s
+}
+
+func (s *pushSetup) clone() pushSetup {
+	c := pushSetup{monitor: s.monitor, tracking: slices.Clone(s.tracking)}
+	for i := range s.subs {
+		c.subs[i] = maps.Clone(s.subs[i])
+	}
+	return c
+}
+
+// apply records what a command changes.
+func (s *pushSetup) apply(op pushOp, args []string) {
+	switch op.kind {
+	case opSubscribe:
+		for _, a := range args[1:] {
+			s.subs[op.set][a] = struct{}{}
+		}
+	case opUnsubscribe:
+		if len(args) == 1 {
+			clear(s.subs[op.set])
+		}
+		for _, a := range args[1:] {
+			delete(s.subs[op.set], a)
+		}
+	case opMonitor:
+		s.monitor = true
+	case opTracking:
+		if len(args) > 2 && strings.EqualFold(args[2], "off") {
+			s.tracking = nil
+		} else {
+			s.tracking = append(s.tracking, args)
+		}
+	}
+}
+
+func (s *pushSetup) subscribed() bool {
+	return len(s.subs[subChannels])+len(s.subs[subPatterns])+len(s.subs[subShards]) > 0
+}
+
+// commands returns the commands that set s up on a new connection: CLIENT
 // TRACKING, MONITOR, then the subscriptions, one SSUBSCRIBE per slot.
-func (ps *pushState) setupCommands(buf []byte) []byte {
-	for _, t := range ps.tracking {
-		buf = appendStrings(buf, t...)
+func (s *pushSetup) commands() []*pushEntry {
+	var out []*pushEntry
+	for _, t := range s.tracking {
+		out = append(out, &pushEntry{op: pushOp{kind: opTracking}, args: t})
 	}
-	if ps.monitor {
-		buf = appendStrings(buf, "MONITOR")
+	if s.monitor {
+		out = append(out, &pushEntry{op: pushOps["monitor"], args: []string{"MONITOR"}})
 	}
-	buf = appendInChunks(buf, "SUBSCRIBE", sortedKeys(ps.subs[subChannels]))
-	buf = appendInChunks(buf, "PSUBSCRIBE", sortedKeys(ps.subs[subPatterns]))
+	out = appendInChunks(out, "SUBSCRIBE", sortedKeys(s.subs[subChannels]))
+	out = appendInChunks(out, "PSUBSCRIBE", sortedKeys(s.subs[subPatterns]))
 	bySlot := make(map[int][]string)
-	for ch := range ps.subs[subShards] {
+	for ch := range s.subs[subShards] {
 		s := hashSlot(ch)
 		bySlot[s] = append(bySlot[s], ch)
 	}
@@ -201,22 +276,23 @@ func (ps *pushState) setupCommands(buf []byte) []byte {
 	for _, s := range slots {
 		chans := bySlot[s]
 		slices.Sort(chans)
-		buf = appendInChunks(buf, "SSUBSCRIBE", chans)
+		out = appendInChunks(out, "SSUBSCRIBE", chans)
 	}
-	return buf
+	return out
 }
 
 // resubscribeChunk bounds the channels given to one command when
 // subscribing again.
 const resubscribeChunk = 1000
 
-func appendInChunks(buf []byte, cmd string, names []string) []byte {
+func appendInChunks(out []*pushEntry, cmd string, names []string) []*pushEntry {
+	op := pushOps[strings.ToLower(cmd)]
 	for len(names) > 0 {
 		n := min(len(names), resubscribeChunk)
-		buf = appendStrings(buf, append([]string{cmd}, names[:n]...)...)
+		out = append(out, &pushEntry{op: op, args: append([]string{cmd}, names[:n]...)})
 		names = names[n:]
 	}
-	return buf
+	return out
 }
 
 func sortedKeys(m map[string]struct{}) []string {
@@ -243,6 +319,12 @@ func (ps *pushState) do(ctx context.Context, op pushOp, buf []byte) error {
 	if op.kind == opTracking && ps.resp == 2 {
 		return invalidArg("CLIENT TRACKING on a PushConnection needs RESP3 (WithRESP(3)): under RESP2 the server cannot push invalidations to it; subscribe to __redis__:invalidate there instead and send CLIENT TRACKING ... REDIRECT on a Connection")
 	}
+	args := commandStrings(buf)
+	if op == pushOps["ssubscribe"] {
+		if err := ps.shardCheck(args); err != nil {
+			return err
+		}
+	}
 	cn := ps.cn
 	if cn != nil && cn.dead.Load() {
 		cn = nil // broken, and about to be replaced by the reader
@@ -251,56 +333,100 @@ func (ps *pushState) do(ctx context.Context, op pushOp, buf []byte) error {
 		if op.kind == opPing {
 			return ps.downError()
 		}
-		ps.remember(op, buf)
+		ps.remember(op, args)
 		return nil
+	}
+	// The entry goes in before the write: the reply may come before the
+	// write returns.
+	e := ps.sent(op, args)
+	if op.kind != opPing {
+		buf = append(buf, keepAliveCmd...)
 	}
 	n, ctxEnded, err := ps.write(ctx, cn, buf)
 	switch {
 	case err == nil:
-		ps.remember(op, buf)
 		return nil
 	case ctxEnded:
 		if n > 0 {
 			// Half a command went out: only a new connection is clean.
 			cn.fail(err)
 		}
+		ps.unsent(e)
 		return err
 	}
 	cn.fail(err) // the reader sees it and connects again
 	if op.kind == opPing {
+		ps.unsent(e)
 		return cn.netError(err, n > 0)
 	}
-	ps.remember(op, buf)
-	return nil
+	return nil // it is sent again on the new connection
 }
 
-// remember records what a command sent (or to be sent) changes, so that a
-// new connection can be set up the same way. wmu is held.
-func (ps *pushState) remember(op pushOp, buf []byte) {
-	args := commandStrings(buf)
-	switch op.kind {
-	case opSubscribe:
-		for _, a := range args[1:] {
-			ps.subs[op.set][a] = struct{}{}
+// remember records what a command changes while there is no connection,
+// so that the next one is set up the same way. wmu is held.
+func (ps *pushState) remember(op pushOp, args []string) {
+	ps.smu.Lock()
+	defer ps.smu.Unlock()
+	if op.kind == opMonitor && ps.resp == 2 && ps.want.subscribed() {
+		return // under RESP2 the server refuses MONITOR while subscribed
+	}
+	ps.want.apply(op, args)
+	ps.base.apply(op, args)
+}
+
+// sent records a command about to be written on the connection in use. wmu
+// is held.
+func (ps *pushState) sent(op pushOp, args []string) *pushEntry {
+	e := &pushEntry{op: op, args: args}
+	ps.smu.Lock()
+	defer ps.smu.Unlock()
+	ps.pending = append(ps.pending, e)
+	ps.want.apply(op, args)
+	return e
+}
+
+// unsent forgets a command that was not sent after all. wmu is held.
+func (ps *pushState) unsent(e *pushEntry) {
+	ps.smu.Lock()
+	defer ps.smu.Unlock()
+	if i := slices.Index(ps.pending, e); i >= 0 {
+		ps.pending = slices.Delete(ps.pending, i, i+1)
+		ps.rebuild()
+	}
+}
+
+// rebuild works want out again, after a command was refused or taken
+// back. smu is held.
+func (ps *pushState) rebuild() {
+	ps.want = ps.base.clone()
+	for _, e := range ps.pending {
+		if !e.refused {
+			ps.want.apply(e.op, e.args)
 		}
-	case opUnsubscribe:
-		if len(args) == 1 {
-			clear(ps.subs[op.set])
-		}
-		for _, a := range args[1:] {
-			delete(ps.subs[op.set], a)
-		}
-	case opMonitor:
-		// Under RESP2 the server refuses MONITOR while subscribed.
-		if ps.resp != 2 || len(ps.subs[subChannels])+len(ps.subs[subPatterns])+len(ps.subs[subShards]) == 0 {
-			ps.monitor = true
-		}
-	case opTracking:
-		if len(args) > 2 && strings.EqualFold(args[2], "off") {
-			ps.tracking = nil
-		} else {
-			ps.tracking = append(ps.tracking, args)
-		}
+	}
+}
+
+// answered ends the oldest command in flight, at the reply to the PING
+// sent after it (or to it, for PING): unless the server refused it, it is
+// now in base.
+func (ps *pushState) answered() {
+	ps.smu.Lock()
+	defer ps.smu.Unlock()
+	ps.answeredLocked()
+}
+
+func (ps *pushState) answeredLocked() {
+	if len(ps.pending) == 0 {
+		return
+	}
+	e := ps.pending[0]
+	ps.pending[0] = nil
+	ps.pending = ps.pending[1:]
+	if len(ps.pending) == 0 {
+		ps.pending = nil
+	}
+	if !e.refused {
+		ps.base.apply(e.op, e.args)
 	}
 }
 
@@ -342,6 +468,7 @@ func (ps *pushState) keepAlive(cn *conn) bool {
 	if ps.cn != cn {
 		return false
 	}
+	ps.sent(pushOp{kind: opPing}, nil)
 	_, _, err := ps.write(ps.ctx, cn, keepAliveCmd)
 	return err == nil
 }
@@ -391,21 +518,88 @@ func (ps *pushState) read(cn *conn) error {
 			continue
 		}
 		pinged = false
-		if quietFrame(frame) {
-			continue
-		}
-		refused := frame[0] == byte(KindError)
-		if !refused {
-			ps.push(frame)
-		}
-		if ps.shardMoved(frame) {
-			return errShardMoved // connect again, to the slot's new owner
-		}
-		if refused {
-			ps.push(frame)
+		if ps.received(frame) {
+			return errShardMoved // connect again, to the shard channels' node
 		}
 	}
 }
+
+// received takes in a frame: it queues what is the user's, keeps account
+// of the commands in flight, and reports whether to connect again to
+// follow the shard channels.
+func (ps *pushState) received(frame []byte) (reconnect bool) {
+	switch {
+	case bytes.Equal(frame, keepAliveBulk) || bytes.Equal(frame, keepAlivePong):
+		ps.answered() // the PING after a command, or a keep-alive
+		return false
+	case quietFrame(frame):
+		return false
+	case frame[0] == byte(KindError) || frame[0] == byte(KindBlobError):
+		return ps.errorReply(frame)
+	case isPong(frame):
+		ps.answered() // the user's PING
+		ps.push(frame)
+		return false
+	}
+	ps.push(frame)
+	return ps.shardUnsubscribed(frame)
+}
+
+// errorReply takes in an error reply: it refuses the oldest command in
+// flight, unless it is the reply to the PING sent after it.
+func (ps *pushState) errorReply(frame []byte) (reconnect bool) {
+	msg, _ := decodeMessage(frame, StringDecoder)
+	text := ""
+	if e, ok := msg.Data.(*Error); ok {
+		text = e.msg
+	}
+	ps.smu.Lock()
+	var e *pushEntry
+	if len(ps.pending) > 0 {
+		e = ps.pending[0]
+	}
+	switch {
+	case e == nil:
+	case e.op.kind == opPing:
+		ps.answeredLocked()
+	case e.refused || strings.Contains(text, "'ping' command"):
+		// The PING after the command failed too, or alone (a user
+		// without PING): not the user's news.
+		ps.answeredLocked()
+		ps.smu.Unlock()
+		return false
+	case e.op == pushOps["ssubscribe"] && strings.HasPrefix(text, "MOVED "):
+		follow, why := ps.shardRedirected(e, text)
+		if follow {
+			ps.smu.Unlock()
+			return true
+		}
+		e.refused = true
+		ps.rebuild()
+		if why != "" {
+			ps.smu.Unlock()
+			ps.pushError(why)
+			return false
+		}
+	default:
+		e.refused = true
+		ps.rebuild()
+	}
+	ps.smu.Unlock()
+	ps.push(frame)
+	return false
+}
+
+// isPong reports whether f is the reply to a PING: a bulk string, PONG, or
+// a "pong" array (RESP2, subscribed).
+func isPong(f []byte) bool {
+	return f[0] == byte(KindBulk) || bytes.Equal(f, pongFrame) || bytes.HasPrefix(f, pongArrayPrefix)
+}
+
+var (
+	pongFrame       = []byte("+PONG\r\n")
+	pongArrayPrefix = []byte("*2\r\n$4\r\npong\r\n")
+)
 
 // quietFrame reports whether a frame is not for the user: the OK that
 // confirms MONITOR or CLIENT TRACKING, and what keep-alive PINGs cause.
@@ -512,6 +706,11 @@ func (ps *pushState) lost(cn *conn, err error) {
 	if ps.cn == cn {
 		ps.cn = nil
 		ps.lastErr = cn.netError(err, false)
+		// What is in flight and not refused is still wanted: the next
+		// connection sets it up.
+		ps.smu.Lock()
+		ps.base, ps.pending = ps.want.clone(), nil
+		ps.smu.Unlock()
 	}
 	ps.wmu.Unlock()
 	ps.cur.CompareAndSwap(cn, nil)

@@ -167,6 +167,14 @@ func (m *slotMap) anyMaster() *server {
 	return sv
 }
 
+// masterAddr returns the address of slot's master, "" if nobody serves it.
+func (m *slotMap) masterAddr(slot int) string {
+	if i := m.owner[slot]; i > 0 {
+		return m.shards[i-1].master.addr
+	}
+	return ""
+}
+
 // moved records what a MOVED reply said: slot is now served by addr.
 func (c *slotKeeper) moved(slot int, addr string) {
 	c.mu.Lock()
