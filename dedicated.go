@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 )
 
 // Connection is a server connection of its own, taken from the pool by
@@ -388,6 +387,14 @@ func (d *dedicated) learnQueued(v any) {
 // state cannot be restored. Calls after Close fail with ErrClosed. Close
 // does not wait for a call under way (a BLPOP, say): it closes the server
 // connection, and that call fails with ErrClosed.
+//
+// Close never waits on the network, so that a deferred Close cannot hold
+// up its caller when the server hangs. When there is state to undo (a
+// transaction, WATCHed keys, another database), DISCARD, UNWATCH and
+// SELECT are sent in the background, within WithConnectTimeout; the
+// server connection keeps its place in the pool meanwhile, and is handed
+// back only once they succeeded, else closed. Redis.Close ends such a
+// reset at once.
 func (c *Connection) Close() error {
 	d := c.d
 	if d == nil {
@@ -422,20 +429,10 @@ func (c *Connection) Close() error {
 	if d.cn.db != d.baseDB {
 		cmds = append(cmds, []any{"SELECT", d.baseDB})
 	}
-	if len(cmds) > 0 {
-		timeout := d.p.s.connectTimeout
-		if timeout == 0 {
-			timeout = 10 * time.Second
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		vals := make([]any, len(cmds))
-		if _, err := d.cn.roundTrip(ctx, cmds, StringDecoder, vals); err != nil || firstError(d.sv.addr, vals) != nil {
-			d.sv.drop(d.cn)
-			return nil
-		}
-		d.cn.db = d.baseDB
+	if len(cmds) == 0 {
+		d.sv.release(d.cn)
+		return nil
 	}
-	d.sv.release(d.cn)
+	d.sv.reset(d.cn, cmds, d.baseDB)
 	return nil
 }

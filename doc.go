@@ -153,11 +153,16 @@
 //	if err != nil {
 //		return err
 //	}
-//	defer c.Close() // hands it back clean: DISCARD, UNWATCH, database restored
+//	defer c.Close() // hands it back clean: DISCARD, UNWATCH, database restored (in the background)
 //	c.Do(ctx, "WATCH", "balance")
 //	c.Do(ctx, "MULTI")
 //	c.Do(ctx, "INCRBY", "balance", 10)
 //	v, err := c.Do(ctx, "EXEC") // nil if "balance" changed since WATCH
+//
+// Close never waits on the network: what undoes the connection's state is
+// sent in the background, within WithConnectTimeout, and the server
+// connection goes back to the pool only once that succeeded (it is closed
+// otherwise). Meanwhile it keeps its place, so WithMaxConnections holds.
 //
 // Transaction does the WATCH, read, MULTI/EXEC loop for you, retrying when a
 // watched key changed (at most 32 attempts, then ErrTxAborted):
