@@ -87,7 +87,8 @@ func (c *Connection) Modify(opts ...CallOption) *Connection {
 }
 
 // Do sends one command on the connection and returns its reply, as
-// Redis.Do does.
+// Redis.Do does. A LOADING reply is retried as Redis.Do retries it, except
+// in MULTI, where the server aborts the transaction at EXEC instead.
 func (c *Connection) Do(ctx context.Context, args ...any) (any, error) {
 	if len(args) == 0 {
 		return nil, invalidArg("empty command")
@@ -100,7 +101,7 @@ func (c *Connection) Do(ctx context.Context, args ...any) (any, error) {
 }
 
 // DoMulti sends cmds as one pipeline and returns one reply per command, in
-// order, as Redis.DoMulti does.
+// order, as Redis.DoMulti does, LOADING replies included (not in MULTI).
 func (c *Connection) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 	for i, args := range cmds {
 		if len(args) == 0 {
@@ -125,18 +126,23 @@ func (c *Connection) observed(ctx context.Context, op string, cmds [][]any) (val
 	}
 	hooks := c.d.p.s.hooks
 	if len(hooks) == 0 {
-		return c.run(ctx, cmds)
+		return c.run(ctx, cmds, nil)
 	}
 	call := newCall(hooks, op, c.call.db, cmds)
 	hooked(ctx, hooks, call, func(ctx context.Context, trace *callTrace) error {
 		trace.served(c.d.sv.addr)
-		vals, err = c.run(ctx, cmds)
+		vals, err = c.run(ctx, cmds, trace)
 		return err
 	})
 	return vals, err
 }
 
-func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
+// run checks cmds and sends them. Outside a transaction, when every reply
+// is LOADING and none of them runs a script, nothing ran: they go again
+// after a pause, as Redis.Do sends them (see loadingRetry). Inside MULTI
+// the server flagged the transaction, which EXEC then aborts: the replies
+// are returned as they are.
+func (c *Connection) run(ctx context.Context, cmds [][]any, trace *callTrace) ([]any, error) {
 	if ctx == nil {
 		return nil, errNilContext
 	}
@@ -164,13 +170,32 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 	if cancel != nil {
 		defer cancel()
 	}
+	var pace loadingRetry
+	for {
+		vals, loading, err := c.send(ctx, cmds)
+		if err != nil || !loading {
+			return vals, err
+		}
+		if again, err := pace.again(ctx, c.d.sv.addr, allLoading(vals)); err != nil {
+			return nil, err
+		} else if !again {
+			return vals, nil
+		}
+		trace.retry()
+	}
+}
+
+// send makes one round trip of run's, on its turn. loading reports
+// whether a LOADING answer to all of cmds would let them go again: the
+// connection was not in MULTI, and none of them runs a script.
+func (c *Connection) send(ctx context.Context, cmds [][]any) (vals []any, loading bool, err error) {
 	d := c.d
 	if err := d.turn.LockContext(ctx); err != nil {
-		return nil, err // a call before this one is still under way
+		return nil, false, err // a call before this one is still under way
 	}
 	defer d.turn.Unlock()
 	if !d.begin() {
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
 	defer d.end()
 	sent := cmds
@@ -184,7 +209,7 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 	}
 	if db != d.cn.db {
 		if d.inMulti && c.call.dbSet {
-			return nil, invalidArg("WithDatabase: cannot switch databases inside MULTI")
+			return nil, false, invalidArg("WithDatabase: cannot switch databases inside MULTI")
 		}
 		switchDB = !d.inMulti
 	}
@@ -197,15 +222,18 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 	// known to block; fetching it here could wait for a place in the pool
 	// that this very connection holds.
 	t := d.p.cmds.Load()
-	if t != nil {
-		for _, args := range cmds {
-			cmd := t.lookup(args)
+	loading = !d.inMulti
+	for _, args := range cmds {
+		var cmd *command
+		if t != nil {
+			cmd = t.lookup(args)
 			if b, w := d.p.blocking(cmd, args); b {
 				blocking = true
 				wait = wait.add(w)
 			}
 			script = script || (cmd != nil && cmd.evalsha != notScript)
 		}
+		loading = loading && !runsScript(cmd, args)
 	}
 	var scripts *scriptBatch
 	var enc []byte
@@ -213,15 +241,15 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		scripts = d.p.planScripts(d.sv, t, sent)
 		var err error
 		if enc, err = scripts.encode(sent, false); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	vals := make([]any, len(sent))
+	vals = make([]any, len(sent))
 	toSend := sent
 	if enc != nil {
 		toSend = nil // sent as enc
 	}
-	_, err := d.cn.roundTripBlocking(ctx, toSend, enc, c.call.decoder, vals, wait)
+	_, err = d.cn.roundTripBlocking(ctx, toSend, enc, c.call.decoder, vals, wait)
 	if cache := d.p.cache; cache != nil {
 		cache.written(t, cmds) // cached.go: even when the call failed, a write may have run
 	}
@@ -234,12 +262,12 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		if switchDB {
 			d.cn.db = -1 // the SELECT may have run: the next call sends it again
 		}
-		return nil, notRetried(err) // a Connection never sends anything twice
+		return nil, false, notRetried(err) // a Connection never sends anything twice
 	}
 	offset := 0
 	if switchDB {
 		if e, ok := vals[0].(*Error); ok {
-			return nil, e
+			return nil, false, e
 		}
 		d.cn.db = db
 		vals = vals[1:]
@@ -263,12 +291,12 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		v, err := d.cn.roundTrip(ctx, cmds, c.call.decoder, nil)
 		if err != nil {
 			d.unknown = true
-			return nil, err
+			return nil, false, err
 		}
 		vals[0] = v
 		d.observe(cmds[0], v, scripts.use(offset))
 	}
-	return vals, nil
+	return vals, loading, nil
 }
 
 // begin marks a call under way, unless the connection is closed; it

@@ -134,6 +134,17 @@
 // ErrNotRetried, while one that matches the context's error alone was
 // never sent. Network errors name the server's address and wrap the cause.
 //
+// A LOADING reply, from a server still loading its data set after a restart
+// or a full sync, proves the command did not run: Do, DoMulti, a
+// Connection's calls outside MULTI and Transaction send it again with the
+// same backoff, in every deployment, until the server answers or the
+// context ends (the error then matches the context's error alone and
+// quotes the reply). A call whose context has no deadline retries for 30s
+// at most, then gets the LOADING reply. A pipeline goes again only when
+// every reply is LOADING; a partly LOADING one is returned as it is, since
+// sending some of its commands again would run them after later ones. A
+// script's LOADING is returned as it is: it may be the script's own error.
+//
 // A server whose connects fail is tried again after a backoff (up to a
 // second), by one caller for all; callers whose deadline comes first fail
 // at once with the last failure. Of several seeds, the next is tried
