@@ -227,6 +227,7 @@ func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]a
 	}
 	vals := make([]any, len(cmds))
 	var failed error
+	var loading loadingRetry
 	for waits := 0; len(todo) > 0; {
 		batches := cl.group(todo)
 		if len(batches) == 1 {
@@ -262,6 +263,12 @@ func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]a
 				}
 				todo = append(todo, retry...)
 				wait = wait || len(retry) > 0
+				continue
+			}
+			if e := allLoading(b.vals); e != nil && cl.loadingAgain(ctx, b, e, &loading) {
+				cs.trace.retry()
+				todo = append(todo, b.cmds...)
+				wait = wait || !b.replica
 				continue
 			}
 			for k, c := range b.cmds {
@@ -303,6 +310,27 @@ func (cl *cluster) run(ctx context.Context, cs *callSettings, cmds [][]any) ([]a
 	return vals, failed
 }
 
+// loadingAgain reports whether the commands of b, which its node all
+// answered LOADING (e), go again: none of them ran. Not when one runs a
+// script, whose own error text it may be, nor for a call without deadline
+// that is out of patience (see loadingRetry); reads a replica refused go
+// to the master.
+func (cl *cluster) loadingAgain(ctx context.Context, b *batch, e *Error, pace *loadingRetry) bool {
+	for _, c := range b.cmds {
+		if c.script {
+			return false
+		}
+	}
+	if !b.replica && !pace.patient(ctx) {
+		return false
+	}
+	for _, c := range b.cmds {
+		c.last, c.lastAddr = e, b.sv.addr
+		c.replica = c.replica && !b.replica
+	}
+	return true
+}
+
 // gaveUp is the error of a command that was to go again when ctx ended
 // (err): it names what went wrong last, and matches ErrNotRetried when
 // the command may have run.
@@ -310,7 +338,7 @@ func (c *clusterCmd) gaveUp(err error) error {
 	switch last := c.last.(type) {
 	case nil:
 	case *Error:
-		err = fmt.Errorf("justredis: %s: %w; the last reply was %q", c.lastAddr, err, last.msg)
+		err = lastReplyError(c.lastAddr, err, last)
 	default:
 		err = fmt.Errorf("justredis: %w; the last error: %w", err, last)
 	}
@@ -378,6 +406,9 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 	case replyTryAgain, replyClusterDown:
 		cs.trace.redirect()
 		return nil, nil, false
+	case replyLoading:
+		cs.trace.retry()
+		return nil, nil, false // run pauses if it is still loading
 	}
 	v, err = reply(v)
 	return v, err, true

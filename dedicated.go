@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 )
 
 // Connection is a server connection of its own, taken from the pool by
@@ -88,7 +87,8 @@ func (c *Connection) Modify(opts ...CallOption) *Connection {
 }
 
 // Do sends one command on the connection and returns its reply, as
-// Redis.Do does.
+// Redis.Do does. A LOADING reply is retried as Redis.Do retries it, except
+// in MULTI, where the server aborts the transaction at EXEC instead.
 func (c *Connection) Do(ctx context.Context, args ...any) (any, error) {
 	if len(args) == 0 {
 		return nil, invalidArg("empty command")
@@ -101,7 +101,7 @@ func (c *Connection) Do(ctx context.Context, args ...any) (any, error) {
 }
 
 // DoMulti sends cmds as one pipeline and returns one reply per command, in
-// order, as Redis.DoMulti does.
+// order, as Redis.DoMulti does, LOADING replies included (not in MULTI).
 func (c *Connection) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 	for i, args := range cmds {
 		if len(args) == 0 {
@@ -126,18 +126,23 @@ func (c *Connection) observed(ctx context.Context, op string, cmds [][]any) (val
 	}
 	hooks := c.d.p.s.hooks
 	if len(hooks) == 0 {
-		return c.run(ctx, cmds)
+		return c.run(ctx, cmds, nil)
 	}
 	call := newCall(hooks, op, c.call.db, cmds)
 	hooked(ctx, hooks, call, func(ctx context.Context, trace *callTrace) error {
 		trace.served(c.d.sv.addr)
-		vals, err = c.run(ctx, cmds)
+		vals, err = c.run(ctx, cmds, trace)
 		return err
 	})
 	return vals, err
 }
 
-func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
+// run checks cmds and sends them. Outside a transaction, when every reply
+// is LOADING and none of them runs a script, nothing ran: they go again
+// after a pause, as Redis.Do sends them (see loadingRetry). Inside MULTI
+// the server flagged the transaction, which EXEC then aborts: the replies
+// are returned as they are.
+func (c *Connection) run(ctx context.Context, cmds [][]any, trace *callTrace) ([]any, error) {
 	if ctx == nil {
 		return nil, errNilContext
 	}
@@ -165,13 +170,32 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 	if cancel != nil {
 		defer cancel()
 	}
+	var pace loadingRetry
+	for {
+		vals, loading, err := c.send(ctx, cmds)
+		if err != nil || !loading {
+			return vals, err
+		}
+		if again, err := pace.again(ctx, c.d.sv.addr, allLoading(vals)); err != nil {
+			return nil, err
+		} else if !again {
+			return vals, nil
+		}
+		trace.retry()
+	}
+}
+
+// send makes one round trip of run's, on its turn. loading reports
+// whether a LOADING answer to all of cmds would let them go again: the
+// connection was not in MULTI, and none of them runs a script.
+func (c *Connection) send(ctx context.Context, cmds [][]any) (vals []any, loading bool, err error) {
 	d := c.d
 	if err := d.turn.LockContext(ctx); err != nil {
-		return nil, err // a call before this one is still under way
+		return nil, false, err // a call before this one is still under way
 	}
 	defer d.turn.Unlock()
 	if !d.begin() {
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
 	defer d.end()
 	sent := cmds
@@ -185,7 +209,7 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 	}
 	if db != d.cn.db {
 		if d.inMulti && c.call.dbSet {
-			return nil, invalidArg("WithDatabase: cannot switch databases inside MULTI")
+			return nil, false, invalidArg("WithDatabase: cannot switch databases inside MULTI")
 		}
 		switchDB = !d.inMulti
 	}
@@ -198,15 +222,18 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 	// known to block; fetching it here could wait for a place in the pool
 	// that this very connection holds.
 	t := d.p.cmds.Load()
-	if t != nil {
-		for _, args := range cmds {
-			cmd := t.lookup(args)
+	loading = !d.inMulti
+	for _, args := range cmds {
+		var cmd *command
+		if t != nil {
+			cmd = t.lookup(args)
 			if b, w := d.p.blocking(cmd, args); b {
 				blocking = true
 				wait = wait.add(w)
 			}
 			script = script || (cmd != nil && cmd.evalsha != notScript)
 		}
+		loading = loading && !runsScript(cmd, args)
 	}
 	var scripts *scriptBatch
 	var enc []byte
@@ -214,15 +241,15 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		scripts = d.p.planScripts(d.sv, t, sent)
 		var err error
 		if enc, err = scripts.encode(sent, false); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	vals := make([]any, len(sent))
+	vals = make([]any, len(sent))
 	toSend := sent
 	if enc != nil {
 		toSend = nil // sent as enc
 	}
-	_, err := d.cn.roundTripBlocking(ctx, toSend, enc, c.call.decoder, vals, wait)
+	_, err = d.cn.roundTripBlocking(ctx, toSend, enc, c.call.decoder, vals, wait)
 	if cache := d.p.cache; cache != nil {
 		cache.written(t, cmds) // cached.go: even when the call failed, a write may have run
 	}
@@ -235,12 +262,12 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		if switchDB {
 			d.cn.db = -1 // the SELECT may have run: the next call sends it again
 		}
-		return nil, notRetried(err) // a Connection never sends anything twice
+		return nil, false, notRetried(err) // a Connection never sends anything twice
 	}
 	offset := 0
 	if switchDB {
 		if e, ok := vals[0].(*Error); ok {
-			return nil, e
+			return nil, false, e
 		}
 		d.cn.db = db
 		vals = vals[1:]
@@ -264,12 +291,12 @@ func (c *Connection) run(ctx context.Context, cmds [][]any) ([]any, error) {
 		v, err := d.cn.roundTrip(ctx, cmds, c.call.decoder, nil)
 		if err != nil {
 			d.unknown = true
-			return nil, err
+			return nil, false, err
 		}
 		vals[0] = v
 		d.observe(cmds[0], v, scripts.use(offset))
 	}
-	return vals, nil
+	return vals, loading, nil
 }
 
 // begin marks a call under way, unless the connection is closed; it
@@ -388,6 +415,14 @@ func (d *dedicated) learnQueued(v any) {
 // state cannot be restored. Calls after Close fail with ErrClosed. Close
 // does not wait for a call under way (a BLPOP, say): it closes the server
 // connection, and that call fails with ErrClosed.
+//
+// Close never waits on the network, so that a deferred Close cannot hold
+// up its caller when the server hangs. When there is state to undo (a
+// transaction, WATCHed keys, another database), DISCARD, UNWATCH and
+// SELECT are sent in the background, within WithConnectTimeout; the
+// server connection keeps its place in the pool meanwhile, and is handed
+// back only once they succeeded, else closed. Redis.Close ends such a
+// reset at once.
 func (c *Connection) Close() error {
 	d := c.d
 	if d == nil {
@@ -422,20 +457,10 @@ func (c *Connection) Close() error {
 	if d.cn.db != d.baseDB {
 		cmds = append(cmds, []any{"SELECT", d.baseDB})
 	}
-	if len(cmds) > 0 {
-		timeout := d.p.s.connectTimeout
-		if timeout == 0 {
-			timeout = 10 * time.Second
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		vals := make([]any, len(cmds))
-		if _, err := d.cn.roundTrip(ctx, cmds, StringDecoder, vals); err != nil || firstError(d.sv.addr, vals) != nil {
-			d.sv.drop(d.cn)
-			return nil
-		}
-		d.cn.db = d.baseDB
+	if len(cmds) == 0 {
+		d.sv.release(d.cn)
+		return nil
 	}
-	d.sv.release(d.cn)
+	d.sv.reset(d.cn, cmds, d.baseDB)
 	return nil
 }

@@ -137,6 +137,17 @@
 // the next call. Network errors name the server's address and wrap the
 // cause.
 //
+// A LOADING reply, from a server still loading its data set after a restart
+// or a full sync, proves the command did not run: Do, DoMulti, a
+// Connection's calls outside MULTI and Transaction send it again with the
+// same backoff, in every deployment, until the server answers or the
+// context ends (the error then matches the context's error alone and
+// quotes the reply). A call whose context has no deadline retries for 30s
+// at most, then gets the LOADING reply. A pipeline goes again only when
+// every reply is LOADING; a partly LOADING one is returned as it is, since
+// sending some of its commands again would run them after later ones. A
+// script's LOADING is returned as it is: it may be the script's own error.
+//
 // A server whose connects fail is tried again after a backoff (up to a
 // second), by one caller for all; callers whose deadline comes first fail
 // at once with the last failure. Of several seeds, the next is tried
@@ -156,11 +167,16 @@
 //	if err != nil {
 //		return err
 //	}
-//	defer c.Close() // hands it back clean: DISCARD, UNWATCH, database restored
+//	defer c.Close() // hands it back clean: DISCARD, UNWATCH, database restored (in the background)
 //	c.Do(ctx, "WATCH", "balance")
 //	c.Do(ctx, "MULTI")
 //	c.Do(ctx, "INCRBY", "balance", 10)
 //	v, err := c.Do(ctx, "EXEC") // nil if "balance" changed since WATCH
+//
+// Close never waits on the network: what undoes the connection's state is
+// sent in the background, within WithConnectTimeout, and the server
+// connection goes back to the pool only once that succeeded (it is closed
+// otherwise). Meanwhile it keeps its place, so WithMaxConnections holds.
 //
 // Transaction does the WATCH, read, MULTI/EXEC loop for you, retrying when a
 // watched key changed (at most 32 attempts, then ErrTxAborted):

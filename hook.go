@@ -62,7 +62,7 @@ type Call struct {
 	// call.
 	Err error
 	// Retried is set when the call, or part of it, was sent again after a
-	// connection failed before it could have run.
+	// connection failed before it could have run, or after a LOADING reply.
 	Retried bool
 	// Redirected is set when a Redis Cluster sent the call elsewhere
 	// (MOVED, ASK) or asked it to wait (TRYAGAIN, CLUSTERDOWN), or when

@@ -94,6 +94,11 @@ func (r *Redis) Close() error {
 // text as its own error: for scripts and functions, MOVED and ASK are
 // followed only once the cluster confirms them, and TRYAGAIN and
 // CLUSTERDOWN are returned as they are.
+//
+// In any deployment, a LOADING reply (the server is still loading its data
+// set) is retried with backoff until ctx ends, or for 30s when ctx has no
+// deadline, after which it is returned; it proves the command did not run.
+// A script's LOADING is returned as it is.
 func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 	if err := r.usable(ctx); err != nil {
 		return nil, err
@@ -127,6 +132,12 @@ func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 // the round trip to one node fails, the others' replies are returned with
 // the error, which also stands at the indexes of the failed node's
 // commands, since commands to the other nodes did run.
+//
+// When a server answers LOADING to every command sent to it (in a cluster,
+// to every command of that node's pipeline), none ran: they go again, as
+// Do sends one. When only some of the replies are LOADING, they are
+// returned as they are: sending those commands again would run them after
+// later ones that did run. A pipeline with a script is not sent again.
 func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 	if err := r.usable(ctx); err != nil {
 		return nil, err
@@ -238,10 +249,10 @@ func (r *Redis) onEndpoint(ctx context.Context, cmds [][]any, multi bool) (any, 
 	}
 	sv := r.p.server(cs.endpoint)
 	if multi {
-		vals, err := r.p.doMultiOn(ctx, sv, cs, cmds)
+		vals, err := r.p.doMultiOn(ctx, sv, cs, cmds, true)
 		return nil, vals, err
 	}
-	v, err := r.p.doOn(ctx, sv, cs, cmds[0])
+	v, err := r.p.doOn(ctx, sv, cs, cmds[0], true)
 	return v, nil, err
 }
 
@@ -276,6 +287,7 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 		}
 	}
 	blocking, wait := r.p.blocking(cmd, args)
+	loading := !runsScript(cmd, args)
 	flush := cmd != nil && cmd.evalsha == scriptFlush // SCRIPT FLUSH: the masters forget their scripts (scripts.go)
 	out := make(map[string]any, len(masters))
 	failed := make([]error, len(masters))
@@ -288,9 +300,9 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 			var v any
 			var err error
 			if blocking {
-				v, err = r.p.blockingOn(ctx, sv, &r.call, nil, encoded, wait)
+				v, err = r.p.blockingOn(ctx, sv, &r.call, nil, encoded, nil, wait, loading)
 			} else {
-				v, err = r.p.doEncodedOn(ctx, sv, &r.call, encoded)
+				v, err = r.p.doEncodedOn(ctx, sv, &r.call, encoded, loading)
 			}
 			if err != nil {
 				if !isServerError(err) {

@@ -3,6 +3,7 @@ package justredis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -22,6 +23,14 @@ import (
 // qualifies; so do the error replies of a cluster that prove the command
 // did not run (MOVED, ASK, TRYAGAIN, CLUSTERDOWN), once they are known to
 // be the cluster's and not a script's (redirect.go).
+//
+// LOADING, a server still loading its data set at start-up (or a replica
+// after a full sync), proves the command did not run too, in any
+// deployment: the call goes again after a pause (see loadingRetry), as
+// long as its context lasts. For a pipeline only when every reply is
+// LOADING, since sending some commands again would run them after later
+// ones that did run; and never for a script, whose own error text it may
+// be, as for TRYAGAIN.
 
 // maxRedirects bounds, per command and call, the MOVED and ASK
 // redirections followed and the retries after a node could not be
@@ -38,6 +47,7 @@ const (
 	replyAsk                           // the slot is moving: ask the node named, once, after ASKING
 	replyTryAgain                      // a multi-key command amid a migration: pause and retry
 	replyClusterDown                   // the cluster cannot serve the slot now: pause, reload, retry
+	replyLoading                       // the server is loading its data set: pause and retry
 )
 
 // classify tells what a reply asks of the client. Every path that follows
@@ -56,8 +66,81 @@ func classify(v any) (replyClass, *Error) {
 		return replyTryAgain, e
 	case "CLUSTERDOWN":
 		return replyClusterDown, e
+	case "LOADING":
+		return replyLoading, e
 	}
 	return replyFinal, e
+}
+
+// loadingPatience bounds how long a call whose context has no deadline
+// retries LOADING replies; then it returns the last one. A call with a
+// deadline retries until the deadline.
+const loadingPatience = 30 * time.Second
+
+// loadingRetry paces the tries of one call that a server answered
+// LOADING: the backoff between them, and, for a call without deadline,
+// loadingPatience.
+type loadingRetry struct {
+	n     int       // pauses so far
+	until time.Time // for a call without deadline: give up after this
+}
+
+// loadingReply returns v as an *Error when it is a LOADING reply.
+func loadingReply(v any) *Error {
+	if e, ok := v.(*Error); ok && e.Prefix() == "LOADING" {
+		return e
+	}
+	return nil
+}
+
+// allLoading returns the first of vals when every one of them is a
+// LOADING reply: then none of the commands ran.
+func allLoading(vals []any) *Error {
+	for _, v := range vals {
+		if loadingReply(v) == nil {
+			return nil
+		}
+	}
+	if len(vals) == 0 {
+		return nil
+	}
+	return vals[0].(*Error)
+}
+
+// patient reports whether a call answered LOADING may go again: its
+// context has a deadline (the pause honours it), or it has not retried for
+// loadingPatience yet.
+func (l *loadingRetry) patient(ctx context.Context) bool {
+	if _, ok := ctx.Deadline(); ok {
+		return true
+	}
+	if l.until.IsZero() {
+		l.until = time.Now().Add(loadingPatience)
+	}
+	return time.Now().Before(l.until)
+}
+
+// again takes in e, a LOADING reply from addr (nil for any other reply),
+// and reports whether the call goes again: it then has paused. A call
+// that is out of patience gets the reply as it is (false, nil); one whose
+// context ends during the pause gets ctx's error, naming the reply, which
+// does not match ErrNotRetried: nothing ran.
+func (l *loadingRetry) again(ctx context.Context, addr string, e *Error) (bool, error) {
+	if e == nil || !l.patient(ctx) {
+		return false, nil
+	}
+	d := backoff(l.n)
+	l.n++
+	if err := sleep(ctx, d); err != nil {
+		return false, lastReplyError(addr, err, e)
+	}
+	return true, nil
+}
+
+// lastReplyError is the error of a call that was to go again, after the
+// error reply last from addr, when its context ended (err).
+func lastReplyError(addr string, err error, last *Error) error {
+	return fmt.Errorf("justredis: %s: %w; the last reply was %q", addr, err, last.msg)
 }
 
 // parseRedirect reads "MOVED <slot> <host>:<port>" or the same with ASK.

@@ -1,6 +1,7 @@
 package justredis
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ func TestClassify(t *testing.T) {
 		{&Error{msg: "ASK 3999 127.0.0.1:6381"}, replyAsk},
 		{&Error{msg: "TRYAGAIN Multiple keys request during rehashing of slot"}, replyTryAgain},
 		{&Error{msg: "CLUSTERDOWN The cluster is down"}, replyClusterDown},
-		{&Error{msg: "LOADING Redis is loading the dataset in memory"}, replyFinal},
+		{&Error{msg: "LOADING Redis is loading the dataset in memory"}, replyLoading},
 		{&Error{msg: "READONLY You can't write against a read only replica."}, replyFinal},
 		{&Error{msg: "MOVEDX 1 h:1"}, replyFinal},
 	} {
@@ -41,4 +42,39 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 	require.LessOrEqual(t, backoff(1<<20), time.Second, "no overflow")
+}
+
+// TestLoadingRetry: a call answered LOADING goes again until its context
+// ends, or, without a deadline, for loadingPatience; a pipeline only when
+// every reply is LOADING.
+func TestLoadingRetry(t *testing.T) {
+	loading := &Error{msg: "LOADING Redis is loading the dataset in memory"}
+	var l loadingRetry
+	again, err := l.again(context.Background(), "addr", nil)
+	require.False(t, again, "not LOADING: the reply is final")
+	require.NoError(t, err)
+	again, err = l.again(context.Background(), "addr", loading)
+	require.True(t, again)
+	require.NoError(t, err)
+	require.False(t, l.until.IsZero(), "without a deadline, patience runs")
+	l.until = time.Now().Add(-time.Millisecond) // as after loadingPatience
+	again, err = l.again(context.Background(), "addr", loading)
+	require.False(t, again, "out of patience: the reply is handed back")
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	require.True(t, l.patient(ctx), "with a deadline, patience is the deadline's")
+	cancel()
+	again, err = l.again(ctx, "addr", loading)
+	require.False(t, again)
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotErrorIs(t, err, ErrNotRetried)
+	require.ErrorContains(t, err, "LOADING")
+
+	ok := "OK"
+	require.Nil(t, allLoading(nil))
+	require.Nil(t, allLoading([]any{loading, ok}))
+	require.Nil(t, allLoading([]any{ok, loading}))
+	require.Same(t, loading, allLoading([]any{loading, &Error{msg: "LOADING too"}}))
 }

@@ -224,7 +224,8 @@ func (s *sentinel) check(*callSettings) error { return nil }
 func (s *sentinel) do(ctx context.Context, cs *callSettings, args []any) (any, error) {
 	if cs.replicaReads {
 		if sv := s.replica(args); sv != nil {
-			v, err := s.p.doOn(ctx, sv, cs, args)
+			// A replica still loading leaves the read to the master.
+			v, err := s.p.doOn(ctx, sv, cs, args, false)
 			if !s.replicaFailed(sv, err) {
 				return v, err
 			}
@@ -236,7 +237,7 @@ func (s *sentinel) do(ctx context.Context, cs *callSettings, args []any) (any, e
 		if err != nil {
 			return nil, err
 		}
-		v, err := s.p.doOn(ctx, sv, cs, args)
+		v, err := s.p.doOn(ctx, sv, cs, args, true)
 		if err == nil || !s.again(ctx, cs, sv, err, attempt) {
 			return v, err
 		}
@@ -251,7 +252,7 @@ func (s *sentinel) do(ctx context.Context, cs *callSettings, args []any) (any, e
 func (s *sentinel) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) ([]any, error) {
 	if cs.replicaReads {
 		if sv := s.replicaForAll(cmds); sv != nil {
-			vals, err := s.p.doMultiOn(ctx, sv, cs, cmds)
+			vals, err := s.p.doMultiOn(ctx, sv, cs, cmds, false)
 			if !s.replicaFailed(sv, err) && !unfitReplies(vals) {
 				return vals, err
 			}
@@ -264,7 +265,7 @@ func (s *sentinel) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) 
 		if err != nil {
 			return nil, err
 		}
-		if vals, err = s.p.doMultiOn(ctx, sv, cs, cmds); err == nil {
+		if vals, err = s.p.doMultiOn(ctx, sv, cs, cmds, true); err == nil {
 			if slices.ContainsFunc(vals, isReadOnly) {
 				s.lost(sv)
 				cs.trace.redirect()

@@ -48,6 +48,11 @@ type server struct {
 	waiters   []*waiter      // callers waiting for a place, in order of arrival
 	doomed    []*conn        // let go of under mu, closed by unlock
 	closed    bool
+
+	// resets are the Connection resets under way (see reset); close
+	// waits for them, once they are aborted. Added to under mu, before
+	// closed is set.
+	resets sync.WaitGroup
 }
 
 // setupExtras lets the owner of servers learn about the deployment from
@@ -119,6 +124,39 @@ func (sv *server) release(cn *conn) {
 	sv.restLocked(cn)
 	sv.serveLocked()
 	sv.unlock()
+}
+
+// reset sends cmds on cn, a dedicated connection a Connection gave back,
+// to undo the state it left (DISCARD, UNWATCH, SELECT db), and then takes
+// cn back, or closes it when they failed. It runs in the background, so
+// that Connection.Close never waits on the network; cn keeps its place
+// meanwhile, so WithMaxConnections holds. The reset is bounded by the
+// connect timeout, and close aborts it.
+func (sv *server) reset(cn *conn, cmds [][]any, db int) {
+	sv.mu.Lock()
+	if sv.closed {
+		sv.dropLocked(cn)
+		sv.unlock()
+		return
+	}
+	sv.resets.Add(1)
+	sv.mu.Unlock()
+	go func() {
+		defer sv.resets.Done()
+		timeout := sv.s.connectTimeout
+		if timeout == 0 {
+			timeout = 10 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(sv.ctx, timeout)
+		defer cancel()
+		vals := make([]any, len(cmds))
+		if _, err := cn.roundTrip(ctx, cmds, StringDecoder, vals); err != nil || firstError(sv.addr, vals) != nil {
+			sv.drop(cn)
+			return
+		}
+		cn.db = db
+		sv.release(cn)
+	}()
 }
 
 // restLocked puts cn at rest, or closes it when it is not wanted there.
@@ -276,6 +314,7 @@ func (sv *server) close() {
 	sv.places, sv.dedicated = 0, 0
 	sv.shared.Store(nil)
 	sv.unlock()
+	sv.resets.Wait() // aborted by cancel, their connections closed
 }
 
 // closeIdle closes the connections to sv that nobody uses: dedicated ones

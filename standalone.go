@@ -65,7 +65,7 @@ func (s *standalone) do(ctx context.Context, cs *callSettings, args []any) (any,
 	if err != nil {
 		return nil, err
 	}
-	return s.p.doOn(ctx, sv, cs, args)
+	return s.p.doOn(ctx, sv, cs, args, true)
 }
 
 func (s *standalone) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) ([]any, error) {
@@ -73,7 +73,7 @@ func (s *standalone) doMulti(ctx context.Context, cs *callSettings, cmds [][]any
 	if err != nil {
 		return nil, err
 	}
-	return s.p.doMultiOn(ctx, sv, cs, cmds)
+	return s.p.doMultiOn(ctx, sv, cs, cmds, true)
 }
 
 func (s *standalone) check(*callSettings) error { return nil }
@@ -113,19 +113,23 @@ func (s *standalone) close() {}
 
 // doOn sends one command to sv. A blocking command gets a connection of
 // its own; any other goes on the shared connection, and is sent once more
-// if that connection failed before the command could have run.
-func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []any) (any, error) {
+// if that connection failed before the command could have run. With
+// loading, a LOADING reply makes it go again after a pause (see
+// loadingRetry), unless it runs a script.
+func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []any, loading bool) (any, error) {
 	cmd, err := p.command(ctx, sv, cs.db, args)
 	if err != nil {
 		return nil, err
 	}
+	loading = loading && !runsScript(cmd, args)
 	if blocking, wait := p.blocking(cmd, args); blocking {
-		return p.doBlocking(ctx, sv, cs, args, wait)
+		return p.doBlocking(ctx, sv, cs, args, wait, loading)
 	}
 	sha, script := p.scriptSHA(cmd, args)
 	cs.trace.served(sv.addr)
-	for retried := false; ; retried = true {
-		if retried {
+	var pace loadingRetry
+	for tries, retried := 0, false; ; tries++ {
+		if tries > 0 {
 			cs.trace.retry()
 		}
 		cn, err := sv.sharedConn(ctx, cs.db)
@@ -142,9 +146,17 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 		cn.done()
 		if err != nil {
 			if !retried && mayRetry(err, cmd) {
+				retried = true
 				continue
 			}
 			return nil, notRetried(err)
+		}
+		if loading {
+			if again, err := pace.again(ctx, sv.addr, loadingReply(v)); err != nil {
+				return nil, err
+			} else if again {
+				continue
+			}
 		}
 		if cmd != nil && cmd.evalsha == scriptFlush && !isErrorReply(v) {
 			sv.scripts.clear()
@@ -156,33 +168,58 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 // doBlocking runs a blocking command on a dedicated connection. If the
 // caller gives up, the connection is closed at once, so the server never
 // hands it data (a popped list element, say) that nobody would read.
-func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, args []any, wait blockWait) (any, error) {
-	return p.blockingOn(ctx, sv, cs, [][]any{args}, nil, wait)
+func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, args []any, wait blockWait, loading bool) (any, error) {
+	return p.blockingOn(ctx, sv, cs, [][]any{args}, nil, nil, wait, loading)
 }
 
-// blockingOn is doBlocking for one command given either as args (cmds)
-// or already encoded (encoded, with cmds nil), as Masters sends it.
-func (p *pool) blockingOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any, encoded []byte, wait blockWait) (any, error) {
+// blockingOn is doBlocking for commands given either as args (cmds) or
+// already encoded (encoded, with cmds nil), as Masters sends one. With
+// vals, one reply per command goes there (a pipeline); else the one
+// command's reply is returned. With loading, a LOADING reply, to every
+// command of a pipeline, makes them go again after a pause.
+func (p *pool) blockingOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any, encoded []byte, vals []any, wait blockWait, loading bool) (any, error) {
 	cs.trace.served(sv.addr)
-	cn, err := sv.dedicatedConn(ctx, cs.db)
-	if err != nil {
-		return nil, err
+	var pace loadingRetry
+	for {
+		cn, err := sv.dedicatedConn(ctx, cs.db)
+		if err != nil {
+			return nil, err
+		}
+		sv.counters.blocking.Add(1) // counted once it has its connection
+		v, err := cn.roundTripBlocking(ctx, cmds, encoded, cs.decoder, vals, wait)
+		sv.counters.blocking.Add(-1)
+		if err != nil {
+			sv.drop(cn)
+			return nil, notRetried(err)
+		}
+		sv.release(cn)
+		if loading {
+			e := loadingReply(v)
+			if vals != nil {
+				e = allLoading(vals)
+			}
+			if again, err := pace.again(ctx, sv.addr, e); err != nil {
+				return nil, err
+			} else if again {
+				cs.trace.retry()
+				continue
+			}
+		}
+		if vals != nil {
+			return nil, nil
+		}
+		return reply(v)
 	}
-	sv.counters.blocking.Add(1) // counted once it has its connection
-	defer sv.counters.blocking.Add(-1)
-	v, err := cn.roundTripBlocking(ctx, cmds, encoded, cs.decoder, nil, wait)
-	if err != nil {
-		sv.drop(cn)
-		return nil, notRetried(err)
-	}
-	sv.release(cn)
-	return reply(v)
 }
 
 // doMultiOn sends cmds to sv in one round trip: on a connection of its own
 // when any of them blocks, else on the shared one, sent once more if it
 // failed before the commands could have run, or they are all read-only.
-func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any) ([]any, error) {
+// With loading, they go again after a pause when every reply is LOADING
+// (then none ran) and none runs a script; replies of which only some are
+// LOADING are returned as they are, since sending those again would run
+// them after later commands that did run.
+func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any, loading bool) ([]any, error) {
 	readonly, blocking, script := true, false, false
 	var wait blockWait
 	var cmd *command
@@ -199,6 +236,7 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 			wait = wait.add(w)
 		}
 		script = script || (cmd != nil && cmd.evalsha != notScript)
+		loading = loading && !runsScript(cmd, args)
 	}
 	cs.trace.served(sv.addr)
 	vals := make([]any, len(cmds))
@@ -207,22 +245,15 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		scripts = p.planScripts(sv, p.cmds.Load(), cmds)
 	}
 	if blocking {
-		cn, err := sv.dedicatedConn(ctx, cs.db)
-		if err != nil {
+		if _, err := p.blockingOn(ctx, sv, cs, cmds, nil, vals, wait, loading); err != nil {
 			return nil, err
 		}
-		sv.counters.blocking.Add(1)
-		defer sv.counters.blocking.Add(-1)
-		if _, err := cn.roundTripBlocking(ctx, cmds, nil, cs.decoder, vals, wait); err != nil {
-			sv.drop(cn)
-			return nil, notRetried(err)
-		}
-		sv.release(cn)
 		return vals, nil
 	}
 	evalOnly := false
-	for retried := false; ; retried = true {
-		if retried {
+	var pace loadingRetry
+	for tries, retried := 0, false; ; tries++ {
+		if tries > 0 {
 			cs.trace.retry()
 		}
 		cn, err := sv.sharedConn(ctx, cs.db)
@@ -247,6 +278,7 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		cn.done()
 		if err != nil {
 			if !retried && mayRetryAll(err, readonly) {
+				retried = true
 				continue
 			}
 			return nil, notRetried(err)
@@ -256,16 +288,24 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 			evalOnly = true
 			continue
 		}
+		if loading {
+			if again, err := pace.again(ctx, sv.addr, allLoading(vals)); err != nil {
+				return nil, err
+			} else if again {
+				continue
+			}
+		}
 		return vals, nil
 	}
 }
 
 // doEncodedOn sends a command already encoded to sv, retrying as doOn
 // does; WithEndpoint(Masters) encodes once for every master.
-func (p *pool) doEncodedOn(ctx context.Context, sv *server, cs *callSettings, encoded []byte) (any, error) {
+func (p *pool) doEncodedOn(ctx context.Context, sv *server, cs *callSettings, encoded []byte, loading bool) (any, error) {
 	cs.trace.served(sv.addr)
-	for retried := false; ; retried = true {
-		if retried {
+	var pace loadingRetry
+	for tries, retried := 0, false; ; tries++ {
+		if tries > 0 {
 			cs.trace.retry()
 		}
 		cn, err := sv.sharedConn(ctx, cs.db)
@@ -276,9 +316,17 @@ func (p *pool) doEncodedOn(ctx context.Context, sv *server, cs *callSettings, en
 		cn.done()
 		if err != nil {
 			if !retried && mayRetryAll(err, false) {
+				retried = true
 				continue
 			}
 			return nil, notRetried(err)
+		}
+		if loading {
+			if again, err := pace.again(ctx, sv.addr, loadingReply(v)); err != nil {
+				return nil, err
+			} else if again {
+				continue
+			}
 		}
 		return reply(v)
 	}

@@ -57,7 +57,9 @@ const txMaxAttempts = 32
 // being queued, is answered MOVED (or ASK, TRYAGAIN, CLUSTERDOWN while the
 // slot moves), nothing ran, so Transaction starts again on a new connection
 // to the node the cluster named (after a pause, unless it was MOVED),
-// within the same 32 attempts.
+// within the same 32 attempts. So it does, in any deployment, after a
+// pause, when they are answered LOADING: the server is still loading its
+// data set.
 //
 // ctx, or WithTimeout when ctx has no deadline, bounds the whole
 // transaction, pauses and attempts included. A network error on the round
@@ -133,7 +135,8 @@ func (r *Redis) Transaction(ctx context.Context, fn func(c *Connection) ([][]any
 // txRedirected prepares another attempt of a Transaction that the cluster
 // refused, before anything ran, with the reply class: MOVED has updated
 // the slot map already (Connection.run); ASK, TRYAGAIN and CLUSTERDOWN
-// say the slot is moving, or the cluster is busy: wait for it.
+// say the slot is moving, or the cluster is busy, and LOADING that the
+// server is still loading its data: wait for it.
 func (r *Redis) txRedirected(ctx context.Context, class replyClass, waits int) error {
 	if class == replyMoved && waits == 0 {
 		return nil // the map knows the new owner: go there at once
@@ -180,12 +183,17 @@ func (c *Connection) watch(ctx context.Context, keys []string, probe bool) (repl
 // a cluster, where only the cluster says MOVED, ASK, TRYAGAIN or
 // CLUSTERDOWN to WATCH or to a command being queued (a script runs only
 // at EXEC). Elsewhere (WithMode(ModeStandalone) on a cluster node, say),
-// nothing follows redirections: the refusal is final.
+// nothing follows redirections: the refusal is final. LOADING, from a
+// server still loading its data set, proves nothing was watched or
+// queued in any deployment: the transaction starts again after a pause.
 func (c *Connection) clusterClass(v any) replyClass {
+	class, _ := classify(v)
+	if class == replyLoading {
+		return class
+	}
 	if _, ok := c.d.p.router().(*cluster); !ok {
 		return replyFinal
 	}
-	class, _ := classify(v)
 	return class
 }
 
