@@ -85,8 +85,15 @@ func unraw(v any) (any, error) {
 	return v, nil
 }
 
-// formatFloat spells f as Redis does: the shortest text that reads back
-// exactly, and "inf", "-inf", "nan".
+// formatFloat spells a double as Redis does in RESP2, where it sends one
+// as a string: decimal notation for 1e-4 <= |f| < 1e17 (so a whole number
+// such as a Unix time in a sorted-set score is plain digits, "1700000000",
+// all of them), exponent notation outside that range ("1e+20",
+// "2.5e-05"), as C's "%.17g" chooses, and "inf", "-inf", "nan". The digits
+// of a fraction are the fewest that read back exactly; Redis 7.0 writes 17
+// significant digits, so for a fraction that a double cannot hold exactly
+// (0.1) its text is longer ("0.10000000000000001"), though it reads back to
+// the same number.
 func formatFloat(f float64) string {
 	switch {
 	case math.IsInf(f, 1):
@@ -95,6 +102,14 @@ func formatFloat(f float64) string {
 		return "-inf"
 	case math.IsNaN(f):
 		return "nan"
+	}
+	if a := math.Abs(f); a >= 1e-4 && a < 1e17 {
+		if a >= 1 && f == math.Trunc(f) {
+			// All its digits, as "%.17g" writes them: the shortest
+			// digits would end a whole number past 2^53 in zeros.
+			return strconv.FormatInt(int64(f), 10)
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
@@ -163,10 +178,19 @@ func elemString(v any) (string, error) {
 
 // String converts a reply to a string. It takes simple, bulk and verbatim
 // strings (string or []byte, the text of a verbatim string only), integers
-// (int64, in decimal), doubles (float64, in the shortest form that reads
-// back exactly, with Redis's spellings "inf", "-inf" and "nan"), big numbers
-// (*big.Int) and booleans (bool, as "1" and "0", which is how RESP2 sends
-// them), and the scalar forms of RawValue. An aggregate is an error.
+// (int64, in decimal), doubles (float64), big numbers (*big.Int) and
+// booleans (bool, as "1" and "0", which is how RESP2 sends them), and the
+// scalar forms of RawValue. An aggregate is an error.
+//
+// A double (a RESP3 score, say) is spelled as Redis spells it under RESP2,
+// where it sends one as a string: in decimal from 1e-4 up to 1e17
+// ("1700000000", "1234567.5", "0.5", "-3"), in exponent notation outside
+// that range ("1e+20", "2.5e-05"), and "inf", "-inf", "nan". So String
+// gives the same text under either protocol, with one exception: a
+// fraction that a double cannot hold exactly (0.1) is written with the
+// fewest digits that read back to it ("0.1"), where Redis 7.0 sends 17
+// significant digits under RESP2 ("0.10000000000000001"). Compare such
+// numbers with Float64, which reads both the same.
 //
 // If err is not nil, it is returned unchanged. A nil reply gives ErrNil; an
 // *Error reply is returned as the error.
@@ -473,13 +497,38 @@ func Values(v any, err error) ([]any, error) {
 	if a, ok := elems(v); ok {
 		return a, nil
 	}
-	return nil, within("Values", mismatch(orig, "[]interface {}"))
+	return nil, within("Values", mapHint(v, mismatch(orig, "[]interface {}")))
+}
+
+// mapHint adds to err, a converter's refusal of v, that a map (which
+// RESP3 sends where RESP2 sends a flat array) goes to StringMap.
+func mapHint(v any, err error) error {
+	isMap := false
+	switch v := v.(type) {
+	case map[string]any:
+		isMap = true
+	case RawValue:
+		isMap = v.Kind == KindMap
+	}
+	if ce, ok := err.(*convertError); ok && isMap {
+		return &convertError{ce.msg + " (a map, as RESP3 sends field-value pairs: use StringMap)"}
+	}
+	return err
 }
 
 // Strings converts an array, set or push reply to a []string, each element
 // as String converts it, except that a nil element (a missing key in MGET)
 // is "". An *Error element is returned as the error. An empty reply gives
 // an empty, non-nil slice.
+//
+// An array whose every element is a two-element array is taken as pairs
+// and flattened, in order, as StringMap takes it: RESP3 sends ZRANGE ...
+// WITHSCORES, ZPOPMIN with a count, ZRANDMEMBER ... WITHSCORES and
+// HRANDFIELD ... WITHVALUES as [[member, score], ...] where RESP2 sends
+// [member, score, ...], so both give the same strings (repeats and order
+// kept, which a map would lose). No such array converted before: an array
+// element is an error. A map (HGETALL under RESP3) is an error, since Go
+// maps have no order: use StringMap.
 //
 // If err is not nil, it is returned unchanged. A nil reply gives ErrNil; an
 // *Error reply is returned as the error.
@@ -502,7 +551,10 @@ func Strings(v any, err error) ([]string, error) {
 	}
 	a, ok := elems(v)
 	if !ok {
-		return nil, within("Strings", mismatch(orig, "[]string"))
+		return nil, within("Strings", mapHint(v, mismatch(orig, "[]string")))
+	}
+	if flat, ok := flattenPairs(a); ok {
+		a = flat
 	}
 	ss := make([]string, len(a))
 	for i, e := range a {

@@ -410,7 +410,7 @@ func keyText(k any) string {
 	case int64:
 		return strconv.FormatInt(k, 10)
 	case float64:
-		return strconv.FormatFloat(k, 'g', -1, 64)
+		return formatFloat(k)
 	case nil:
 		return ""
 	}

@@ -73,7 +73,12 @@
 // Under RESP2 the server sends maps as flat arrays and doubles as strings;
 // under RESP3 as maps and float64s. The helpers String, Bytes, Int64,
 // Float64, Bool, Strings, Values and StringMap accept both shapes, so code
-// does not depend on the protocol version. They take the two results of Do
+// does not depend on the protocol version. String spells a RESP3 double as
+// Redis spells one under RESP2 ("1700000000", "0.5", "1e+20"), except that
+// a fraction a double cannot hold exactly is given its fewest digits
+// ("0.1", where Redis 7.0 sends "0.10000000000000001"). Strings flattens
+// the [member, score] pairs of RESP3 (ZRANGE ... WITHSCORES) into RESP2's
+// flat array; a map goes to StringMap. They take the two results of Do
 // directly:
 //
 //	s, err := justredis.String(r.Do(ctx, "GET", "greeting"))

@@ -195,7 +195,7 @@ func scanText(v any) (string, bool) {
 	case int64:
 		return strconv.FormatInt(v, 10), true
 	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64), true
+		return formatFloat(v), true
 	}
 	return "", false
 }
