@@ -3,6 +3,7 @@ package justredis
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -242,6 +243,14 @@ func lowerName(buf []byte, arg any) ([]byte, bool) {
 			buf = append(buf, lower(ch))
 		}
 	default:
+		// A named string or []byte type (type Cmd string), which is sent
+		// as its text.
+		switch v := reflect.ValueOf(arg); {
+		case v.Kind() == reflect.String:
+			return lowerName(buf, v.String())
+		case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8:
+			return lowerName(buf, v.Bytes())
+		}
 		return nil, false
 	}
 	return buf, true

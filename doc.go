@@ -38,10 +38,12 @@
 //	v, err := r.Do(ctx, "HGETALL", "user:1")    // map[string]any under RESP3
 //
 // Arguments may be strings, []byte, integers of any size, floats (sent in
-// the shortest form that reads back exactly) and bools (1 or 0). Anything
-// else, nil included, is refused with ErrInvalidArgument before a byte is
-// sent. time.Duration is refused too, since Redis commands disagree on
-// whether they want seconds or milliseconds.
+// the shortest form that reads back exactly) and bools (1 or 0), and named
+// types of these kinds too (type UserID int64), sent as the value they hold
+// (a String method is not called). Anything else, nil included, is refused
+// with ErrInvalidArgument before a byte is sent. time.Duration is refused
+// too, since Redis commands disagree on whether they want seconds or
+// milliseconds.
 //
 // Replies are Go values:
 //

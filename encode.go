@@ -22,13 +22,14 @@ func appendCommand(b []byte, args []any) ([]byte, error) {
 	b = append(b, '*')
 	b = strconv.AppendInt(b, int64(len(args)), 10)
 	b = append(b, '\r', '\n')
+	name := len(b)
 	for i, a := range args {
 		var err error
 		if b, err = appendArg(b, a); err != nil {
 			return b[:start], invalidArg(fmt.Sprintf("argument %d (%s): %v", i, argName(args, i), err))
 		}
 	}
-	if s, ok := args[0].(string); ok && s == "" {
+	if string(b[name:name+4]) == "$0\r\n" {
 		return b[:start], invalidArg("empty command name")
 	}
 	return b, nil
@@ -49,8 +50,8 @@ func argName(args []any, i int) string {
 	if i == 0 {
 		return "command name"
 	}
-	if name, ok := args[0].(string); ok && len(name) < 32 {
-		return "of " + name
+	if name := reflect.ValueOf(args[0]); name.Kind() == reflect.String && name.Len() < 32 {
+		return "of " + name.String()
 	}
 	return "of the command"
 }
@@ -145,8 +146,45 @@ func appendArgText(b []byte, a any) ([]byte, error) {
 	case nil:
 		return b, fmt.Errorf("nil is not a value")
 	}
-	// reflect.TypeOf does not let a escape, unlike fmt's %T: the caller's
-	// arguments can stay on its stack.
+	return appendKindText(b, a)
+}
+
+// appendKindText appends the text of a, a named type (type UserID int64,
+// type Key string), as that of the type it is made of: the kinds the type
+// switch of appendArgText takes are taken whatever their name. Its String
+// method, if it has one, is not called. reflect.ValueOf and TypeOf do not
+// let a escape, unlike fmt's %T: the caller's arguments can stay on its
+// stack.
+func appendKindText(b []byte, a any) ([]byte, error) {
+	v := reflect.ValueOf(a)
+	switch v.Kind() {
+	case reflect.String:
+		if v.Len() > maxBulkLen {
+			return b, bulkTooLong(v.Len())
+		}
+		return append(b, v.String()...), nil
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.Uint8 {
+			break
+		}
+		if v.Len() > maxBulkLen {
+			return b, bulkTooLong(v.Len())
+		}
+		return append(b, v.Bytes()...), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.AppendInt(b, v.Int(), 10), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return strconv.AppendUint(b, v.Uint(), 10), nil
+	case reflect.Float32:
+		return appendFloat(b, v.Float(), 32), nil
+	case reflect.Float64:
+		return appendFloat(b, v.Float(), 64), nil
+	case reflect.Bool:
+		if v.Bool() {
+			return append(b, '1'), nil
+		}
+		return append(b, '0'), nil
+	}
 	return b, fmt.Errorf("unsupported type %s", reflect.TypeOf(a))
 }
 

@@ -3,6 +3,7 @@ package justredis_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -189,6 +190,67 @@ func TestArguments(t *testing.T) {
 	v, err := r.Do(ctx, "INCRBYFLOAT", k, 0.1)
 	require.NoError(t, err)
 	require.Equal(t, "0.1", v)
+}
+
+// Named types of the kinds an argument may be are sent as that kind, as
+// arguments, as keys (which the client reads to route and to cache) and
+// as command names. time.Duration stays refused.
+type (
+	argUserID  int64
+	argKey     string
+	argScore   float64
+	argFlag    bool
+	argBlob    []byte
+	argCount   uint16
+	argCommand string
+	argPoint   struct{ X int }
+)
+
+func TestNamedTypeArguments(t *testing.T) {
+	r := newRedis(t, justredis.WithClientCache(1<<20))
+	ctx := testCtx(t)
+	k := argKey(key(t, "named"))
+	for _, c := range []struct {
+		arg  any
+		want string
+	}{
+		{argUserID(-42), "-42"}, {argKey("key"), "key"}, {argScore(1.5), "1.5"},
+		{argScore(math.Inf(1)), "inf"}, {argFlag(true), "1"}, {argFlag(false), "0"},
+		{argBlob("blob"), "blob"}, {argCount(7), "7"}, {json.RawMessage(`{"a":1}`), `{"a":1}`},
+		{time.Month(3), "3"},
+	} {
+		_, err := r.Do(ctx, argCommand("SET"), k, c.arg)
+		require.NoError(t, err, "%T", c.arg)
+		v, err := r.Do(ctx, "GET", string(k))
+		require.NoError(t, err)
+		require.Equal(t, c.want, v, "%T %v", c.arg, c.arg)
+		// Read through the cache by the named key: its ID and its
+		// invalidation both need the key's text.
+		v, err = r.Modify(justredis.WithCache(time.Minute)).Do(ctx, argCommand("get"), k)
+		require.NoError(t, err)
+		require.Equal(t, c.want, v, "cached %T %v", c.arg, c.arg)
+	}
+	n, err := justredis.Int64(r.Do(ctx, "INCRBY", k+"n", argUserID(5)))
+	require.NoError(t, err)
+	require.Equal(t, int64(5), n)
+
+	// A named string as a command name is known for what it is: MULTI
+	// is refused on the shared connection, as "MULTI" is.
+	_, err = r.Do(ctx, argCommand("MULTI"))
+	require.ErrorIs(t, err, justredis.ErrInvalidArgument)
+	require.ErrorContains(t, err, "MULTI is not allowed")
+
+	for _, bad := range []any{time.Second, argPoint{1}, []argKey{"a"}} {
+		_, err := r.Do(ctx, "SET", k, bad)
+		require.ErrorIs(t, err, justredis.ErrInvalidArgument, "%T", bad)
+		require.ErrorContains(t, err, "argument 2 (of SET)")
+	}
+	_, err = r.Do(ctx, argCommand(""), k)
+	require.ErrorIs(t, err, justredis.ErrInvalidArgument)
+	require.ErrorContains(t, err, "empty command name")
+	_, err = r.Do(ctx, argBlob(nil), k)
+	require.ErrorIs(t, err, justredis.ErrInvalidArgument)
+	require.ErrorContains(t, err, "empty command name")
 }
 
 func TestInvalidArgumentsSendNothing(t *testing.T) {
