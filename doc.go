@@ -339,7 +339,8 @@
 // database, duration, error, and whether it was retried, redirected or
 // answered from the cache) and every connection event (dials, closes,
 // slot-map refreshes, failovers, resubscribes, waits for a connection);
-// the context its CallStart returns flows into the call, so spans nest.
+// the context its CallStart returns flows into the call, so spans nest (a
+// nil one counts as the context CallStart was given).
 // Argument values reach only a hook that asks for them (ArgsHook).
 // WithLogger logs what an operator wants to know to a *slog.Logger, never
 // a password or an argument value, and Stats is a snapshot of connections

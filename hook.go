@@ -21,7 +21,9 @@ import (
 // The shape follows what tracing adapters need. CallStart returns the
 // context the call goes on with, so a span started there is the parent of
 // anything the call does (a redirected attempt, a dial), and CallEnd gets
-// that same context back. Connection events (dials, closes, slot-map
+// that same context back. A CallStart that returns nil is taken to have
+// returned the context it was given: the call goes on with that, and
+// CallEnd gets it. Connection events (dials, closes, slot-map
 // refreshes, failovers, resubscribes, waits for a pooled connection) come
 // to Event, with the context of the call that caused them when there is
 // one, and context.Background() otherwise.
@@ -222,12 +224,15 @@ func (t *callTrace) hit() {
 // hooked runs run as a call the hooks see: CallStart in order, each given
 // the context the one before returned; run with the last; CallEnd in the
 // reverse order, each given the context its own CallStart returned, so a
-// hook that keeps a span in the context finds its own.
+// hook that keeps a span in the context finds its own. A CallStart that
+// returns nil leaves the context as it was given.
 func hooked(ctx context.Context, hooks []Hook, call *Call, run func(ctx context.Context, trace *callTrace) error) {
 	call.Start = time.Now()
 	ctxs := make([]context.Context, len(hooks))
 	for i, h := range hooks {
-		ctx = h.CallStart(ctx, call)
+		if c := h.CallStart(ctx, call); c != nil {
+			ctx = c
+		}
 		ctxs[i] = ctx
 	}
 	var trace callTrace

@@ -419,3 +419,90 @@ func BenchmarkHooks(b *testing.B) {
 		})
 	}
 }
+
+// nilCtxHook returns a nil context from CallStart, and checks that CallEnd
+// gets the context CallStart was given instead.
+type nilCtxHook struct {
+	mu     sync.Mutex
+	starts map[*justredis.Call]context.Context
+	ends   []string // the Op of each call whose CallEnd got its CallStart's context
+	bad    []string // what went wrong
+}
+
+func (h *nilCtxHook) CallStart(ctx context.Context, call *justredis.Call) context.Context {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.starts == nil {
+		h.starts = map[*justredis.Call]context.Context{}
+	}
+	h.starts[call] = ctx
+	return nil
+}
+
+func (h *nilCtxHook) CallEnd(ctx context.Context, call *justredis.Call) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case ctx == nil:
+		h.bad = append(h.bad, call.Op+": CallEnd got a nil context")
+	case ctx != h.starts[call]:
+		h.bad = append(h.bad, call.Op+": CallEnd got another context than CallStart's")
+	default:
+		h.ends = append(h.ends, call.Op)
+	}
+}
+
+func (h *nilCtxHook) Event(ctx context.Context, ev *justredis.Event) {
+	if ctx == nil {
+		h.mu.Lock()
+		h.bad = append(h.bad, "Event got a nil context")
+		h.mu.Unlock()
+	}
+}
+
+// TestHookNilContext: a hook whose CallStart returns nil leaves the call
+// the context it was given, through every API that runs hooks, and the
+// hooks after it see that context too.
+func TestHookNilContext(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{})
+	nilHook, after := &nilCtxHook{}, &recorder{name: "after"}
+	r, err := justredis.New(justredis.WithAddress(s.Addr()), justredis.WithHook(nilHook), justredis.WithHook(after))
+	require.NoError(t, err)
+	defer r.Close()
+	type mark struct{}
+	ctx := context.WithValue(testCtx(t), mark{}, "caller's")
+	k := key(t, "n")
+
+	_, err = r.Do(ctx, "SET", k, "1") // dials inside the call: an event
+	require.NoError(t, err)
+	_, err = r.Modify(justredis.WithDatabase(2)).DoMulti(ctx, []any{"INCR", k}, []any{"GET", k})
+	require.NoError(t, err)
+	c, err := r.Connection(ctx)
+	require.NoError(t, err)
+	_, err = c.Do(ctx, "PING")
+	require.NoError(t, err)
+	_, err = c.DoMulti(ctx, []any{"PING"}, []any{"PING"})
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	_, err = r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) {
+		return [][]any{{"INCR", k}}, nil
+	}, k)
+	require.NoError(t, err)
+
+	// The call still ends with the caller's context.
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = r.Do(done, "GET", k)
+	require.ErrorIs(t, err, context.Canceled)
+
+	nilHook.mu.Lock()
+	defer nilHook.mu.Unlock()
+	require.Empty(t, nilHook.bad)
+	require.Subset(t, nilHook.ends, []string{"Do", "DoMulti", "Connection.Do", "Connection.DoMulti"})
+	require.Len(t, nilHook.ends, len(nilHook.starts), "every call ended with its context")
+	after.mu.Lock()
+	defer after.mu.Unlock()
+	require.NotContains(t, after.log, "end with a context not its own")
+	require.Contains(t, after.log, "event dial")
+	require.True(t, after.evs[0].fromCall, "the dial's context is the call's, through the nil")
+}
