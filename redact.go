@@ -1,6 +1,10 @@
 package justredis
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // A server may quote a command's arguments back in an error reply: Redis
 // 5, which knows no HELLO, answers "ERR unknown command 'HELLO', with args
@@ -15,13 +19,15 @@ const hidden = "(password hidden)"
 // errors, at most 128 bytes of them, so the last one may be cut short.
 const argsMarker = "args beginning with:"
 
-// redact returns msg with secret hidden wherever it stands whole, and
-// wherever a quoted argument may be a cut-short start of it.
+// redact returns msg with secret hidden wherever it stands as a whole word,
+// and in the last argument a server quoted when that may be a cut-short
+// start of it. An occurrence inside a longer word is the server's own text
+// (password "PASS" in "WRONGPASS"), and stays.
 func redact(msg, secret string) string {
 	if secret == "" {
 		return msg
 	}
-	msg = strings.ReplaceAll(msg, secret, hidden)
+	msg = replaceWords(msg, secret)
 	i := strings.Index(msg, argsMarker)
 	if i < 0 {
 		return msg
@@ -31,18 +37,55 @@ func redact(msg, secret string) string {
 	if len(args) < 2 || args[0] != '\'' || args[len(args)-1] != '\'' {
 		return msg
 	}
+	// Only the last argument may have been cut: any other that is a start
+	// of the password is not it, since it would have been whole.
 	quoted := strings.Split(args[1:len(args)-1], "' '")
-	changed := false
-	for k, a := range quoted {
-		if a != "" && strings.HasPrefix(secret, a) {
-			quoted[k] = hidden
-			changed = true
-		}
-	}
-	if !changed {
+	last := quoted[len(quoted)-1]
+	if last == "" || last == hidden || !strings.HasPrefix(secret, last) {
 		return msg
 	}
+	quoted[len(quoted)-1] = hidden
 	return msg[:i] + " '" + strings.Join(quoted, "' '") + "'"
+}
+
+// replaceWords replaces with hidden each occurrence of secret in msg that
+// is not part of a longer word: one that a letter or digit just before or
+// after would join to a letter or digit at that end of secret.
+func replaceWords(msg, secret string) string {
+	var b strings.Builder
+	done := 0 // msg[:done] is in b, or needs no change
+	for from := 0; ; {
+		j := strings.Index(msg[from:], secret)
+		if j < 0 {
+			break
+		}
+		j += from
+		end := j + len(secret)
+		if joins(msg[:j], secret) || joins(secret, msg[end:]) {
+			from = j + 1
+			continue
+		}
+		b.WriteString(msg[done:j])
+		b.WriteString(hidden)
+		done, from = end, end
+	}
+	if done == 0 {
+		return msg
+	}
+	b.WriteString(msg[done:])
+	return b.String()
+}
+
+// joins reports whether a and b, side by side, make one word: a ends and
+// b starts with a letter or a digit.
+func joins(a, b string) bool {
+	r1, _ := utf8.DecodeLastRuneInString(a)
+	r2, _ := utf8.DecodeRuneInString(b)
+	return isWordRune(r1) && isWordRune(r2)
+}
+
+func isWordRune(r rune) bool {
+	return r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r))
 }
 
 // redactError returns e, or a copy with secret hidden when its text holds

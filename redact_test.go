@@ -87,6 +87,19 @@ func TestRedact(t *testing.T) {
 		{"WRONGPASS invalid username-password pair or user is disabled.", "pw", "WRONGPASS invalid username-password pair or user is disabled."},
 		{"ERR says pw1234 twice: pw1234", "pw1234", "ERR says " + hidden + " twice: " + hidden},
 		{"ERR nothing", "", "ERR nothing"},
+		// Inside a longer word it is the server's text, not the password.
+		{"WRONGPASS invalid username-password pair or user is disabled.", "PASS", "WRONGPASS invalid username-password pair or user is disabled."},
+		{"PASS", "PASS", hidden},
+		{"ERR PASS1 1PASS PASS", "PASS", "ERR PASS1 1PASS " + hidden},
+		{"ERR aaa aa", "aa", "ERR aaa " + hidden},
+		{"ERR éPASS PASSé", "PASS", "ERR éPASS PASSé"},
+		// Ends that are not letters or digits join no word.
+		{"ERR x-ab!y", "-ab!", "ERR x" + hidden + "y"},
+		{"ERR user:pw@host", "pw", "ERR user:" + hidden + "@host"},
+		// Only the last quoted argument may be cut short: '3' is no start
+		// of the password "3abc" but an argument of its own.
+		{"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'default' '3a' ", "3abc",
+			"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'default' '" + hidden + "'"},
 	} {
 		require.Equal(t, tc.want, redact(tc.msg, tc.secret))
 	}

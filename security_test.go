@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -105,4 +106,49 @@ func TestPasswordsNeverShown(t *testing.T) {
 	_, err = justredis.FromURL("redis://:" + pw + "@" + s.Addr() + "?bogus=1")
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), pw)
+}
+
+// TestRedactionKeepsServerWords: the password is hidden where it stands as
+// a word of its own, never inside one of the server's words: with the
+// password "PASS", a WRONGPASS reply stays WRONGPASS, in the error, its
+// Prefix and the log.
+func TestRedactionKeepsServerWords(t *testing.T) {
+	const pw = "PASS"
+	s := redistest.Start(t, redistest.Options{Password: pw})
+	ctx := testCtx(t)
+	forEachRESP(t, func(t *testing.T, resp int) {
+		var log syncBuffer
+		bad, err := justredis.New(justredis.WithAddress(s.Addr()), justredis.WithAuth("nosuchuser", pw),
+			justredis.WithRESP(resp), justredis.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
+		require.NoError(t, err)
+		defer bad.Close()
+		_, err = bad.Do(ctx, "PING")
+		var e *justredis.Error
+		require.ErrorAs(t, err, &e)
+		require.Equal(t, "WRONGPASS", e.Prefix())
+		require.Contains(t, err.Error(), "WRONGPASS invalid username-password pair")
+		require.Contains(t, log.String(), "WRONGPASS invalid username-password pair")
+		require.NotContains(t, log.String(), "password hidden")
+	})
+
+	r, err := justredis.New(justredis.WithAddress(s.Addr()), justredis.WithAuth("", pw))
+	require.NoError(t, err)
+	defer r.Close()
+	const script = "return redis.error_reply(ARGV[1])"
+	for _, c := range []struct{ reply, want string }{
+		{"ERR said PASS", "ERR said (password hidden)"},
+		{"ERR 'PASS' at :PASS@host, PASS.", "ERR '(password hidden)' at :(password hidden)@host, (password hidden)."},
+		{"ERR PASSWORD PASSES 1PASS PASS1 éPASS", "ERR PASSWORD PASSES 1PASS PASS1 éPASS"},
+		{"PASSFAIL the code stays", "PASSFAIL the code stays"},
+	} {
+		_, err := r.Do(ctx, "EVAL", script, 0, c.reply)
+		require.EqualError(t, err, c.want)
+		vals, err := r.DoMulti(ctx, []any{"EVAL", script, 0, c.reply}, []any{"PING"})
+		require.NoError(t, err)
+		require.EqualError(t, vals[0].(error), c.want)
+	}
+	_, err = r.Do(ctx, "EVAL", script, 0, "PASSFAIL x")
+	var e *justredis.Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, "PASSFAIL", e.Prefix())
 }
