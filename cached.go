@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"sync"
 	"time"
 	"unsafe"
@@ -250,7 +249,7 @@ func appendCacheID(b []byte, db int, args []any) ([]byte, error) {
 			var num [32]byte
 			text, err := appendArgText(num[:0], a)
 			if err != nil {
-				return b, invalidArg(fmt.Sprintf("argument %d (%s): %v", i, argName(args, i), err))
+				return b, badArgument(args, i, err)
 			}
 			b = binary.AppendUvarint(b, uint64(len(text)))
 			b = append(b, text...)

@@ -276,6 +276,10 @@ func TestCluster(t *testing.T) {
 		require.Equal(t, "PONG", vals[len(want)+1])
 	})
 
+	t.Run("BatchArgumentErrors", func(t *testing.T) {
+		checkBatchArgErrors(t, clusterClient(t, seed, justredis.WithClientCache(1<<20)), "batch:{7}")
+	})
+
 	t.Run("Transactions", func(t *testing.T) {
 		r := clusterClient(t, seed)
 		ctx := testCtx(t)

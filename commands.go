@@ -346,15 +346,33 @@ func changesState(args []any) bool {
 }
 
 // checkAllowed refuses, before anything is sent, a command that must go
-// through another API.
+// through another API, and one with an argument that cannot be sent (see
+// checkArgs), so that a batch, which checks each of its commands in turn,
+// names the one at fault. A Connection checks inside its hooks, which so
+// see the call refused for its arguments, as they do a Redis's.
 func checkAllowed(args []any, dedicated bool) error {
 	return checkAllowedNext(args, nil, dedicated)
 }
 
 // checkAllowedNext is checkAllowed for the commands of a batch in turn,
+// given the one before (prev, nil for the first), which passed.
+func checkAllowedNext(args, prev []any, dedicated bool) error {
+	if err := checkArgs(args); err != nil {
+		return err
+	}
+	return checkRefusedNext(args, prev, dedicated)
+}
+
+// checkRefused refuses, before anything is sent, a command that must go
+// through another API.
+func checkRefused(args []any, dedicated bool) error {
+	return checkRefusedNext(args, nil, dedicated)
+}
+
+// checkRefusedNext is checkRefused for the commands of a batch in turn,
 // given the one before (prev, nil for the first), which passed: the same
 // name passes again, but for CLIENT, whose subcommand decides.
-func checkAllowedNext(args, prev []any, dedicated bool) error {
+func checkRefusedNext(args, prev []any, dedicated bool) error {
 	if sameName(args, prev) && !strings.EqualFold(args[0].(string), "client") {
 		return nil
 	}

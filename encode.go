@@ -26,13 +26,67 @@ func appendCommand(b []byte, args []any) ([]byte, error) {
 	for i, a := range args {
 		var err error
 		if b, err = appendArg(b, a); err != nil {
-			return b[:start], invalidArg(fmt.Sprintf("argument %d (%s): %v", i, argName(args, i), err))
+			return b[:start], badArgument(args, i, err)
 		}
 	}
 	if string(b[name:name+4]) == "$0\r\n" {
 		return b[:start], invalidArg("empty command name")
 	}
 	return b, nil
+}
+
+// checkArgs reports what appendCommand would of args, a command that is
+// not empty, without encoding it: why an argument cannot be sent, or that
+// the name is empty. It lets a batch name the command at fault before
+// anything of it is encoded.
+func checkArgs(args []any) error {
+	for i, a := range args {
+		if err := checkArg(a); err != nil {
+			return badArgument(args, i, err)
+		}
+	}
+	if n, ok := textLen(args[0]); ok && n == 0 {
+		return invalidArg("empty command name")
+	}
+	return nil
+}
+
+// checkArg is appendArgText's verdict on a, without a copy of its text.
+func checkArg(a any) error {
+	switch a.(type) {
+	case int, int64, int32, int16, int8, uint, uint64, uint32, uint16, uint8, float64, float32, bool:
+		return nil
+	}
+	if n, ok := textLen(a); ok {
+		if n > maxBulkLen {
+			return bulkTooLong(n)
+		}
+		return nil
+	}
+	var num [32]byte
+	_, err := appendArgText(num[:0], a)
+	return err
+}
+
+// textLen is the length of a when it is text: a string or []byte, of a
+// named type or not.
+func textLen(a any) (int, bool) {
+	switch v := a.(type) {
+	case string:
+		return len(v), true
+	case []byte:
+		return len(v), true
+	}
+	v := reflect.ValueOf(a)
+	if v.Kind() == reflect.String || v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+		return v.Len(), true
+	}
+	return 0, false
+}
+
+// badArgument is the error for argument i of args, which cannot be sent.
+func badArgument(args []any, i int, err error) error {
+	return invalidArg(fmt.Sprintf("argument %d (%s): %v", i, argName(args, i), err))
 }
 
 // maxBulkLen is the most a Redis bulk string may hold unless the server's

@@ -106,7 +106,7 @@ func (r *Redis) Do(ctx context.Context, args ...any) (any, error) {
 	if len(args) == 0 {
 		return nil, invalidArg("empty command")
 	}
-	if err := checkAllowed(args, false); err != nil {
+	if err := checkRefused(args, false); err != nil {
 		return nil, err
 	}
 	ctx, cancel := r.withTimeout(ctx)
@@ -147,7 +147,7 @@ func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 		if len(args) == 0 {
 			return nil, invalidArg(fmt.Sprintf("command %d is empty", i))
 		}
-		if err := checkAllowedNext(args, prev, false); err != nil {
+		if err := checkRefusedNext(args, prev, false); err != nil {
 			return nil, fmt.Errorf("command %d: %w", i, err)
 		}
 		prev = args
@@ -181,6 +181,15 @@ func (r *Redis) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
 // call: nothing on this path may keep them, nor pass them through an
 // interface (see router.go). Check with go build -gcflags=-m.
 func (r *Redis) dispatch(ctx context.Context, cmds [][]any, multi bool) (v any, vals []any, err error) {
+	if multi {
+		// Here, where hooks see it, rather than with the refusals of
+		// DoMulti, which they do not.
+		for i, args := range cmds {
+			if err := checkArgs(args); err != nil {
+				return nil, nil, fmt.Errorf("command %d: %w", i, err)
+			}
+		}
+	}
 	if r.p.cache != nil {
 		return r.dispatchCached(ctx, cmds, multi) // cached.go
 	}

@@ -175,7 +175,7 @@ func appendEvalSHA(b []byte, cmd *command, args []any, sha string) ([]byte, erro
 	for i := 2; i < len(args); i++ {
 		var err error
 		if b, err = appendArg(b, args[i]); err != nil {
-			return b[:start], invalidArg("argument " + strconv.Itoa(i) + " (" + argName(args, i) + "): " + err.Error())
+			return b[:start], badArgument(args, i, err)
 		}
 	}
 	return b, nil

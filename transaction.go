@@ -289,9 +289,9 @@ func refusedInTx(cmds [][]any) error {
 }
 
 // checkQueued refuses, before anything is sent, commands that fn may not
-// return, and arguments that cannot be encoded, naming the command's index.
+// return, and arguments that cannot be encoded (checkAllowed), naming the
+// command's index.
 func checkQueued(cmds [][]any) error {
-	var scratch []byte
 	for i, args := range cmds {
 		if len(args) == 0 {
 			return invalidArg(fmt.Sprintf("Transaction: command %d is empty", i))
@@ -305,10 +305,6 @@ func checkQueued(cmds [][]any) error {
 			return invalidArg(fmt.Sprintf("Transaction: command %d: SELECT cannot be queued: use WithDatabase", i))
 		}
 		if err := checkAllowed(args, true); err != nil {
-			return fmt.Errorf("command %d: %w", i, err)
-		}
-		var err error
-		if scratch, err = appendCommand(scratch[:0], args); err != nil {
 			return fmt.Errorf("command %d: %w", i, err)
 		}
 	}
