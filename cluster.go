@@ -194,8 +194,9 @@ type clusterCmd struct {
 	// to a node known to have the script (scripts.go).
 	sha      string
 	shaEnc   []byte
-	asSHA    bool // sent as EVALSHA in the round under way
-	evalOnly bool // answered NOSCRIPT: send as EVAL from now on
+	asSHA    bool   // sent as EVALSHA in the round under way
+	epoch    uint64 // of the node's scripts when encoded in that round
+	evalOnly bool   // answered NOSCRIPT: send as EVAL from now on
 }
 
 // batch is the commands of one round that go to one node, as one pipeline.
@@ -553,14 +554,20 @@ func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
 	}
 	enc := b.cmds[0].enc
 	n := 0
-	if len(b.cmds) > 1 || b.cmds[0].ask != nil || b.cmds[0].sha != "" {
+	if len(b.cmds) > 1 || b.cmds[0].ask != nil || b.cmds[0].sha != "" || b.cmds[0].flushesScripts() {
 		enc = nil
 		for _, c := range b.cmds {
 			if c.ask != nil {
 				enc = append(enc, askingCmd...)
 				n++
 			}
-			c.asSHA = c.sha != "" && !c.evalOnly && b.sv.scripts.has(c.sha)
+			if c.flushesScripts() {
+				// Before the commands after it are encoded (scripts.go).
+				b.sv.scripts.clear()
+			}
+			var loaded bool
+			loaded, c.epoch = b.sv.scripts.has(c.sha)
+			c.asSHA = c.sha != "" && !c.evalOnly && loaded
 			if c.asSHA {
 				enc = append(enc, c.shaEnc...)
 			} else {
@@ -644,12 +651,17 @@ func (cl *cluster) roundTripFailed(ctx context.Context, b *batch) (retry []*clus
 	return b.cmds, nil
 }
 
+// flushesScripts reports whether c is a SCRIPT FLUSH.
+func (c *clusterCmd) flushesScripts() bool {
+	return c.cmd != nil && c.cmd.evalsha == scriptFlush
+}
+
 // scriptReply takes in the reply v from sv to a script command, for
 // transparent EVALSHA, and reports whether the command goes again: a
 // single EVALSHA answered NOSCRIPT, which proves nothing ran, goes again
 // as EVAL. In a pipeline the NOSCRIPT stays at its index.
 func (cl *cluster) scriptReply(c *clusterCmd, v any, sv *server, single bool) (again bool) {
-	u := scriptUse{cmd: c.cmd, sha: c.sha, asSHA: c.asSHA}
+	u := scriptUse{cmd: c.cmd, sha: c.sha, asSHA: c.asSHA, epoch: c.epoch}
 	if !u.learn(sv, v) || !single || c.evalOnly {
 		return false
 	}

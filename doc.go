@@ -284,8 +284,10 @@
 //
 // This holds for Do, DoMulti, Connection and Transaction, per node in a
 // cluster. The client forgets what a server has on NOSCRIPT, on SCRIPT
-// FLUSH sent through it, and when it finds a connection to the server
-// broken (a restart or a failover empties its script cache). A single
+// FLUSH sent through it (by any call, before anything after it is encoded,
+// so an EVAL after it in the same pipeline or transaction goes as EVAL),
+// and when it finds a connection to the server broken (a restart or a
+// failover empties its script cache). A single
 // call answered NOSCRIPT, which proves the script did not run, is sent
 // again as EVAL; in a pipeline or a transaction the commands after it have
 // run already, so the NOSCRIPT stays at its index as an *Error rather than

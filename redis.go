@@ -308,6 +308,9 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 			defer wg.Done()
 			var v any
 			var err error
+			if flush {
+				sv.scripts.clear() // before it is sent: see scripts.go
+			}
 			if blocking {
 				v, err = r.p.blockingOn(ctx, sv, &r.call, nil, encoded, nil, wait, loading)
 			} else {

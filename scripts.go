@@ -22,6 +22,14 @@ import (
 // rewrite is decided once the connection is in hand, so that a call that
 // replaces a broken connection sends the script.
 //
+// A SCRIPT FLUSH, through whatever path and connection, makes the client
+// forget a server's scripts before it is encoded, so that every command
+// encoded after it, in the same pipeline or transaction or elsewhere, goes
+// as EVAL; and again when it is answered. Each forgetting starts a new
+// epoch: an EVAL's success is learnt only in the epoch it was encoded in,
+// since one answered after a flush may have run before it (on another
+// connection) or after it.
+//
 // NOSCRIPT proves the script did not run, so a single call answered so is
 // sent again as EVAL. In a pipeline the commands after it have already
 // run, so the NOSCRIPT stays at its index: resending would reorder.
@@ -111,27 +119,37 @@ func (s *scriptSHAs) add(script string) (string, bool) {
 // loadedScripts is what one server is known to have in its script cache:
 // the SHA1s of scripts that ran there. It is safe for concurrent use.
 type loadedScripts struct {
-	mu  sync.RWMutex
-	set map[string]struct{}
+	mu    sync.RWMutex
+	set   map[string]struct{}
+	epoch uint64 // how often clear was called
 }
 
 // maxLoadedScripts bounds what is remembered per server; beyond it the
 // client starts again, at the cost of sending each script once more.
 const maxLoadedScripts = 4096
 
-func (l *loadedScripts) has(sha string) bool {
+// has reports whether the server is known to have the script sha, and
+// the epoch that knowledge is of, to give add what a call encoded now
+// learns.
+func (l *loadedScripts) has(sha string) (loaded bool, epoch uint64) {
 	l.mu.RLock()
-	_, ok := l.set[sha]
+	_, loaded = l.set[sha]
+	epoch = l.epoch
 	l.mu.RUnlock()
-	return ok
+	return loaded, epoch
 }
 
-func (l *loadedScripts) add(sha string) {
-	if l.has(sha) {
+// add records that the script sha ran, in a call encoded in epoch; nothing
+// when a flush came since.
+func (l *loadedScripts) add(sha string, epoch uint64) {
+	if loaded, now := l.has(sha); loaded || now != epoch {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.epoch != epoch {
+		return
+	}
 	if l.set == nil || len(l.set) >= maxLoadedScripts {
 		l.set = make(map[string]struct{})
 	}
@@ -144,9 +162,12 @@ func (l *loadedScripts) forget(sha string) {
 	l.mu.Unlock()
 }
 
+// clear forgets every script, and what calls encoded until now would
+// teach: the server's cache was, or is about to be, emptied.
 func (l *loadedScripts) clear() {
 	l.mu.Lock()
 	l.set = nil
+	l.epoch++
 	l.mu.Unlock()
 }
 
@@ -181,15 +202,16 @@ func appendEvalSHA(b []byte, cmd *command, args []any, sha string) ([]byte, erro
 	return b, nil
 }
 
-// learnScript updates what loaded holds after a script call got reply v.
-// Only a reply that is no error proves the script loaded: one that failed
-// to compile is not, and an error reply cannot be told from a script's own.
-func learnScript(loaded *loadedScripts, sha string, v any) {
+// learnScript updates what loaded holds after a script call encoded in
+// epoch got reply v. Only a reply that is no error proves the script
+// loaded: one that failed to compile is not, and an error reply cannot be
+// told from a script's own.
+func learnScript(loaded *loadedScripts, sha string, epoch uint64, v any) {
 	switch {
 	case isNoScript(v):
 		loaded.forget(sha)
 	case !isErrorReply(v):
-		loaded.add(sha)
+		loaded.add(sha, epoch)
 	}
 }
 
@@ -222,7 +244,7 @@ func isNoScript(v any) bool {
 // or answered NOSCRIPT, which proves nothing ran. For one call only: a
 // pipeline must not be resent in part.
 func (sv *server) evalOn(ctx context.Context, cn *conn, d Decoder, cmd *command, args []any, sha string) (any, error) {
-	if sv.scripts.has(sha) {
+	if loaded, epoch := sv.scripts.has(sha); loaded {
 		var buf [256]byte
 		enc, err := appendEvalSHA(buf[:0], cmd, args, sha)
 		if err != nil {
@@ -231,15 +253,16 @@ func (sv *server) evalOn(ctx context.Context, cn *conn, d Decoder, cmd *command,
 		v, err := cn.roundTripEncoded(ctx, enc, d, nil)
 		if err != nil || !isNoScript(v) {
 			if err == nil {
-				learnScript(&sv.scripts, sha, v)
+				learnScript(&sv.scripts, sha, epoch, v)
 			}
 			return v, err
 		}
 		sv.scripts.forget(sha)
 	}
+	_, epoch := sv.scripts.has(sha)
 	v, err := cn.roundTrip(ctx, [][]any{args}, d, nil)
 	if err == nil {
-		learnScript(&sv.scripts, sha, v)
+		learnScript(&sv.scripts, sha, epoch, v)
 	}
 	return v, err
 }
@@ -256,6 +279,7 @@ type scriptUse struct {
 	cmd   *command
 	sha   string // the script's SHA1; "" for SCRIPT FLUSH
 	asSHA bool   // it was sent as EVALSHA
+	epoch uint64 // of the server's scripts when it was encoded
 }
 
 // planScripts finds the script commands among cmds, a pipeline to sv; nil
@@ -288,7 +312,8 @@ func (p *pool) planScripts(sv *server, t *commandTable, cmds [][]any) *scriptBat
 }
 
 // encode encodes cmds with the script calls that sv is known to have as
-// EVALSHA; with evalOnly, all as EVAL.
+// EVALSHA; with evalOnly, all as EVAL. A SCRIPT FLUSH among them makes sv
+// forget its scripts before the commands after it are encoded.
 func (b *scriptBatch) encode(cmds [][]any, evalOnly bool) ([]byte, error) {
 	var enc []byte
 	k := 0
@@ -297,7 +322,12 @@ func (b *scriptBatch) encode(cmds [][]any, evalOnly bool) ([]byte, error) {
 		if k < len(b.uses) && b.uses[k].i == i {
 			u := &b.uses[k]
 			k++
-			u.asSHA = !evalOnly && u.sha != "" && b.sv.scripts.has(u.sha)
+			if u.cmd.evalsha == scriptFlush {
+				b.sv.scripts.clear()
+			}
+			var loaded bool
+			loaded, u.epoch = b.sv.scripts.has(u.sha)
+			u.asSHA = !evalOnly && u.sha != "" && loaded
 			if u.asSHA {
 				enc, err = appendEvalSHA(enc, u.cmd, args, u.sha)
 			} else {
@@ -337,7 +367,7 @@ func (u *scriptUse) learn(sv *server, v any) (noScript bool) {
 		}
 		return false
 	}
-	learnScript(&sv.scripts, u.sha, v)
+	learnScript(&sv.scripts, u.sha, u.epoch, v)
 	return u.asSHA && isNoScript(v)
 }
 

@@ -306,6 +306,22 @@ func TestEvalSHACluster(t *testing.T) {
 	require.NoError(t, err, "a single call is sent again as EVAL")
 	require.Equal(t, "ran", v)
 
+	// A SCRIPT FLUSH in a pipeline is forgotten before the script calls
+	// after it are encoded: keyless, all three go to one node.
+	const keyless = "return 'keyless'"
+	for i := 0; i < 2; i++ {
+		_, err = r.Do(ctx, "EVAL", keyless, 0)
+		require.NoError(t, err)
+	}
+	vals, err = r.DoMulti(ctx, []any{"EVAL", keyless, 0}, []any{"SCRIPT", "FLUSH"}, []any{"EVAL_RO", keyless, 0})
+	require.NoError(t, err)
+	require.Equal(t, []any{"keyless", "OK", "keyless"}, vals)
+	_, err = r.Do(ctx, "SCRIPT", "FLUSH")
+	require.NoError(t, err)
+	vals, err = r.DoMulti(ctx, []any{"EVAL", keyless, 0}, []any{"PING"})
+	require.NoError(t, err)
+	require.Equal(t, []any{"keyless", "PONG"}, vals, "a flush alone forgets before it is sent")
+
 	// SCRIPT FLUSH on every master through the client forgets at once: a
 	// pipeline after it sends the script, with no NOSCRIPT.
 	_, err = r.Modify(justredis.WithEndpoint(justredis.Masters)).Do(ctx, "SCRIPT", "FLUSH")
@@ -375,5 +391,120 @@ func BenchmarkEvalSHABytes(b *testing.B) {
 				b.ReportMetric(float64(sent), "bytes/10k-calls")
 			}
 		})
+	}
+}
+
+// TestEvalSHAClientsOwnFlush: a SCRIPT FLUSH the client sends itself, by
+// any entry point, in any case, on any connection to the server, is
+// forgotten before anything after it is encoded: an EVAL later in the same
+// pipeline or transaction, or in another call, goes as EVAL and never
+// meets NOSCRIPT. FUNCTION FLUSH and FLUSHALL leave the script cache, and
+// so the client's knowledge of it.
+func TestEvalSHAClientsOwnFlush(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	ctx := testCtx(t)
+	r := newRedisOf(t, srv.Addr())
+	const script = "return 'ran'"
+	eval := []any{"EVAL", script, 0}
+	evalRO := []any{"eval_ro", script, 0}
+	warm := func(t *testing.T) {
+		t.Helper()
+		for i := 0; i < 2; i++ { // EVAL, then EVALSHA: known
+			v, err := r.Do(ctx, eval...)
+			require.NoError(t, err)
+			require.Equal(t, "ran", v)
+			v, err = r.Do(ctx, evalRO...)
+			require.NoError(t, err)
+			require.Equal(t, "ran", v)
+		}
+	}
+	ran := func(t *testing.T, where string, vals []any, err error, at ...int) {
+		t.Helper()
+		require.NoError(t, err, where)
+		for _, i := range at {
+			require.Equal(t, "ran", vals[i], "%s: reply %d", where, i)
+		}
+	}
+	conn, err := r.Connection(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+
+	for _, c := range []struct {
+		name string
+		call func() ([]any, error)
+		at   []int // the script calls' replies
+	}{
+		{"DoMulti", func() ([]any, error) {
+			return r.DoMulti(ctx, eval, []any{"SCRIPT", "FLUSH"}, eval)
+		}, []int{0, 2}},
+		{"DoMulti EVAL_RO, lower case", func() ([]any, error) {
+			return r.DoMulti(ctx, evalRO, []any{"script", "flush", "async"}, evalRO)
+		}, []int{0, 2}},
+		{"DoMulti in another database", func() ([]any, error) {
+			return r.Modify(justredis.WithDatabase(3)).DoMulti(ctx, []any{"Script", "Flush"}, eval)
+		}, []int{1}},
+		{"Connection MULTI", func() ([]any, error) {
+			for _, cmd := range [][]any{{"MULTI"}, {"SCRIPT", "FLUSH"}, eval} {
+				if _, err := conn.Do(ctx, cmd...); err != nil {
+					return nil, err
+				}
+			}
+			return justredis.Values(conn.Do(ctx, "EXEC"))
+		}, []int{1}},
+		{"Connection.DoMulti switching database", func() ([]any, error) {
+			return conn.Modify(justredis.WithDatabase(2)).DoMulti(ctx, []any{"SCRIPT", "FLUSH"}, evalRO)
+		}, []int{1}},
+		{"Transaction", func() ([]any, error) {
+			return r.Transaction(ctx, func(*justredis.Connection) ([][]any, error) {
+				return [][]any{{"SCRIPT", "FLUSH"}, eval}, nil
+			})
+		}, []int{1}},
+		// The flush on one connection, the EVAL pipelined on another.
+		{"Connection.Do", func() ([]any, error) {
+			if _, err := conn.Do(ctx, "SCRIPT", "FLUSH"); err != nil {
+				return nil, err
+			}
+			return r.DoMulti(ctx, eval, evalRO)
+		}, []int{0, 1}},
+		{"DoMulti with a blocking command", func() ([]any, error) {
+			if _, err := r.DoMulti(ctx, []any{"BLPOP", "nolist", 0.01}, []any{"SCRIPT", "FLUSH"}); err != nil {
+				return nil, err
+			}
+			return r.DoMulti(ctx, eval, evalRO)
+		}, []int{0, 1}},
+		{"WithEndpoint(Masters)", func() ([]any, error) {
+			if _, err := r.Modify(justredis.WithEndpoint(justredis.Masters)).Do(ctx, "SCRIPT", "FLUSH"); err != nil {
+				return nil, err
+			}
+			return r.DoMulti(ctx, eval, evalRO)
+		}, []int{0, 1}},
+		{"WithEndpoint(addr), a named subcommand", func() ([]any, error) {
+			if _, err := r.Modify(justredis.WithEndpoint(srv.Addr())).Do(ctx, "SCRIPT", argCommand("flush")); err != nil {
+				return nil, err
+			}
+			return r.DoMulti(ctx, eval, evalRO)
+		}, []int{0, 1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			warm(t)
+			resetServerStats(t, srv)
+			vals, err := c.call()
+			ran(t, c.name, vals, err, c.at...)
+			st := commandStats(t, srv)
+			require.Zero(t, st["evalsha"].failed+st["evalsha_ro"].failed, "%s: a NOSCRIPT: %+v", c.name, st)
+		})
+	}
+
+	// FUNCTION FLUSH and FLUSHALL leave the scripts loaded: the client
+	// goes on sending EVALSHA, and the server knows them.
+	for _, flush := range [][]any{{"FUNCTION", "FLUSH"}, {"FLUSHALL"}} {
+		warm(t)
+		resetServerStats(t, srv)
+		vals, err := r.DoMulti(ctx, eval, flush, eval, evalRO)
+		ran(t, fmt.Sprint(flush), vals, err, 0, 2, 3)
+		st := commandStats(t, srv)
+		require.Equal(t, callStats{calls: 2}, st["evalsha"], "%v: %+v", flush, st)
+		require.Equal(t, callStats{calls: 1}, st["evalsha_ro"], "%v: %+v", flush, st)
 	}
 }

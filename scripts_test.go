@@ -42,6 +42,7 @@ func TestScriptEncodeAndLearn(t *testing.T) {
 	require.Nil(t, p.planScripts(sv, &table, cmds[:1]), "no script: nothing to plan")
 	require.Nil(t, p.planScripts(sv, nil, cmds), "no COMMAND table: nothing known")
 
+	known := func() bool { loaded, _ := sv.scripts.has(sha); return loaded }
 	b := p.planScripts(sv, &table, cmds)
 	enc, err := b.encode(cmds, false)
 	require.NoError(t, err)
@@ -49,7 +50,7 @@ func TestScriptEncodeAndLearn(t *testing.T) {
 	require.Equal(t, plain, string(enc), "not known loaded: sent as EVAL")
 
 	require.False(t, b.learn([]any{"v", &Error{msg: "ERR Error compiling script"}, int64(1)}))
-	require.True(t, sv.scripts.has(sha), "EVAL_RO ran: loaded")
+	require.True(t, known(), "EVAL_RO ran: loaded")
 
 	enc, err = b.encode(cmds, false)
 	require.NoError(t, err)
@@ -62,21 +63,38 @@ func TestScriptEncodeAndLearn(t *testing.T) {
 	b.encode(cmds, false)
 	require.False(t, b.learn([]any{"v", &Error{msg: "NOSCRIPT No matching script."}, int64(1)}),
 		"in a pipeline, NOSCRIPT stays at its index")
-	require.True(t, sv.scripts.has(sha), "the EVALSHA_RO after it ran")
+	require.True(t, known(), "the EVALSHA_RO after it ran")
 
 	one := cmds[1:2]
 	b = p.planScripts(sv, &table, one)
 	b.encode(one, false)
 	require.True(t, b.learn([]any{&Error{msg: "NOSCRIPT No matching script."}}), "a single call goes again")
-	require.False(t, sv.scripts.has(sha), "NOSCRIPT forgets")
+	require.False(t, known(), "NOSCRIPT forgets")
 
-	sv.scripts.add(sha)
+	sv.scripts.add(sha, sv.scripts.epoch)
 	flush := [][]any{{"SCRIPT", "FLUSH"}}
 	b = p.planScripts(sv, &table, flush)
 	b.learn([]any{"OK"})
-	require.False(t, sv.scripts.has(sha), "SCRIPT FLUSH forgets everything")
+	require.False(t, known(), "SCRIPT FLUSH forgets everything")
 
-	sv.scripts.add(sha)
+	// A SCRIPT FLUSH is forgotten at once when encoded: a script call
+	// after it in the same pipeline goes as EVAL, and one before it is
+	// not learnt from, since it may have run before the flush.
+	sv.scripts.add(sha, sv.scripts.epoch)
+	around := [][]any{cmds[1], {"script", "flush"}, cmds[1]}
+	b = p.planScripts(sv, &table, around)
+	enc, err = b.encode(around, false)
+	require.NoError(t, err)
+	require.Equal(t, encodeAll(t, []any{"EVALSHA", sha, 1, "k", "arg"}, around[1], around[2]), string(enc))
+	require.False(t, known(), "forgotten once the flush is encoded")
+	require.False(t, b.learn([]any{int64(1), "OK", int64(1)}))
+	require.False(t, known(), "each EVAL was encoded before a flush answered after it")
+	before := sv.scripts.epoch
+	sv.scripts.clear()
+	sv.scripts.add(sha, before)
+	require.False(t, known(), "what a call encoded before a flush teaches is not learnt")
+
+	sv.scripts.add(sha, sv.scripts.epoch)
 	_, err = p.planScripts(sv, &table, [][]any{{"EVAL", script, 1, nil}}).encode([][]any{{"EVAL", script, 1, nil}}, false)
 	require.ErrorIs(t, err, ErrInvalidArgument)
 }

@@ -126,6 +126,7 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 		return p.doBlocking(ctx, sv, cs, args, wait, loading)
 	}
 	sha, script := p.scriptSHA(cmd, args)
+	flush := cmd != nil && cmd.evalsha == scriptFlush
 	cs.trace.served(sv.addr)
 	var pace loadingRetry
 	for tries, retried := 0, false; ; tries++ {
@@ -138,6 +139,9 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 			return nil, err
 		}
 		var v any
+		if flush {
+			sv.scripts.clear() // before it is sent: see scripts.go
+		}
 		if script {
 			v, err = sv.evalOn(ctx, cn.conn, cs.decoder, cmd, args, sha)
 		} else {
@@ -158,7 +162,7 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 				continue
 			}
 		}
-		if cmd != nil && cmd.evalsha == scriptFlush && !isErrorReply(v) {
+		if flush && !isErrorReply(v) {
 			sv.scripts.clear()
 		}
 		return reply(v)
@@ -220,7 +224,7 @@ func (p *pool) blockingOn(ctx context.Context, sv *server, cs *callSettings, cmd
 // LOADING are returned as they are, since sending those again would run
 // them after later commands that did run.
 func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any, loading bool) ([]any, error) {
-	readonly, blocking, script := true, false, false
+	readonly, blocking, script, flush := true, false, false, false
 	var wait blockWait
 	var cmd *command
 	for i, args := range cmds {
@@ -237,6 +241,7 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		}
 		script = script || (cmd != nil && cmd.evalsha != notScript)
 		loading = loading && !runsScript(cmd, args)
+		flush = flush || (cmd != nil && cmd.evalsha == scriptFlush)
 	}
 	cs.trace.served(sv.addr)
 	vals := make([]any, len(cmds))
@@ -245,6 +250,12 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		scripts = p.planScripts(sv, p.cmds.Load(), cmds)
 	}
 	if blocking {
+		if flush {
+			// Its script calls go as EVAL, but the client must forget
+			// what the server had (scripts.go).
+			sv.scripts.clear()
+			defer sv.scripts.clear()
+		}
 		if _, err := p.blockingOn(ctx, sv, cs, cmds, nil, vals, wait, loading); err != nil {
 			return nil, err
 		}
