@@ -151,6 +151,53 @@ func TestClientCache(t *testing.T) {
 	})
 }
 
+// TestClientCacheSwapDB: Redis sends no invalidation for another client's
+// SWAPDB, so the cache keeps serving what the database held before, as the
+// docs warn; a SWAPDB through the client empties the cache.
+func TestClientCacheSwapDB(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	forEachRESP(t, func(t *testing.T, resp int) {
+		ctx := testCtx(t)
+		r, cached := cachedClient(t, srv.Addr(), 1<<20, justredis.WithRESP(resp))
+		k, barrier := fmt.Sprintf("swap:%d", resp), fmt.Sprintf("barrier:%d", resp)
+		swap := func(do func() error) {
+			t.Helper()
+			_, err := r.Do(ctx, "SET", k, "db0")
+			require.NoError(t, err)
+			_, err = r.Modify(justredis.WithDatabase(1)).Do(ctx, "SET", k, "db1")
+			require.NoError(t, err)
+			for _, key := range []string{k, barrier} {
+				_, err = cached.Do(ctx, "GET", key) // cached
+				require.NoError(t, err)
+			}
+			require.NoError(t, do())
+		}
+
+		swap(func() error { _, err := srv.Do("SWAPDB", "0", "1"); return err })
+		// Invalidations come in order: once the barrier's arrived, one
+		// for the SWAPDB before it would have too.
+		_, err := srv.Do("SET", barrier, "moved")
+		require.NoError(t, err)
+		eventually(t, func() bool {
+			v, err := cached.Do(ctx, "GET", barrier)
+			require.NoError(t, err)
+			return v == "moved"
+		}, "the barrier's invalidation never came")
+		v, err := r.Do(ctx, "GET", k)
+		require.NoError(t, err)
+		require.Equal(t, "db1", v, "the server swapped")
+		v, err = cached.Do(ctx, "GET", k)
+		require.NoError(t, err)
+		require.Equal(t, "db0", v, "if the cache saw another client's SWAPDB, the server now invalidates for it: update the cache docs")
+
+		swap(func() error { _, err := r.Do(ctx, "SWAPDB", 0, 1); return err })
+		v, err = cached.Do(ctx, "GET", k)
+		require.NoError(t, err)
+		require.Equal(t, "db1", v, "a SWAPDB through the client empties the cache")
+	})
+}
+
 // What may be cached is the server's to say: read-only, with keys, and
 // without nondeterministic output. A reply in any order (HGETALL) is one
 // the server could give.

@@ -302,7 +302,10 @@
 // at most ttl and never past its keys' expiry. The server tells the client
 // when a cached key changes (Redis's client-side caching, CLIENT TRACKING),
 // and the entry is dropped when the message arrives; a write through the
-// client drops the entries of its keys before it returns.
+// client drops the entries of its keys before it returns. Redis (7.0)
+// sends no invalidation for another client's SWAPDB, so entries read from
+// the swapped databases may be served until their ttl (a SWAPDB through the
+// client empties the cache).
 //
 //	r, err := justredis.New(justredis.WithClientCache(64 << 20))
 //	cached := r.Modify(justredis.WithCache(time.Minute))
