@@ -43,7 +43,8 @@
 // (a String method is not called). Anything else, nil included, is refused
 // with ErrInvalidArgument before a byte is sent. time.Duration is refused
 // too, since Redis commands disagree on whether they want seconds or
-// milliseconds.
+// milliseconds; a type defined from it (type Timeout time.Duration) cannot
+// be told from an int64, and goes as its count of nanoseconds.
 //
 // Replies are Go values:
 //

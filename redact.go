@@ -7,9 +7,9 @@ import (
 )
 
 // A server may quote a command's arguments back in an error reply: Redis
-// 5, which knows no HELLO, answers "ERR unknown command 'HELLO', with args
-// beginning with: '3' 'AUTH' 'default' '<password>'", and a proxy may do
-// the same with AUTH. The client hides its password in every error reply
+// 5, which knows no HELLO, answers "ERR unknown command `HELLO`, with args
+// beginning with: `3`, `AUTH`, `default`, `<password>`, " (later versions
+// quote as '3' 'AUTH'), and a proxy may do the same with AUTH. The client hides its password in every error reply
 // it decodes, so that no error it returns shows it.
 
 // hidden stands for a password in an error text.
@@ -34,18 +34,24 @@ func redact(msg, secret string) string {
 	}
 	i += len(argsMarker)
 	args := strings.TrimSpace(msg[i:])
-	if len(args) < 2 || args[0] != '\'' || args[len(args)-1] != '\'' {
+	var sep, end string
+	switch {
+	case len(args) >= 2 && args[0] == '\'' && strings.HasSuffix(args, "'"):
+		sep, end = "' '", "'" // Redis 6 and later: 'a' 'b'
+	case len(args) >= 3 && args[0] == '`' && strings.HasSuffix(args, "`,"):
+		sep, end = "`, `", "`," // Redis 5: `a`, `b`,
+	default:
 		return msg
 	}
 	// Only the last argument may have been cut: any other that is a start
 	// of the password is not it, since it would have been whole.
-	quoted := strings.Split(args[1:len(args)-1], "' '")
+	quoted := strings.Split(args[1:len(args)-len(end)], sep)
 	last := quoted[len(quoted)-1]
 	if last == "" || last == hidden || !strings.HasPrefix(secret, last) {
 		return msg
 	}
 	quoted[len(quoted)-1] = hidden
-	return msg[:i] + " '" + strings.Join(quoted, "' '") + "'"
+	return msg[:i] + " " + args[:1] + strings.Join(quoted, sep) + end
 }
 
 // replaceWords replaces with hidden each occurrence of secret in msg that

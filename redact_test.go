@@ -100,6 +100,14 @@ func TestRedact(t *testing.T) {
 		// of the password "3abc" but an argument of its own.
 		{"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'default' '3a' ", "3abc",
 			"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'default' '" + hidden + "'"},
+		// Redis 5 quotes with backquotes, each argument followed by ", ",
+		// and cuts the last one short after 128 bytes.
+		{"ERR unknown command `HELLO`, with args beginning with: `3`, `AUTH`, `default`, `pw1234`, ", "pw1234",
+			"ERR unknown command `HELLO`, with args beginning with: `3`, `AUTH`, `default`, `" + hidden + "`, "},
+		{"ERR unknown command `HELLO`, with args beginning with: `3`, `AUTH`, `default`, `" + long[:110] + "`, ", long,
+			"ERR unknown command `HELLO`, with args beginning with: `3`, `AUTH`, `default`, `" + hidden + "`,"},
+		{"ERR unknown command `HELLO`, with args beginning with: `3`, `AUTH`, `default`, `3a`, ", "3abc",
+			"ERR unknown command `HELLO`, with args beginning with: `3`, `AUTH`, `default`, `" + hidden + "`,"},
 	} {
 		require.Equal(t, tc.want, redact(tc.msg, tc.secret))
 	}
