@@ -170,13 +170,16 @@ func (p *PushConnection) Modify(opts ...CallOption) *PushConnection {
 //
 // Changes to subscriptions, MONITOR and CLIENT TRACKING are remembered: if
 // the connection is down, or breaks while sending, Do returns nil and the
-// command takes effect when the connection is back. PING is not
+// command takes effect when the connection is back, one channel, pattern
+// or shard channel at a time, so that the server refusing one costs only
+// that one. PING is not
 // remembered: it then fails with the network error. A command the server
 // refuses changes nothing, now or after a reconnect: an SSUBSCRIBE refused
 // with CROSSSLOT is not sent again, an UNSUBSCRIBE refused leaves the
 // subscription in place. To tell which command an error answers, Do sends
 // each command but PING followed by a PING of its own, whose reply is not
-// delivered.
+// delivered, an error (LOADING, NOPERM) included. A MONITOR while MONITOR
+// is on is not sent: the server would not answer it.
 //
 // In a cluster, SSUBSCRIBE of a shard channel that another node serves than
 // the connection's other shard channels is refused with ErrInvalidArgument

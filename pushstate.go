@@ -41,13 +41,16 @@ type pushState struct {
 
 	// smu guards what the connection has set up, and what to set up again
 	// on a new one. The server answers commands in order, and each command
-	// but PING is sent followed by a PING (keepAliveCmd), whose reply ends
-	// that command's replies: so the reader knows which command an error
-	// reply refuses, and a refused command is forgotten. want is what the
-	// user asked for and the server did not refuse: base, then pending in
-	// order, less those refused. base is what the server answered on the
-	// connection in use (all of want while there is none), pending the
-	// commands sent on it whose replies are not all in.
+	// but PING is sent followed by a PING (keepAliveCmd, the fence), whose
+	// reply ends that command's replies. A command's own replies are either
+	// one error (it is refused, and forgotten) or one or more confirmations;
+	// the fence's reply comes after them, and may be an error too (LOADING,
+	// or NOPERM for a user without PING), which is not the command's and is
+	// not delivered. want is what the user asked for and the server did not
+	// refuse: base, then pending in order, less those refused. base is what
+	// the server answered on the connection in use (all of want while there
+	// is none), pending the commands sent on it whose replies are not all
+	// in.
 	smu     sync.Mutex
 	want    pushSetup
 	base    pushSetup
@@ -73,9 +76,11 @@ type pushSetup struct {
 
 // pushEntry is a command sent on the connection in use.
 type pushEntry struct {
-	op      pushOp
-	args    []string // the command and its arguments
-	refused bool     // by an error reply; its PING's reply is still to come
+	op        pushOp
+	args      []string // the command and its arguments
+	refused   bool     // by an error reply; its PING's reply is still to come
+	confirmed bool     // by a reply that is not an error; the same
+	keepAlive bool     // a PING of the client's own, whose replies are not delivered
 }
 
 // The subscription sets.
@@ -252,7 +257,12 @@ func (s *pushSetup) subscribed() bool {
 }
 
 // commands returns the commands that set s up on a new connection: CLIENT
-// TRACKING, MONITOR, then the subscriptions, one SSUBSCRIBE per slot.
+// TRACKING, MONITOR, then the subscriptions, one channel, pattern or shard
+// channel per command. The server refuses a command whole: one channel it
+// refuses (ACL) would take down with it all the others given in the same
+// command, those it had accepted before included (an operator revoking one
+// of them disconnects the client). So each goes alone, with its own fence,
+// and a refusal costs only what is refused. The commands are pipelined.
 func (s *pushSetup) commands() []*pushEntry {
 	var out []*pushEntry
 	for _, t := range s.tracking {
@@ -261,36 +271,18 @@ func (s *pushSetup) commands() []*pushEntry {
 	if s.monitor {
 		out = append(out, &pushEntry{op: pushOps["monitor"], args: []string{"MONITOR"}})
 	}
-	out = appendInChunks(out, "SUBSCRIBE", sortedKeys(s.subs[subChannels]))
-	out = appendInChunks(out, "PSUBSCRIBE", sortedKeys(s.subs[subPatterns]))
-	bySlot := make(map[int][]string)
-	for ch := range s.subs[subShards] {
-		s := hashSlot(ch)
-		bySlot[s] = append(bySlot[s], ch)
-	}
-	slots := make([]int, 0, len(bySlot))
-	for s := range bySlot {
-		slots = append(slots, s)
-	}
-	slices.Sort(slots)
-	for _, s := range slots {
-		chans := bySlot[s]
-		slices.Sort(chans)
-		out = appendInChunks(out, "SSUBSCRIBE", chans)
-	}
-	return out
+	out = appendEach(out, "SUBSCRIBE", sortedKeys(s.subs[subChannels]))
+	out = appendEach(out, "PSUBSCRIBE", sortedKeys(s.subs[subPatterns]))
+	shards := sortedKeys(s.subs[subShards])
+	slices.SortStableFunc(shards, func(a, b string) int { return hashSlot(a) - hashSlot(b) })
+	return appendEach(out, "SSUBSCRIBE", shards)
 }
 
-// resubscribeChunk bounds the channels given to one command when
-// subscribing again.
-const resubscribeChunk = 1000
-
-func appendInChunks(out []*pushEntry, cmd string, names []string) []*pushEntry {
+// appendEach appends one command cmd per name.
+func appendEach(out []*pushEntry, cmd string, names []string) []*pushEntry {
 	op := pushOps[strings.ToLower(cmd)]
-	for len(names) > 0 {
-		n := min(len(names), resubscribeChunk)
-		out = append(out, &pushEntry{op: op, args: append([]string{cmd}, names[:n]...)})
-		names = names[n:]
+	for _, n := range names {
+		out = append(out, &pushEntry{op: op, args: []string{cmd, n}})
 	}
 	return out
 }
@@ -323,6 +315,17 @@ func (ps *pushState) do(ctx context.Context, op pushOp, buf []byte) error {
 	if op == pushOps["ssubscribe"] {
 		if err := ps.shardCheck(args); err != nil {
 			return err
+		}
+	}
+	if op.kind == opMonitor {
+		ps.smu.Lock()
+		on := ps.want.monitor
+		ps.smu.Unlock()
+		if on {
+			// The server does not answer MONITOR when it is on: a
+			// command without a reply of its own could not be told
+			// from its fence's.
+			return nil
 		}
 	}
 	cn := ps.cn
@@ -377,7 +380,11 @@ func (ps *pushState) remember(op pushOp, args []string) {
 // sent records a command about to be written on the connection in use. wmu
 // is held.
 func (ps *pushState) sent(op pushOp, args []string) *pushEntry {
-	e := &pushEntry{op: op, args: args}
+	return ps.sentEntry(&pushEntry{op: op, args: args})
+}
+
+func (ps *pushState) sentEntry(e *pushEntry) *pushEntry {
+	op, args := e.op, e.args
 	ps.smu.Lock()
 	defer ps.smu.Unlock()
 	ps.pending = append(ps.pending, e)
@@ -468,7 +475,7 @@ func (ps *pushState) keepAlive(cn *conn) bool {
 	if ps.cn != cn {
 		return false
 	}
-	ps.sent(pushOp{kind: opPing}, nil)
+	ps.sentEntry(&pushEntry{op: pushOp{kind: opPing}, keepAlive: true})
 	_, _, err := ps.write(ps.ctx, cn, keepAliveCmd)
 	return err == nil
 }
@@ -532,6 +539,9 @@ func (ps *pushState) received(frame []byte) (reconnect bool) {
 	case bytes.Equal(frame, keepAliveBulk) || bytes.Equal(frame, keepAlivePong):
 		ps.answered() // the PING after a command, or a keep-alive
 		return false
+	case bytes.Equal(frame, replyOKFrame):
+		ps.confirmed(frame) // MONITOR or CLIENT TRACKING
+		return false
 	case quietFrame(frame):
 		return false
 	case frame[0] == byte(KindError) || frame[0] == byte(KindBlobError):
@@ -541,12 +551,62 @@ func (ps *pushState) received(frame []byte) (reconnect bool) {
 		ps.push(frame)
 		return false
 	}
+	ps.confirmed(frame)
 	ps.push(frame)
 	return ps.shardUnsubscribed(frame)
 }
 
+// confirmed takes in a reply that is not an error: it may confirm the
+// oldest command in flight, after which an error reply is its fence's.
+func (ps *pushState) confirmed(frame []byte) {
+	ps.smu.Lock()
+	defer ps.smu.Unlock()
+	if len(ps.pending) == 0 {
+		return
+	}
+	e := ps.pending[0]
+	if e.confirmed || e.refused {
+		return
+	}
+	switch e.op.kind {
+	case opMonitor, opTracking:
+		e.confirmed = bytes.Equal(frame, replyOKFrame)
+	case opSubscribe, opUnsubscribe:
+		// A message published meanwhile, or a shard channel the server
+		// gave up, is not a confirmation.
+		kind, channel, ok := pushHead(frame)
+		e.confirmed = ok && strings.EqualFold(kind, e.args[0]) &&
+			(len(e.args) == 1 || slices.Contains(e.args[1:], channel))
+	}
+}
+
+// pushHead reads the first two elements of an array or push frame, as
+// strings: the kind of a pub/sub message and its channel ("" when null).
+func pushHead(f []byte) (kind, channel string, ok bool) {
+	if len(f) == 0 || (f[0] != byte(KindArray) && f[0] != byte(KindPush)) {
+		return "", "", false
+	}
+	var r Reader
+	r.buf = f
+	t, err := r.Next()
+	if err != nil || t.Len < 2 {
+		return "", "", false
+	}
+	k, err := r.Next()
+	if err != nil {
+		return "", "", false
+	}
+	c, err := r.Next()
+	if err != nil {
+		return "", "", false
+	}
+	return string(k.Data), string(c.Data), true
+}
+
 // errorReply takes in an error reply: it refuses the oldest command in
-// flight, unless it is the reply to the PING sent after it.
+// flight, unless it is the reply to the PING sent after it: a command
+// answers either one error or confirmations, so an error after either is
+// its fence's. The fence's and the keep-alive's errors are not delivered.
 func (ps *pushState) errorReply(frame []byte) (reconnect bool) {
 	msg, _ := decodeMessage(frame, StringDecoder)
 	text := ""
@@ -560,11 +620,15 @@ func (ps *pushState) errorReply(frame []byte) (reconnect bool) {
 	}
 	switch {
 	case e == nil:
-	case e.op.kind == opPing:
+	case e.op.kind == opPing && e.keepAlive:
 		ps.answeredLocked()
-	case e.refused || strings.Contains(text, "'ping' command"):
-		// The PING after the command failed too, or alone (a user
-		// without PING): not the user's news.
+		ps.smu.Unlock()
+		return false
+	case e.op.kind == opPing:
+		ps.answeredLocked() // the user's PING
+	case e.refused || e.confirmed || strings.Contains(text, "'ping' command"):
+		// The PING after the command failed (LOADING, a user without
+		// PING...): not the user's news.
 		ps.answeredLocked()
 		ps.smu.Unlock()
 		return false
