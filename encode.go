@@ -52,8 +52,15 @@ func checkArgs(args []any) error {
 }
 
 // checkArg is appendArgText's verdict on a, without a copy of its text.
+// It runs over every argument of every batch, so the common kinds come
+// first.
 func checkArg(a any) error {
-	switch a.(type) {
+	switch v := a.(type) {
+	case string:
+		if len(v) > maxBulkLen {
+			return bulkTooLong(len(v))
+		}
+		return nil
 	case int, int64, int32, int16, int8, uint, uint64, uint32, uint16, uint8, float64, float32, bool:
 		return nil
 	}
