@@ -341,7 +341,7 @@ func (ps *pushState) do(ctx context.Context, op pushOp, buf []byte) error {
 	}
 	// The entry goes in before the write: the reply may come before the
 	// write returns.
-	e := ps.sent(op, args)
+	e := ps.sent(&pushEntry{op: op, args: args})
 	if op.kind != opPing {
 		buf = append(buf, keepAliveCmd...)
 	}
@@ -377,18 +377,13 @@ func (ps *pushState) remember(op pushOp, args []string) {
 	ps.base.apply(op, args)
 }
 
-// sent records a command about to be written on the connection in use. wmu
-// is held.
-func (ps *pushState) sent(op pushOp, args []string) *pushEntry {
-	return ps.sentEntry(&pushEntry{op: op, args: args})
-}
-
-func (ps *pushState) sentEntry(e *pushEntry) *pushEntry {
-	op, args := e.op, e.args
+// sent records e, a command about to be written on the connection in
+// use, and returns it. wmu is held.
+func (ps *pushState) sent(e *pushEntry) *pushEntry {
 	ps.smu.Lock()
 	defer ps.smu.Unlock()
 	ps.pending = append(ps.pending, e)
-	ps.want.apply(op, args)
+	ps.want.apply(e.op, e.args)
 	return e
 }
 
@@ -475,7 +470,7 @@ func (ps *pushState) keepAlive(cn *conn) bool {
 	if ps.cn != cn {
 		return false
 	}
-	ps.sentEntry(&pushEntry{op: pushOp{kind: opPing}, keepAlive: true})
+	ps.sent(&pushEntry{op: pushOp{kind: opPing}, keepAlive: true})
 	_, _, err := ps.write(ps.ctx, cn, keepAliveCmd)
 	return err == nil
 }
