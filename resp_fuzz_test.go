@@ -388,7 +388,7 @@ func (g *respGen) value(depth int) respWant {
 			t = strconv.FormatFloat(f, "gef"[g.next()%3], -1, 64)
 		}
 		return respWant{wire: []byte("," + t + "\r\n"), str: f, byt: f, raw: RawValue{Kind: KindDouble, Data: []byte(t)},
-			keyable: true, key: strconv.FormatFloat(f, 'g', -1, 64)}
+			keyable: true, key: formatFloat(f)}
 	case 7:
 		b := g.next()%2 == 0
 		t := map[bool]string{true: "t", false: "f"}[b]
