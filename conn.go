@@ -167,7 +167,7 @@ type call struct {
 	vals    []any // one per command; a failed command holds its *Error
 	one     [1]any
 	got     int
-	arena   []byte // backs the short strings of a multi-reply call's replies
+	arena   arena // holds the values of a multi-reply call's replies
 	seq     uint64
 	state   callState // guarded by conn.mu
 	err     error     // the connection broke before every reply came
@@ -193,7 +193,7 @@ var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}
 // BytesInto caller's memory), its values or its arena would keep them
 // alive as long.
 func (c *call) free() {
-	c.decoder, c.vals, c.one[0], c.arena, c.err = nil, nil, nil, nil, nil
+	c.decoder, c.vals, c.one[0], c.arena, c.err = nil, nil, nil, arena{}, nil
 	callPool.Put(c)
 }
 
@@ -267,7 +267,7 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 		return nil, err // a caller that has given up sends nothing
 	}
 	c := callPool.Get().(*call)
-	c.decoder, c.vals, c.got, c.err, c.state, c.arena = d, vals, 0, nil, pending, nil
+	c.decoder, c.vals, c.got, c.err, c.state, c.arena = d, vals, 0, nil, pending, arena{}
 	if vals == nil {
 		c.vals = c.one[:]
 	}
@@ -643,8 +643,14 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 		}
 		if state != abandoned {
 			cn.rd.arena = nil
-			if len(c.vals) > 1 {
+			switch Kind(frame[0]) {
+			case KindArray, KindSet, KindMap, KindAttribute:
+				c.arena.oneFrame = len(c.vals) == 1
 				cn.rd.arena = &c.arena
+			default:
+				if len(c.vals) > 1 {
+					cn.rd.arena = &c.arena
+				}
 			}
 			cn.rd.share = 0
 			if cn.lent {
