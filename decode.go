@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/big"
 	"strconv"
-	"unsafe"
 )
 
 // A Decoder turns one reply into a Go value. It reads the reply's tokens
@@ -61,11 +60,9 @@ func (t Token) Int() (int64, error) {
 type Reader struct {
 	buf []byte
 	pos int
-	// arena, when set, is where the decoders copy short strings: one
-	// allocation for the many small replies of a pipeline instead of one
-	// each. The strings then share its memory, so it is used only for the
-	// replies of one call.
-	arena *[]byte
+	// arena, when set, is where the decoders put the values of a call's
+	// many replies (see arena.go).
+	arena *arena
 	// secret is hidden in the error replies decoded (see redact.go).
 	secret string
 	// share, when above 0, is the length from which strings are not
@@ -77,44 +74,6 @@ type Reader struct {
 // hidden.
 func (r *Reader) newError(text []byte) *Error {
 	return redactError(&Error{msg: string(text)}, r.secret)
-}
-
-const (
-	arenaChunk = 4 << 10
-	arenaMax   = 512 // longer strings get allocations of their own
-)
-
-// copyBytes returns a copy of b that the decoded value may keep.
-func (r *Reader) copyBytes(b []byte) []byte {
-	if r.share > 0 && len(b) >= r.share {
-		return b[:len(b):len(b)]
-	}
-	if r.arena == nil || len(b) > arenaMax || len(b) == 0 {
-		return bytes.Clone(b)
-	}
-	a := *r.arena
-	if cap(a)-len(a) < len(b) {
-		a = make([]byte, 0, arenaChunk)
-	}
-	start := len(a)
-	a = append(a, b...)
-	*r.arena = a
-	// Bytes past len are written later, never these: the capacity is
-	// capped so that appending to the copy cannot reach its neighbour.
-	return a[start:len(a):len(a)]
-}
-
-// copyString returns b as a string the decoded value may keep.
-func (r *Reader) copyString(b []byte) string {
-	if r.share > 0 && len(b) >= r.share {
-		return unsafe.String(&b[0], len(b))
-	}
-	if r.arena == nil || len(b) > arenaMax || len(b) == 0 {
-		return string(b)
-	}
-	c := r.copyBytes(b)
-	// The arena is never written again where c lies, so c is immutable.
-	return unsafe.String(&c[0], len(c))
 }
 
 // Next returns the next token. An aggregate's elements follow it as tokens
@@ -335,13 +294,17 @@ func decodeValue(r *Reader, asBytes bool) (any, error) {
 	switch t.Kind {
 	case KindBulk:
 		if asBytes {
-			return r.copyBytes(t.Data), nil
+			return r.boxBytes(r.copyBytes(t.Data)), nil
 		}
-		return r.copyString(t.Data), nil
+		return r.boxString(r.copyString(t.Data)), nil
 	case KindSimple:
 		return simpleString(t.Data), nil
 	case KindInt:
-		return t.Int()
+		n, err := t.Int()
+		if err != nil {
+			return nil, err
+		}
+		return r.boxInt(n), nil
 	case KindNull:
 		return nil, nil
 	case KindError, KindBlobError:
@@ -387,9 +350,9 @@ func decodeValue(r *Reader, asBytes bool) (any, error) {
 			return nil, err
 		}
 		if asBytes {
-			return r.copyBytes(text), nil
+			return r.boxBytes(r.copyBytes(text)), nil
 		}
-		return r.copyString(text), nil
+		return r.boxString(r.copyString(text)), nil
 	case KindAttribute:
 		for i := 0; i < 2*t.Len; i++ {
 			if err := r.Skip(); err != nil {

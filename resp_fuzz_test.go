@@ -167,17 +167,25 @@ func FuzzRESPDecode(f *testing.F) {
 			dec  Decoder
 			want any
 		}{{StringDecoder, want.str}, {BytesDecoder, want.byt}, {RawDecoder, want.raw}} {
-			var r Reader
-			got, err := decodeReply(&r, frame, d.dec)
-			if want.isErr {
-				var e *Error
-				if got != nil || !errors.As(err, &e) || e.msg != want.str.(*Error).msg {
-					t.Fatalf("%T(%q) = %s, %v; want error reply %q", d.dec, frame, respShow(got), err, want.str.(*Error).msg)
+			// Without an arena, with a pipeline's (shared by the replies
+			// of a call), and with an aggregate's (sized by the frame).
+			for _, a := range []*arena{nil, {}, {oneFrame: true}} {
+				r := Reader{arena: a}
+				if a != nil {
+					// Another reply of the call came first.
+					decodeReply(&r, []byte("$3\r\nabc\r\n"), d.dec)
 				}
-				continue
-			}
-			if err != nil || !respEqual(d.want, got) {
-				t.Fatalf("%T(%q):\n got %s, %v\nwant %s", d.dec, frame, respShow(got), err, respShow(d.want))
+				got, err := decodeReply(&r, frame, d.dec)
+				if want.isErr {
+					var e *Error
+					if got != nil || !errors.As(err, &e) || e.msg != want.str.(*Error).msg {
+						t.Fatalf("%T(%q) = %s, %v; want error reply %q", d.dec, frame, respShow(got), err, want.str.(*Error).msg)
+					}
+					continue
+				}
+				if err != nil || !respEqual(d.want, got) {
+					t.Fatalf("%T(%q), arena %v:\n got %s, %v\nwant %s", d.dec, frame, a, respShow(got), err, respShow(d.want))
+				}
 			}
 		}
 		r := Reader{buf: frame}
@@ -388,7 +396,7 @@ func (g *respGen) value(depth int) respWant {
 			t = strconv.FormatFloat(f, "gef"[g.next()%3], -1, 64)
 		}
 		return respWant{wire: []byte("," + t + "\r\n"), str: f, byt: f, raw: RawValue{Kind: KindDouble, Data: []byte(t)},
-			keyable: true, key: strconv.FormatFloat(f, 'g', -1, 64)}
+			keyable: true, key: formatFloat(f)}
 	case 7:
 		b := g.next()%2 == 0
 		t := map[bool]string{true: "t", false: "f"}[b]

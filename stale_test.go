@@ -190,3 +190,35 @@ func TestStaleTLS(t *testing.T) {
 	require.NoError(t, err, "a push waiting on an idle connection is no stray reply")
 	require.Equal(t, "4", v)
 }
+
+// TestStaleRightAfterReply: a connection killed by CLIENT KILL from
+// elsewhere, as soon after its last reply as the kill's own round trip
+// allows, is still found closed before the next command is written, so
+// that command goes to a new connection instead of failing. The client
+// skips its look at the socket for a connection that rested only
+// microseconds (freshFor); this is the nearest a kill can come to that.
+func TestStaleRightAfterReply(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{UnixSocket: true})
+	for _, addr := range []string{s.Addr(), s.UnixPath()} {
+		t.Run(map[bool]string{true: "unix", false: "tcp"}[addr == s.UnixPath()], func(t *testing.T) {
+			ctx := testCtx(t)
+			r, err := justredis.New(justredis.WithAddress(addr))
+			require.NoError(t, err)
+			defer r.Close()
+			key := "stale:after-reply:" + addr
+			const kills = 200
+			for i := 0; i < kills; i++ {
+				id, err := justredis.Int64(r.Do(ctx, "CLIENT", "ID"))
+				require.NoError(t, err)
+				n, err := s.Do("CLIENT", "KILL", "ID", fmt.Sprint(id))
+				require.NoError(t, err)
+				require.Equal(t, "1", n, "kill %d: CLIENT KILL found no client %d", i, id)
+				_, err = r.Do(ctx, "INCR", key)
+				require.NoError(t, err, "kill %d: the command after the kill failed", i)
+			}
+			v, err := justredis.Int64(r.Do(ctx, "GET", key))
+			require.NoError(t, err)
+			require.EqualValues(t, kills, v, "each INCR ran once")
+		})
+	}
+}
