@@ -546,33 +546,41 @@ func (ps *pushState) received(frame []byte) (reconnect bool) {
 		ps.push(frame)
 		return false
 	}
-	ps.confirmed(frame)
+	own := ps.confirmed(frame)
 	ps.push(frame)
-	return ps.shardUnsubscribed(frame)
+	// Whether the server gave a shard channel up is told by what is in
+	// flight, not by what is wanted: an SSUBSCRIBE sent after the user's
+	// SUNSUBSCRIBE makes the channel wanted again before the SUNSUBSCRIBE
+	// is confirmed.
+	return !own && ps.shardUnsubscribed(frame)
 }
 
-// confirmed takes in a reply that is not an error: it may confirm the
-// oldest command in flight, after which an error reply is its fence's.
-func (ps *pushState) confirmed(frame []byte) {
+// confirmed takes in a reply that is not an error, and reports whether it
+// confirms the oldest command in flight (after which an error reply is
+// its fence's). A command may have one confirmation per channel.
+func (ps *pushState) confirmed(frame []byte) bool {
 	ps.smu.Lock()
 	defer ps.smu.Unlock()
 	if len(ps.pending) == 0 {
-		return
+		return false
 	}
 	e := ps.pending[0]
-	if e.confirmed || e.refused {
-		return
+	if e.refused {
+		return false
 	}
+	own := false
 	switch e.op.kind {
 	case opMonitor, opTracking:
-		e.confirmed = bytes.Equal(frame, replyOKFrame)
+		own = !e.confirmed && bytes.Equal(frame, replyOKFrame)
 	case opSubscribe, opUnsubscribe:
 		// A message published meanwhile, or a shard channel the server
 		// gave up, is not a confirmation.
 		kind, channel, ok := pushHead(frame)
-		e.confirmed = ok && strings.EqualFold(kind, e.args[0]) &&
+		own = ok && strings.EqualFold(kind, e.args[0]) &&
 			(len(e.args) == 1 || slices.Contains(e.args[1:], channel))
 	}
+	e.confirmed = e.confirmed || own
+	return own
 }
 
 // pushHead reads the first two elements of an array or push frame, as
