@@ -629,6 +629,12 @@ func (ps *pushState) errorReply(frame []byte) (reconnect bool) {
 		return false
 	case e.op.kind == opPing:
 		ps.answeredLocked() // the user's PING
+	case e.op == pushOps["sunsubscribe"] && strings.HasPrefix(text, "MOVED "):
+		// Not the fence's: PING has no channel to redirect. The node does
+		// not serve the channel, so the connection is not subscribed to it
+		// there, and the SUNSUBSCRIBE holds. An sunsubscribe taken for its
+		// confirmation was the node giving the slot up just before.
+		e.confirmed = true
 	case e.refused || e.confirmed || strings.Contains(text, "'ping' command"):
 		// The PING after the command failed (LOADING, a user without
 		// PING...): not the user's news.
