@@ -1,8 +1,10 @@
 package justredis_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -291,5 +293,55 @@ func TestShardPubSubOneNode(t *testing.T) {
 		msg, err := p.NextMessage(ctx)
 		require.NoError(t, err)
 		require.Equal(t, justredis.Message{Kind: "smessage", Channel: x, Data: "moved"}, msg)
+	})
+
+	// The node gives the slot up while the user's SUNSUBSCRIBE and
+	// SSUBSCRIBE of the channel wait to be read: its sunsubscribe comes
+	// first, where the SUNSUBSCRIBE's confirmation was due, and then both
+	// commands are answered MOVED. The connection follows the channel.
+	t.Run("OwnUnsubscribeMeetsMove", func(t *testing.T) {
+		r := clusterClient(t, seed)
+		ctx := testCtx(t)
+		a, b := c.Masters()[0], c.Masters()[1]
+		x := keyOn(t, c, a, "race")
+		slot := strconv.Itoa(keySlot(t, c, x))
+		p, err := r.PushConnection(ctx, x)
+		require.NoError(t, err)
+		defer p.Close()
+		require.NoError(t, p.Do(ctx, "SSUBSCRIBE", x))
+		fenceDrain(t, p, "subscribed")
+
+		bID, err := b.Do("CLUSTER", "MYID")
+		require.NoError(t, err)
+		// a sleeps, then gives the slot up before it reads anyone else.
+		raw, err := net.DialTimeout("tcp", a.Addr(), 10*time.Second)
+		require.NoError(t, err)
+		defer raw.Close()
+		require.NoError(t, raw.SetDeadline(time.Now().Add(10*time.Second)))
+		_, err = raw.Write([]byte("DEBUG SLEEP 1\r\nCLUSTER SETSLOT " + slot + " NODE " + bID + "\r\n"))
+		require.NoError(t, err)
+		time.Sleep(200 * time.Millisecond) // else the commands may come first: the plain case
+		_, err = b.Do("CLUSTER", "SETSLOT", slot, "NODE", bID)
+		require.NoError(t, err)
+		require.NoError(t, p.Do(ctx, "SUNSUBSCRIBE", x))
+		require.NoError(t, p.Do(ctx, "SSUBSCRIBE", x))
+		replies := bufio.NewReader(raw)
+		for i := 0; i < 2; i++ {
+			line, err := replies.ReadString('\n')
+			require.NoError(t, err)
+			require.Equal(t, "+OK\r\n", line)
+		}
+		for _, m := range c.Masters() {
+			if m != a && m != b {
+				_, err = m.Do("CLUSTER", "SETSLOT", slot, "NODE", bID)
+				require.NoError(t, err)
+			}
+		}
+
+		awaitSubscribed(t, ctx, p, x)
+		require.Equal(t, int64(1), publish(t, r, x, "there"))
+		msg, err := p.NextMessage(ctx)
+		require.NoError(t, err)
+		require.Equal(t, justredis.Message{Kind: "smessage", Channel: x, Data: "there"}, msg)
 	})
 }
