@@ -410,11 +410,16 @@ func (ps *pushState) rebuild() {
 
 // answered ends the oldest command in flight, at the reply to the PING
 // sent after it (or to it, for PING): unless the server refused it, it is
-// now in base.
-func (ps *pushState) answered() {
+// now in base. It reports whether that was the user's PING.
+func (ps *pushState) answered() (userPing bool) {
 	ps.smu.Lock()
 	defer ps.smu.Unlock()
+	if len(ps.pending) > 0 {
+		e := ps.pending[0]
+		userPing = e.op.kind == opPing && !e.keepAlive
+	}
 	ps.answeredLocked()
+	return userPing
 }
 
 func (ps *pushState) answeredLocked() {
@@ -532,7 +537,9 @@ func (ps *pushState) read(cn *conn) error {
 func (ps *pushState) received(frame []byte) (reconnect bool) {
 	switch {
 	case bytes.Equal(frame, keepAliveBulk) || bytes.Equal(frame, keepAlivePong):
-		ps.answered() // the PING after a command, or a keep-alive
+		if ps.answered() {
+			ps.push(frame) // the user's PING, with the keep-alive's argument
+		}
 		return false
 	case bytes.Equal(frame, replyOKFrame):
 		ps.confirmed(frame) // MONITOR or CLIENT TRACKING
