@@ -19,7 +19,9 @@ import (
 //   - "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe",
 //     "sunsubscribe": the server confirms a change to the subscriptions;
 //     Channel is the channel or pattern, Data the number of subscriptions
-//     the connection now has (int64 with the standard decoders).
+//     the connection now has (int64 with the standard decoders). In a
+//     cluster, "sunsubscribe" also comes unasked when the node gives up
+//     the shard channel's slot.
 //   - "pong": the reply to PING; Data is PING's argument, "" when it had
 //     none. The same under RESP2 and RESP3.
 //   - "monitor": one line of MONITOR output, as a string in Data.

@@ -242,3 +242,16 @@ func TestPushFenceKeepAliveRefused(t *testing.T) {
 		require.Equal(t, "subscribe ok:2", m.Kind+" "+m.Channel)
 	})
 }
+
+// A PING of the user's with the keep-alive's argument is the user's: its
+// pong is delivered, not taken for the reply to the client's own PING.
+func TestPushFenceUserPingLikeKeepAlive(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{})
+	forEachRESP(t, func(t *testing.T, resp int) {
+		p := fenceOpen(t, s, justredis.WithRESP(resp))
+		require.Empty(t, fenceDrain(t, p, "justredis-keepalive"))
+		require.NoError(t, p.Do(testCtx(t), "SUBSCRIBE", "ka"))
+		require.Equal(t, []string{"subscribe ka"}, fenceDrain(t, p, "justredis-keepalive"))
+		require.Empty(t, fenceDrain(t, p, "after"))
+	})
+}

@@ -410,11 +410,16 @@ func (ps *pushState) rebuild() {
 
 // answered ends the oldest command in flight, at the reply to the PING
 // sent after it (or to it, for PING): unless the server refused it, it is
-// now in base.
-func (ps *pushState) answered() {
+// now in base. It reports whether that was the user's PING.
+func (ps *pushState) answered() (userPing bool) {
 	ps.smu.Lock()
 	defer ps.smu.Unlock()
+	if len(ps.pending) > 0 {
+		e := ps.pending[0]
+		userPing = e.op.kind == opPing && !e.keepAlive
+	}
 	ps.answeredLocked()
+	return userPing
 }
 
 func (ps *pushState) answeredLocked() {
@@ -532,7 +537,9 @@ func (ps *pushState) read(cn *conn) error {
 func (ps *pushState) received(frame []byte) (reconnect bool) {
 	switch {
 	case bytes.Equal(frame, keepAliveBulk) || bytes.Equal(frame, keepAlivePong):
-		ps.answered() // the PING after a command, or a keep-alive
+		if ps.answered() {
+			ps.push(frame) // the user's PING, with the keep-alive's argument
+		}
 		return false
 	case bytes.Equal(frame, replyOKFrame):
 		ps.confirmed(frame) // MONITOR or CLIENT TRACKING
@@ -546,33 +553,41 @@ func (ps *pushState) received(frame []byte) (reconnect bool) {
 		ps.push(frame)
 		return false
 	}
-	ps.confirmed(frame)
+	own := ps.confirmed(frame)
 	ps.push(frame)
-	return ps.shardUnsubscribed(frame)
+	// Whether the server gave a shard channel up is told by what is in
+	// flight, not by what is wanted: an SSUBSCRIBE sent after the user's
+	// SUNSUBSCRIBE makes the channel wanted again before the SUNSUBSCRIBE
+	// is confirmed.
+	return !own && ps.shardUnsubscribed(frame)
 }
 
-// confirmed takes in a reply that is not an error: it may confirm the
-// oldest command in flight, after which an error reply is its fence's.
-func (ps *pushState) confirmed(frame []byte) {
+// confirmed takes in a reply that is not an error, and reports whether it
+// confirms the oldest command in flight (after which an error reply is
+// its fence's). A command may have one confirmation per channel.
+func (ps *pushState) confirmed(frame []byte) bool {
 	ps.smu.Lock()
 	defer ps.smu.Unlock()
 	if len(ps.pending) == 0 {
-		return
+		return false
 	}
 	e := ps.pending[0]
-	if e.confirmed || e.refused {
-		return
+	if e.refused {
+		return false
 	}
+	own := false
 	switch e.op.kind {
 	case opMonitor, opTracking:
-		e.confirmed = bytes.Equal(frame, replyOKFrame)
+		own = !e.confirmed && bytes.Equal(frame, replyOKFrame)
 	case opSubscribe, opUnsubscribe:
 		// A message published meanwhile, or a shard channel the server
 		// gave up, is not a confirmation.
 		kind, channel, ok := pushHead(frame)
-		e.confirmed = ok && strings.EqualFold(kind, e.args[0]) &&
+		own = ok && strings.EqualFold(kind, e.args[0]) &&
 			(len(e.args) == 1 || slices.Contains(e.args[1:], channel))
 	}
+	e.confirmed = e.confirmed || own
+	return own
 }
 
 // pushHead reads the first two elements of an array or push frame, as
@@ -621,6 +636,12 @@ func (ps *pushState) errorReply(frame []byte) (reconnect bool) {
 		return false
 	case e.op.kind == opPing:
 		ps.answeredLocked() // the user's PING
+	case e.op == pushOps["sunsubscribe"] && strings.HasPrefix(text, "MOVED "):
+		// Not the fence's: PING has no channel to redirect. The node does
+		// not serve the channel, so the connection is not subscribed to it
+		// there, and the SUNSUBSCRIBE holds. An sunsubscribe taken for its
+		// confirmation was the node giving the slot up just before.
+		e.confirmed = true
 	case e.refused || e.confirmed || strings.Contains(text, "'ping' command"):
 		// The PING after the command failed (LOADING, a user without
 		// PING...): not the user's news.

@@ -152,10 +152,10 @@ func (ps *pushState) shardRedirected(e *pushEntry, text string) (follow bool, wh
 	return false, why
 }
 
-// shardUnsubscribed takes in an SUNSUBSCRIBE the user did not send, of a
-// shard channel the connection wants: the node gave up the channel's slot.
-// It reports whether to connect again, to follow the shard channels to
-// their new node.
+// shardUnsubscribed takes in an SUNSUBSCRIBE that does not confirm the
+// user's own, of a shard channel the connection wants: the node gave up
+// the channel's slot. It reports whether to connect again, to follow the
+// shard channels to their new node.
 func (ps *pushState) shardUnsubscribed(frame []byte) (reconnect bool) {
 	cl, ok := ps.p.router().(*cluster)
 	if !ok || !bytes.Contains(frame, []byte("sunsubscribe")) {
@@ -169,7 +169,7 @@ func (ps *pushState) shardUnsubscribed(frame []byte) (reconnect bool) {
 	_, wanted := ps.want.subs[subShards][msg.Channel]
 	ps.smu.Unlock()
 	if !wanted {
-		return false // the reply to the user's own SUNSUBSCRIBE
+		return false // an SUNSUBSCRIBE of it is in flight: it goes anyway
 	}
 	ctx, cancel := context.WithTimeout(ps.ctx, refreshTimeout)
 	cl.refresh(ctx) // on failure the map may still be right

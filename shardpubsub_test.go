@@ -1,9 +1,12 @@
 package justredis_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,5 +186,162 @@ func TestShardPubSubOneNode(t *testing.T) {
 		require.Equal(t, int64(1), publish(t, r, ch0, "kept"))
 		require.Equal(t, int64(0), publish(t, r, chX, "unheard"))
 		require.Equal(t, int64(0), publish(t, r, chY, "unheard"))
+	})
+
+	// The confirmation of the user's own SUNSUBSCRIBE is not the node
+	// giving the channel up, even when an SSUBSCRIBE of the same channel
+	// is already sent after it: the connection stays, and what is
+	// published next arrives. The same for channels and patterns.
+	t.Run("OwnUnsubscribe", func(t *testing.T) {
+		a, b := c.Masters()[0], c.Masters()[1]
+		x := keyOn(t, c, a, "own")
+		y := "{" + x + "}y" // x's slot
+		type churn struct {
+			name       string
+			sub, unsub string
+			chans      []string // to subscribe to; the last command
+			pub        string   // PUBLISH or SPUBLISH
+			rounds     [][]any  // after subscribing to chans
+		}
+		var cases []churn
+		for _, k := range []struct{ prefix, pub string }{{"S", "SPUBLISH"}, {"", "PUBLISH"}, {"P", "PUBLISH"}} {
+			sub, unsub := k.prefix+"SUBSCRIBE", k.prefix+"UNSUBSCRIBE"
+			var rounds [][]any
+			for i := 0; i < 50; i++ {
+				rounds = append(rounds,
+					[]any{unsub, x}, []any{sub, x}, // unsubscribe first
+					[]any{sub, x}, []any{unsub, x}, []any{sub, x}, // subscribe first
+					[]any{unsub, y, x}, []any{sub, x, y}, // several
+					[]any{unsub}, []any{sub, y, x}, // all
+				)
+			}
+			cases = append(cases, churn{k.prefix + "SUBSCRIBE", sub, unsub, []string{x, y}, k.pub, rounds})
+		}
+		for _, cs := range cases {
+			t.Run(cs.name, func(t *testing.T) {
+				forEachRESP(t, func(t *testing.T, resp int) {
+					h := &recorder{name: "h"}
+					r := clusterClient(t, seed, justredis.WithRESP(resp), justredis.WithHook(h))
+					ctx := testCtx(t)
+					p, err := r.PushConnection(ctx, x)
+					require.NoError(t, err)
+					defer p.Close()
+					require.NoError(t, p.Do(ctx, cs.sub, x, y))
+					require.Len(t, fenceDrain(t, p, "subscribed"), 2)
+
+					// Each command is confirmed once per channel, and
+					// once per subscription for one without any.
+					subs := map[string]bool{x: true, y: true}
+					want := map[string]int{}
+					for _, cmd := range cs.rounds {
+						require.NoError(t, p.Do(ctx, cmd...))
+						kind := strings.ToLower(cmd[0].(string))
+						if len(cmd) == 1 {
+							want[kind] += len(subs)
+							clear(subs)
+						}
+						for _, ch := range cmd[1:] {
+							want[kind]++
+							subs[ch.(string)] = kind == strings.ToLower(cs.sub)
+							if !subs[ch.(string)] {
+								delete(subs, ch.(string))
+							}
+						}
+					}
+					got := map[string]int{}
+					for _, line := range fenceDrain(t, p, "churned") {
+						kind, ch, _ := strings.Cut(line, " ")
+						require.Contains(t, []string{x, y}, ch, "%s", line)
+						got[kind]++
+					}
+					require.Equal(t, want, got)
+					require.Empty(t, h.events(justredis.EventResubscribe), "connected again")
+
+					for _, ch := range cs.chans {
+						n, err := justredis.Int64(r.Do(ctx, cs.pub, ch, "after"))
+						require.NoError(t, err)
+						require.Equal(t, int64(1), n, ch)
+						msg, err := p.NextMessage(ctx)
+						require.NoError(t, err)
+						require.Equal(t, ch, msg.Channel, "%+v", msg)
+						require.Equal(t, "after", msg.Data, "%+v", msg)
+					}
+					require.Empty(t, h.events(justredis.EventResubscribe), "connected again")
+				})
+			})
+		}
+
+		// A real move is still followed after all that.
+		h := &recorder{name: "h"}
+		r := clusterClient(t, seed, justredis.WithHook(h))
+		ctx := testCtx(t)
+		p, err := r.PushConnection(ctx, x)
+		require.NoError(t, err)
+		defer p.Close()
+		for i := 0; i < 20; i++ {
+			require.NoError(t, p.Do(ctx, "SUNSUBSCRIBE", x))
+			require.NoError(t, p.Do(ctx, "SSUBSCRIBE", x))
+		}
+		fenceDrain(t, p, "churned")
+		require.NoError(t, c.MoveSlot(keySlot(t, c, x), a, b))
+		awaitSubscribed(t, ctx, p, x)
+		// Once more if the first map it asked for lagged.
+		evs := h.events(justredis.EventResubscribe)
+		require.NotEmpty(t, evs)
+		require.Equal(t, b.Addr(), evs[len(evs)-1].Addr)
+		require.Equal(t, int64(1), publish(t, r, x, "moved"))
+		msg, err := p.NextMessage(ctx)
+		require.NoError(t, err)
+		require.Equal(t, justredis.Message{Kind: "smessage", Channel: x, Data: "moved"}, msg)
+	})
+
+	// The node gives the slot up while the user's SUNSUBSCRIBE and
+	// SSUBSCRIBE of the channel wait to be read: its sunsubscribe comes
+	// first, where the SUNSUBSCRIBE's confirmation was due, and then both
+	// commands are answered MOVED. The connection follows the channel.
+	t.Run("OwnUnsubscribeMeetsMove", func(t *testing.T) {
+		r := clusterClient(t, seed)
+		ctx := testCtx(t)
+		a, b := c.Masters()[0], c.Masters()[1]
+		x := keyOn(t, c, a, "race")
+		slot := strconv.Itoa(keySlot(t, c, x))
+		p, err := r.PushConnection(ctx, x)
+		require.NoError(t, err)
+		defer p.Close()
+		require.NoError(t, p.Do(ctx, "SSUBSCRIBE", x))
+		fenceDrain(t, p, "subscribed")
+
+		bID, err := b.Do("CLUSTER", "MYID")
+		require.NoError(t, err)
+		// a sleeps, then gives the slot up before it reads anyone else.
+		raw, err := net.DialTimeout("tcp", a.Addr(), 10*time.Second)
+		require.NoError(t, err)
+		defer raw.Close()
+		require.NoError(t, raw.SetDeadline(time.Now().Add(10*time.Second)))
+		_, err = raw.Write([]byte("DEBUG SLEEP 1\r\nCLUSTER SETSLOT " + slot + " NODE " + bID + "\r\n"))
+		require.NoError(t, err)
+		time.Sleep(200 * time.Millisecond) // else the commands may come first: the plain case
+		_, err = b.Do("CLUSTER", "SETSLOT", slot, "NODE", bID)
+		require.NoError(t, err)
+		require.NoError(t, p.Do(ctx, "SUNSUBSCRIBE", x))
+		require.NoError(t, p.Do(ctx, "SSUBSCRIBE", x))
+		replies := bufio.NewReader(raw)
+		for i := 0; i < 2; i++ {
+			line, err := replies.ReadString('\n')
+			require.NoError(t, err)
+			require.Equal(t, "+OK\r\n", line)
+		}
+		for _, m := range c.Masters() {
+			if m != a && m != b {
+				_, err = m.Do("CLUSTER", "SETSLOT", slot, "NODE", bID)
+				require.NoError(t, err)
+			}
+		}
+
+		awaitSubscribed(t, ctx, p, x)
+		require.Equal(t, int64(1), publish(t, r, x, "there"))
+		msg, err := p.NextMessage(ctx)
+		require.NoError(t, err)
+		require.Equal(t, justredis.Message{Kind: "smessage", Channel: x, Data: "there"}, msg)
 	})
 }
