@@ -54,7 +54,7 @@ func (r *Redis) cachedDo(ctx context.Context, args []any) (v any, err error, don
 	for {
 		if h, ok := c.hit(id, cacheNow(), r.call.cacheTTL); ok {
 			r.call.trace.hit()
-			v, err = decodeHit(h, r.call.decoder)
+			v, err = decodeHit(h, r.call.decoder, r.p.s.password)
 			return v, err, true
 		}
 		mine, wait := c.begin(id, cacheKeys(cmd, args), cacheNow(), r.call.cacheTTL)
@@ -121,7 +121,7 @@ func (r *Redis) fillOne(ctx context.Context, cmd *command, args []any, f *cacheF
 		v, err = reply(vals[1]) // an error reply
 		return v, err, true
 	}
-	v, err = decodeFrame(frame, r.call.decoder)
+	v, err = decodeFrame(frame, r.call.decoder, r.p.s.password)
 	return v, err, true
 }
 
@@ -218,16 +218,20 @@ var readerPool = sync.Pool{New: func() any { return new(Reader) }}
 
 // decodeHit decodes a stored reply with d, sharing the memo when d is
 // StringDecoder.
-func decodeHit(h cacheHit, d Decoder) (any, error) {
+func decodeHit(h cacheHit, d Decoder, secret string) (any, error) {
 	if _, ok := d.(stringDecoder); ok && h.memoOK {
 		return h.memo, nil
 	}
-	return decodeFrame(h.frame, d)
+	return decodeFrame(h.frame, d, secret)
 }
 
-func decodeFrame(frame []byte, d Decoder) (any, error) {
+// decodeFrame decodes a stored reply, kept as the server sent it, with d.
+// secret is the password to hide in its errors.
+func decodeFrame(frame []byte, d Decoder, secret string) (any, error) {
 	rd := readerPool.Get().(*Reader)
+	rd.secret = secret
 	v, err := decodeReply(rd, frame, d) // which lets go of the frame
+	rd.secret = ""
 	readerPool.Put(rd)
 	return v, err
 }

@@ -115,7 +115,7 @@ type fillGroup struct {
 }
 
 func (m *multiRead) set(i int, h cacheHit) {
-	v, err := decodeHit(h, m.r.call.decoder)
+	v, err := decodeHit(h, m.r.call.decoder, m.r.p.s.password)
 	if err != nil {
 		v = err
 	}
@@ -219,7 +219,7 @@ func (m *multiRead) fillGroup(ctx context.Context, g *fillGroup) {
 		case !keep:
 			m.vals[mf.i] = vals[1]
 		default:
-			v, err := decodeFrame(frame, m.r.call.decoder)
+			v, err := decodeFrame(frame, m.r.call.decoder, m.r.p.s.password)
 			if err != nil {
 				v = err
 			}

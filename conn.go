@@ -952,7 +952,7 @@ func (cn *conn) breakDown(err error, reader bool) {
 	}
 	cn.mu.Unlock()
 	if first {
-		cn.nc.Close()
+		socket.Close(cn.nc) // not waiting on a peer that does not read
 		if cn.onClose != nil {
 			if errors.Is(err, ErrClosed) {
 				err = nil

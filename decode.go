@@ -39,7 +39,8 @@ type Token struct {
 	// Data is the payload of a scalar: the text of a simple string, error,
 	// integer, double, boolean ("t"/"f") or big number; the bytes of a bulk
 	// string or blob error; a verbatim string with its "txt:" prefix. It
-	// points into the reply's buffer.
+	// points into the reply's buffer, but for the text of an error that
+	// hid the client's password, which is a copy.
 	Data []byte
 	// Len is the number of elements of an aggregate that follow; for a map
 	// or an attribute, the number of key-value pairs.
@@ -63,24 +64,38 @@ type Reader struct {
 	// arena, when set, is where the decoders put the values of a call's
 	// many replies (see arena.go).
 	arena *arena
-	// secret is hidden in the error replies decoded (see redact.go).
+	// secret is hidden in every error Next returns, at any depth, so that
+	// no decoder, the user's own included, sees it (see redact.go).
 	secret string
 	// share, when above 0, is the length from which strings are not
 	// copied but share buf, which nobody writes again.
 	share int
 }
 
-// newError is the *Error for an error reply's text, with the password
-// hidden.
+// newError is the *Error for an error token's text, in which Next hid the
+// password already.
 func (r *Reader) newError(text []byte) *Error {
-	return redactError(&Error{msg: string(text)}, r.secret)
+	return &Error{msg: string(text)}
+}
+
+// redacted returns the text of an error token with the password hidden:
+// data itself when it does not show it, a copy otherwise.
+func (r *Reader) redacted(data []byte) []byte {
+	if r.secret == "" {
+		return data
+	}
+	if msg := redact(string(data), r.secret); msg != string(data) {
+		return []byte(msg)
+	}
+	return data
 }
 
 // Next returns the next token. An aggregate's elements follow it as tokens
 // of their own (two per pair for maps and attributes); streamed aggregates
 // arrive with their Len counted, and streamed strings joined, so a Decoder
 // never sees the streamed forms. An attribute precedes the value it
-// describes.
+// describes. The text of an error, wherever it stands in the reply, hides
+// the client's password, should the server have quoted it.
 func (r *Reader) Next() (Token, error) {
 	for {
 		line, next, err := scanLine(r.buf, r.pos)
@@ -101,6 +116,9 @@ func (r *Reader) Next() (Token, error) {
 			if string(line[1:]) == "?" {
 				data, end := joinChunks(r.buf, next)
 				r.pos = end
+				if kind == KindBlobError {
+					data = r.redacted(data)
+				}
 				return Token{Kind: kind, Data: data}, nil
 			}
 			n, err := parseLength(line[1:])
@@ -116,7 +134,11 @@ func (r *Reader) Next() (Token, error) {
 				return Token{}, &protocolError{"reply ended early"}
 			}
 			r.pos = end
-			return Token{Kind: kind, Data: r.buf[next : end-2]}, nil
+			data := r.buf[next : end-2]
+			if kind == KindBlobError {
+				data = r.redacted(data)
+			}
+			return Token{Kind: kind, Data: data}, nil
 		case KindArray, KindSet, KindPush, KindMap, KindAttribute:
 			r.pos = next
 			if string(line[1:]) == "?" {
@@ -140,6 +162,9 @@ func (r *Reader) Next() (Token, error) {
 				return Token{Kind: KindNull}, nil
 			}
 			return Token{Kind: kind, Len: int(n)}, nil
+		case KindError:
+			r.pos = next
+			return Token{Kind: kind, Data: r.redacted(line[1:])}, nil
 		default:
 			r.pos = next
 			return Token{Kind: kind, Data: line[1:]}, nil
@@ -474,7 +499,10 @@ func decodeReplyFrame(r *Reader, frame []byte, d Decoder) (any, error) {
 		return nil, err
 	}
 	if e, ok := v.(*Error); ok {
-		return nil, redactError(e, r.secret) // a Decoder of the user's own
+		// A Decoder of the user's own. Its *Error was made from a token,
+		// redacted already: hiding again would hide the marker itself
+		// when the password is a word of it.
+		return nil, e
 	}
 	return v, nil
 }

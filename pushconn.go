@@ -248,7 +248,7 @@ func (p *PushConnection) next(ctx context.Context) (Message, error) {
 		err := invalidArg(string(frame[1:]))
 		return Message{Kind: "error", Data: err}, err
 	}
-	return decodeMessage(frame, forSeveral(p.call.decoder))
+	return decodeMessage(frame, forSeveral(p.call.decoder), p.ps.p.s.password)
 }
 
 // Messages returns the messages as they arrive, for use with range:

@@ -922,18 +922,18 @@ func TestDecodeMessage(t *testing.T) {
 		{"array without kind", "*1\r\n:5\r\n", StringDecoder, Message{Kind: "reply", Data: []any{int64(5)}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := decodeMessage([]byte(c.frame), c.d)
+			got, err := decodeMessage([]byte(c.frame), c.d, "")
 			require.NoError(t, err)
 			require.Equal(t, c.want, got)
 		})
 	}
-	msg, err := decodeMessage([]byte("-ERR nope\r\n"), StringDecoder)
+	msg, err := decodeMessage([]byte("-ERR nope\r\n"), StringDecoder, "")
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, Message{Kind: "error", Data: e}, msg)
-	_, err = decodeMessage([]byte("*3\r\n$7\r\nmessage\r\n*0\r\n$2\r\nhi\r\n"), StringDecoder)
+	_, err = decodeMessage([]byte("*3\r\n$7\r\nmessage\r\n*0\r\n$2\r\nhi\r\n"), StringDecoder, "")
 	require.ErrorIs(t, err, ErrProtocol)
-	_, err = decodeMessage([]byte("*2\r\n$4\r\npong\r\n$x\r\n"), StringDecoder)
+	_, err = decodeMessage([]byte("*2\r\n$4\r\npong\r\n$x\r\n"), StringDecoder, "")
 	require.True(t, err != nil && !errors.Is(err, ErrClosed))
 }
 

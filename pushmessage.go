@@ -7,11 +7,11 @@ import (
 )
 
 // decodeMessage turns a frame the server pushed into a Message, decoding
-// its payload with d.
-func decodeMessage(frame []byte, d Decoder) (Message, error) {
+// its payload with d. secret is the password to hide in errors.
+func decodeMessage(frame []byte, d Decoder, secret string) (Message, error) {
 	switch Kind(frame[0]) {
 	case KindError, KindBlobError:
-		_, err := decodeReply(&Reader{}, frame, d)
+		_, err := decodeReply(&Reader{secret: secret}, frame, d)
 		var e *Error
 		if errors.As(err, &e) {
 			return Message{Kind: "error", Data: e}, e
@@ -23,25 +23,25 @@ func decodeMessage(frame []byte, d Decoder) (Message, error) {
 		text := frame[1 : len(frame)-2]
 		if string(text) == "PONG" {
 			// Give what RESP2's ["pong", ""] gives: an empty argument.
-			v, err := decodeReply(&Reader{}, emptyBulkFrame, d)
+			v, err := decodeReply(&Reader{secret: secret}, emptyBulkFrame, d)
 			return Message{Kind: "pong", Data: v}, err
 		}
 		return Message{Kind: "monitor", Data: string(text)}, nil
 	case KindBulk, KindVerbatim:
 		// PING with an argument, outside subscribed mode or under RESP3.
-		v, err := decodeReply(&Reader{}, frame, d)
+		v, err := decodeReply(&Reader{secret: secret}, frame, d)
 		return Message{Kind: "pong", Data: v}, err
 	case KindArray, KindPush:
-		return decodePush(frame, d)
+		return decodePush(frame, d, secret)
 	}
-	v, err := decodeReply(&Reader{}, frame, d)
+	v, err := decodeReply(&Reader{secret: secret}, frame, d)
 	return Message{Kind: "reply", Data: v}, err
 }
 
 // decodePush decodes a push: an array (RESP2) or push (RESP3) whose first
 // element names its kind.
-func decodePush(frame []byte, d Decoder) (Message, error) {
-	r := Reader{buf: frame}
+func decodePush(frame []byte, d Decoder, secret string) (Message, error) {
+	r := Reader{buf: frame, secret: secret}
 	t, err := r.Next()
 	if err != nil {
 		return Message{}, err
@@ -53,7 +53,7 @@ func decodePush(frame []byte, d Decoder) (Message, error) {
 		}
 	}
 	if kt.Kind != KindBulk && kt.Kind != KindSimple {
-		v, err := decodeReply(&Reader{}, frame, d)
+		v, err := decodeReply(&Reader{secret: secret}, frame, d)
 		return Message{Kind: "reply", Data: v}, err
 	}
 	m := Message{Kind: pushKindName(kt.Data)}

@@ -618,7 +618,7 @@ func pushHead(f []byte) (kind, channel string, ok bool) {
 // answers either one error or confirmations, so an error after either is
 // its fence's. The fence's and the keep-alive's errors are not delivered.
 func (ps *pushState) errorReply(frame []byte) (reconnect bool) {
-	msg, _ := decodeMessage(frame, StringDecoder)
+	msg, _ := decodeMessage(frame, StringDecoder, ps.p.s.password)
 	text := ""
 	if e, ok := msg.Data.(*Error); ok {
 		text = e.msg

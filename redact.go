@@ -9,8 +9,12 @@ import (
 // A server may quote a command's arguments back in an error reply: Redis
 // 5, which knows no HELLO, answers "ERR unknown command `HELLO`, with args
 // beginning with: `3`, `AUTH`, `default`, `<password>`, " (later versions
-// quote as '3' 'AUTH'), and a proxy may do the same with AUTH. The client hides its password in every error reply
-// it decodes, so that no error it returns shows it.
+// quote as '3' 'AUTH'), and a proxy may do the same with AUTH; a script
+// may return any text as an error, inside an array too. The client hides
+// its password in every error it reads, where a Reader gives the error's
+// token (Reader.Next), whatever the decoder and however deep the error
+// lies, so that no error and no RawValue it returns shows it. Every Reader
+// that reads a server's replies must therefore be given the password.
 
 // hidden stands for a password in an error text.
 const hidden = "(password hidden)"
@@ -92,16 +96,4 @@ func joins(a, b string) bool {
 
 func isWordRune(r rune) bool {
 	return r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r))
-}
-
-// redactError returns e, or a copy with secret hidden when its text holds
-// it.
-func redactError(e *Error, secret string) *Error {
-	if secret == "" {
-		return e
-	}
-	if msg := redact(e.msg, secret); msg != e.msg {
-		return &Error{msg: msg}
-	}
-	return e
 }

@@ -146,3 +146,26 @@ func TestPasswordNeverEchoed(t *testing.T) {
 		r.Close()
 	}
 }
+
+// TestPasswordHiddenOnPushConnection: an error reply on a push connection
+// that quotes the password hides it, in the error and in the Message, with
+// RawDecoder too.
+func TestPasswordHiddenOnPushConnection(t *testing.T) {
+	const pw = "push-s3cret"
+	r, err := New(WithAddress(startEchoServer(t, true)), WithAuth("", pw), WithRESP(0))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, d := range []Decoder{StringDecoder, RawDecoder} {
+		p, err := r.Modify(WithDecoder(d)).PushConnection(ctx)
+		require.NoError(t, err)
+		require.NoError(t, p.Do(ctx, "SUBSCRIBE", pw))
+		msg, err := p.NextMessage(ctx)
+		p.Close()
+		require.Error(t, err)
+		require.NotContains(t, err.Error(), pw)
+		require.Contains(t, err.Error(), hidden)
+		require.NotContains(t, fmt.Sprint(msg.Data), pw)
+	}
+}

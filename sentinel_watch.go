@@ -116,7 +116,7 @@ func (s *sentinel) listen(cn *conn) error {
 			continue
 		}
 		pinged = false
-		msg, err := decodeMessage(frame, StringDecoder)
+		msg, err := decodeMessage(frame, StringDecoder, cn.rd.secret)
 		if err != nil {
 			return err
 		}

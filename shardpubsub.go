@@ -161,7 +161,7 @@ func (ps *pushState) shardUnsubscribed(frame []byte) (reconnect bool) {
 	if !ok || !bytes.Contains(frame, []byte("sunsubscribe")) {
 		return false // the common case, told without decoding
 	}
-	msg, _ := decodeMessage(frame, StringDecoder)
+	msg, _ := decodeMessage(frame, StringDecoder, ps.p.s.password)
 	if msg.Kind != "sunsubscribe" {
 		return false
 	}
