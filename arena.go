@@ -12,7 +12,10 @@ import (
 // these would otherwise be an allocation of its own, one or two per value;
 // here they share one allocation per chunk. The values then share memory,
 // so one value kept keeps its chunks alive: an arena serves one call only,
-// and its chunks are small.
+// and holds only strings of at most arenaMax bytes, so that a value kept
+// keeps alive at most its chunk of headers (boxChunk values) and the
+// chunks of bytes those values lie in: some 40 KiB at worst, whatever the
+// size of the reply.
 type arena struct {
 	bytes   []byte
 	strings []string
@@ -86,32 +89,41 @@ var (
 // typeWord returns the first word of an interface holding v: its type.
 func typeWord(v any) unsafe.Pointer { return (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[0] }
 
-// boxString returns s as an interface, whose value lives in the arena when
-// there is one. Converting to an interface copies the value to memory of
-// its own; an interface whose data word points at a value that is never
-// written again, as these in the arena, is the same to every reader.
-func (r *Reader) boxString(s string) any {
-	if r.arena == nil || len(s) == 0 {
-		return s
+// stringValue returns b as a string in an interface, for a decoded value
+// to keep. Converting to an interface copies the value to memory of its
+// own; an interface whose data word points at a value that is never
+// written again, as those in the arena, is the same to every reader. Only
+// a string whose bytes are in the arena has its header there too, so that
+// a value kept never keeps a string larger than arenaMax alive.
+func (r *Reader) stringValue(b []byte) any {
+	if !r.inArena(b) {
+		return r.copyString(b)
 	}
-	return box(&r.arena.strings, s, stringType, r.chunkSize(boxChunk, 1, minValueBytes))
+	return box(&r.arena.strings, r.copyString(b), stringType, r.chunkSize(boxChunk, 1, minValueBytes))
 }
 
-// boxInt is boxString for an integer. Go's own conversion needs no memory
-// for those below 256.
-func (r *Reader) boxInt(n int64) any {
+// bytesValue is stringValue for a byte slice.
+func (r *Reader) bytesValue(b []byte) any {
+	if !r.inArena(b) {
+		return r.copyBytes(b)
+	}
+	return box(&r.arena.slices, r.copyBytes(b), bytesType, r.chunkSize(boxChunk, 1, minValueBytes))
+}
+
+// intValue is stringValue for an integer. Go's own conversion needs no
+// memory for those below 256.
+func (r *Reader) intValue(n int64) any {
 	if r.arena == nil || uint64(n) < 256 {
 		return n
 	}
 	return box(&r.arena.ints, n, int64Type, r.chunkSize(boxChunk, 1, minValueBytes))
 }
 
-// boxBytes is boxString for a byte slice.
-func (r *Reader) boxBytes(b []byte) any {
-	if r.arena == nil || b == nil {
-		return b
-	}
-	return box(&r.arena.slices, b, bytesType, r.chunkSize(boxChunk, 1, minValueBytes))
+// inArena reports whether b is copied into the arena (see copyBytes).
+// Strings large enough to share a large frame's buffer are far longer
+// than arenaMax.
+func (r *Reader) inArena(b []byte) bool {
+	return r.arena != nil && len(b) > 0 && len(b) <= arenaMax
 }
 
 // box appends v to *chunk and returns an interface of type typ (v's)

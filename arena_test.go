@@ -3,6 +3,8 @@ package justredis_test
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/justredis/justredis"
@@ -121,5 +123,37 @@ func TestManyValuesKept(t *testing.T) {
 			}
 			require.Equal(t, want[name].([]any)[1], string(second))
 		}
+	}
+}
+
+// TestManyValuesRetention: a small value kept from a reply that also
+// carried a large one does not keep the large one alive: only short
+// strings share an arena (arena.go).
+func TestManyValuesRetention(t *testing.T) {
+	r := newRedis(t)
+	ctx := testCtx(t)
+	big, small := key(t, "big"), key(t, "small")
+	_, err := r.Do(ctx, "SET", big, strings.Repeat("b", 1<<20))
+	require.NoError(t, err)
+	_, err = r.Do(ctx, "SET", small, "s")
+	require.NoError(t, err)
+	for _, d := range []justredis.Decoder{justredis.StringDecoder, justredis.BytesDecoder} {
+		rd := r.Modify(justredis.WithDecoder(d))
+		const n = 32
+		var kept []any
+		for i := 0; i < n; i++ {
+			v, err := rd.Do(ctx, "MGET", big, small)
+			require.NoError(t, err)
+			kept = append(kept, v.([]any)[1])
+			vs, err := rd.DoMulti(ctx, []any{"GET", big}, []any{"GET", small})
+			require.NoError(t, err)
+			kept = append(kept, vs[1])
+		}
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		// 2n MiB if every small value kept its reply's large one.
+		require.Less(t, m.HeapAlloc, uint64(n/2)<<20, "%T: small values kept large ones alive", d)
+		runtime.KeepAlive(kept)
 	}
 }

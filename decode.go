@@ -319,9 +319,9 @@ func decodeValue(r *Reader, asBytes bool) (any, error) {
 	switch t.Kind {
 	case KindBulk:
 		if asBytes {
-			return r.boxBytes(r.copyBytes(t.Data)), nil
+			return r.bytesValue(t.Data), nil
 		}
-		return r.boxString(r.copyString(t.Data)), nil
+		return r.stringValue(t.Data), nil
 	case KindSimple:
 		return simpleString(t.Data), nil
 	case KindInt:
@@ -329,7 +329,7 @@ func decodeValue(r *Reader, asBytes bool) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return r.boxInt(n), nil
+		return r.intValue(n), nil
 	case KindNull:
 		return nil, nil
 	case KindError, KindBlobError:
@@ -375,9 +375,9 @@ func decodeValue(r *Reader, asBytes bool) (any, error) {
 			return nil, err
 		}
 		if asBytes {
-			return r.boxBytes(r.copyBytes(text)), nil
+			return r.bytesValue(text), nil
 		}
-		return r.boxString(r.copyString(text)), nil
+		return r.stringValue(text), nil
 	case KindAttribute:
 		for i := 0; i < 2*t.Len; i++ {
 			if err := r.Skip(); err != nil {
