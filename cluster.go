@@ -383,6 +383,9 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 		return nil, nil, false
 	}
 	v, err = cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
+	if cmd != nil && cmd.closes {
+		cn.conn.retire()
+	}
 	cn.done()
 	if err != nil {
 		if mayRetry(err, cmd) {
@@ -581,6 +584,11 @@ func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
 		_, err = cn.roundTripBlocking(ctx, nil, enc, d, raw, b.wait)
 	} else {
 		_, err = cn.roundTripEncoded(ctx, enc, d, raw)
+	}
+	for _, c := range b.cmds {
+		if c.cmd != nil && c.cmd.closes {
+			cn.retire()
+		}
 	}
 	if b.blocking {
 		if err != nil {

@@ -35,6 +35,10 @@ type command struct {
 	write     bool
 	keys      *keyFinder
 	cacheable bool
+
+	// closes says the server may close the connection the command came
+	// on once it has replied (see closingCommands).
+	closes bool
 }
 
 // commandTable maps lower-case command names to what the server says of
@@ -70,6 +74,7 @@ func parseCommand(e any) (*command, error) {
 	name, _ := f[0].(string)
 	c := &command{name: strings.ToLower(name)}
 	c.evalsha = scriptKinds[c.name] // by the full name: "script|flush"
+	c.closes = closingCommands[strings.Replace(c.name, "|", " ", 1)]
 	if i := strings.IndexByte(c.name, '|'); i >= 0 {
 		c.name = c.name[i+1:] // subcommands are listed as "client|kill"
 	}
@@ -327,7 +332,17 @@ var lastingState = map[string]bool{
 	"client no-evict": true, "client no-touch": true,
 }
 
-// changesState reports whether args is a command in lastingState.
+// closingCommands names the commands after whose reply the server may
+// close the very connection they came on: CLIENT KILL may match its
+// caller, ACL DELUSER and ACL LOAD drop the connections of the users they
+// remove. The close follows the reply within microseconds, so a command
+// written at once could be swallowed by it, with nobody to tell whether it
+// ran: the client replaces such a connection before writing on it again
+// (conn.retire), and a Connection that sent one is dropped on Close.
+var closingCommands = map[string]bool{"client kill": true, "acl deluser": true, "acl load": true}
+
+// changesState reports whether args is a command in lastingState or
+// closingCommands: a Connection that sent one is not handed on.
 func changesState(args []any) bool {
 	var buf [48]byte
 	name, ok := lowerName(buf[:0], args[0])
@@ -339,7 +354,7 @@ func changesState(args []any) bool {
 	}
 	if len(args) > 1 {
 		if full, ok := lowerName(append(name, ' '), args[1]); ok {
-			return lastingState[string(full)]
+			return lastingState[string(full)] || closingCommands[string(full)]
 		}
 	}
 	return false

@@ -36,6 +36,9 @@ type conn struct {
 	onClose func(err error)
 	pushing atomic.Bool    // in push mode, for good
 	peeker  *socket.Peeker // made at the first idle check; used by the reader
+	// retiring is set once the server may close the connection after a
+	// reply (retire).
+	retiring atomic.Bool
 	// interrupted is set when interrupt may have left a deadline in the
 	// past, so that the next reader clears it. Clearing it on every call
 	// instead costs timer work, and wake-ups of the poller, per reply.
@@ -362,6 +365,9 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 //
 // A connection that rested less than freshFor is not asked (see there).
 func (cn *conn) checkIdle() error {
+	if cn.retiring.Load() {
+		return errRetired
+	}
 	if cn.pooled {
 		if err := cn.expired(); err != nil {
 			return err
@@ -423,6 +429,15 @@ func (cn *conn) checkIdle() error {
 	}
 	return nil
 }
+
+// retire makes the connection go at its next idle check, before anything
+// more is written on it: it carried a command after whose reply the server
+// may close it (closingCommands). Calls already queued behind that command
+// take their chances with the close, as with any close.
+func (cn *conn) retire() { cn.retiring.Store(true) }
+
+// errRetired is why a retired connection went.
+var errRetired = errors.New("closed by the client: it sent a command after which the server may close it (CLIENT KILL, ACL DELUSER, ACL LOAD)")
 
 // expired reports, as an error, that the connection outlived
 // WithConnMaxLifetime or idled past WithConnMaxIdleTime. It is called only

@@ -314,7 +314,7 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 			if blocking {
 				v, err = r.p.blockingOn(ctx, sv, &r.call, nil, encoded, nil, wait, loading)
 			} else {
-				v, err = r.p.doEncodedOn(ctx, sv, &r.call, encoded, loading)
+				v, err = r.p.doEncodedOn(ctx, sv, &r.call, cmd, encoded, loading)
 			}
 			if err != nil {
 				if !isServerError(err) {

@@ -222,3 +222,79 @@ func TestStaleRightAfterReply(t *testing.T) {
 		})
 	}
 }
+
+// TestStaleAfterOwnKill: a command after whose reply the server closes
+// the connection it came on (CLIENT KILL of the caller itself here; ACL
+// DELUSER and ACL LOAD of its user likewise) makes the client replace that
+// connection before writing on it again, so the next command never races
+// the close: every INCR succeeds, and runs once.
+func TestStaleAfterOwnKill(t *testing.T) {
+	r := newRedis(t)
+	ctx := testCtx(t)
+	for _, via := range []string{"Do", "DoMulti"} {
+		t.Run(via, func(t *testing.T) {
+			k := key(t, "n")
+			const kills = 200
+			for i := 0; i < kills; i++ {
+				killSelf(t, ctx, r, via)
+				_, err := r.Do(ctx, "INCR", k)
+				require.NoError(t, err, "kill %d: the command after the kill failed", i)
+			}
+			v, err := justredis.Int64(r.Do(ctx, "GET", k))
+			require.NoError(t, err)
+			require.EqualValues(t, kills, v, "each INCR ran once")
+		})
+	}
+	t.Run("Connection", func(t *testing.T) {
+		// A Connection that killed itself is not handed to the next user.
+		k := key(t, "n")
+		for i := 0; i < 50; i++ {
+			c, err := r.Connection(ctx)
+			require.NoError(t, err)
+			id, err := justredis.Int64(c.Do(ctx, "CLIENT", "ID"))
+			require.NoError(t, err)
+			_, err = c.Do(ctx, "CLIENT", "KILL", "ID", id, "SKIPME", "no")
+			require.NoError(t, err)
+			c.Close()
+			c, err = r.Connection(ctx)
+			require.NoError(t, err)
+			_, err = c.Do(ctx, "INCR", k)
+			c.Close()
+			require.NoError(t, err, "kill %d: the next Connection's first command failed", i)
+		}
+	})
+}
+
+// TestStaleAfterOwnKillCluster is TestStaleAfterOwnKill in a cluster,
+// where keyless commands all go to one master.
+func TestStaleAfterOwnKillCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3, 0, redistest.Options{})
+	r, err := justredis.New(justredis.WithAddress(c.Nodes()[0].Addr()))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx := testCtx(t)
+	for _, via := range []string{"Do", "DoMulti"} {
+		for i := 0; i < 100; i++ {
+			killSelf(t, ctx, r, via)
+			// PUBLISH has no key either, so it goes to the same master,
+			// and is no read: a failure would not be retried.
+			_, err := r.Do(ctx, "PUBLISH", "stale:after-kill", "x")
+			require.NoError(t, err, "%s, kill %d: the command after the kill failed", via, i)
+		}
+	}
+}
+
+// killSelf has r's shared connection kill itself with CLIENT KILL, sent
+// through Do or DoMulti (via).
+func killSelf(t *testing.T, ctx context.Context, r *justredis.Redis, via string) {
+	t.Helper()
+	id, err := justredis.Int64(r.Do(ctx, "CLIENT", "ID"))
+	require.NoError(t, err)
+	kill := []any{"CLIENT", "KILL", "ID", id, "SKIPME", "no"}
+	if via == "Do" {
+		_, err = r.Do(ctx, kill...)
+	} else {
+		_, err = r.DoMulti(ctx, kill)
+	}
+	require.NoError(t, err, "CLIENT KILL of itself through %s", via)
+}

@@ -147,6 +147,9 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 		} else {
 			v, err = cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
 		}
+		if cmd != nil && cmd.closes {
+			cn.conn.retire()
+		}
 		cn.done()
 		if err != nil {
 			if !retried && mayRetry(err, cmd) {
@@ -224,7 +227,7 @@ func (p *pool) blockingOn(ctx context.Context, sv *server, cs *callSettings, cmd
 // LOADING are returned as they are, since sending those again would run
 // them after later commands that did run.
 func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any, loading bool) ([]any, error) {
-	readonly, blocking, script, flush := true, false, false, false
+	readonly, blocking, script, flush, closes := true, false, false, false, false
 	var wait blockWait
 	var cmd *command
 	for i, args := range cmds {
@@ -242,6 +245,7 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		script = script || (cmd != nil && cmd.evalsha != notScript)
 		loading = loading && !runsScript(cmd, args)
 		flush = flush || (cmd != nil && cmd.evalsha == scriptFlush)
+		closes = closes || (cmd != nil && cmd.closes)
 	}
 	cs.trace.served(sv.addr)
 	vals := make([]any, len(cmds))
@@ -286,6 +290,9 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		} else {
 			_, err = cn.roundTrip(ctx, cmds, cs.decoder, vals)
 		}
+		if closes {
+			cn.conn.retire()
+		}
 		cn.done()
 		if err != nil {
 			if !retried && mayRetryAll(err, readonly) {
@@ -311,8 +318,9 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 }
 
 // doEncodedOn sends a command already encoded to sv, retrying as doOn
-// does; WithEndpoint(Masters) encodes once for every master.
-func (p *pool) doEncodedOn(ctx context.Context, sv *server, cs *callSettings, encoded []byte, loading bool) (any, error) {
+// does; WithEndpoint(Masters) encodes once for every master. cmd is what
+// the command is, if known.
+func (p *pool) doEncodedOn(ctx context.Context, sv *server, cs *callSettings, cmd *command, encoded []byte, loading bool) (any, error) {
 	cs.trace.served(sv.addr)
 	var pace loadingRetry
 	for tries, retried := 0, false; ; tries++ {
@@ -324,6 +332,9 @@ func (p *pool) doEncodedOn(ctx context.Context, sv *server, cs *callSettings, en
 			return nil, err
 		}
 		v, err := cn.roundTripEncoded(ctx, encoded, cs.decoder, nil)
+		if cmd != nil && cmd.closes {
+			cn.conn.retire()
+		}
 		cn.done()
 		if err != nil {
 			if !retried && mayRetryAll(err, false) {
