@@ -653,7 +653,12 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 		}
 		cn.mu.Unlock()
 		if c == nil {
-			cn.failReading(&protocolError{fmt.Sprintf("unexpected reply %q with no command waiting", truncate(frame))})
+			shown := fmt.Sprintf("%q", truncate(frame))
+			if k := Kind(frame[0]); cn.rd.secret != "" && (k == KindError || k == KindBlobError) {
+				// Cut short, it might hold the start of a quoted password.
+				shown = "(an error)"
+			}
+			cn.failReading(&protocolError{"unexpected reply " + shown + " with no command waiting"})
 			return
 		}
 		if state != abandoned {

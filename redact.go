@@ -31,6 +31,35 @@ func redact(msg, secret string) string {
 	if secret == "" {
 		return msg
 	}
+	// The code an error starts with (ERR, NOSCRIPT, LOADING) is the
+	// server's own word, which the client reads it by, and a redirection
+	// holds nothing but a slot and an address, which the client follows:
+	// neither quotes an argument, and a password that happens to equal
+	// one of their words ("6379") must not break them.
+	code := errorCode(msg)
+	if code == "MOVED" || code == "ASK" {
+		return msg
+	}
+	return code + redactText(msg[len(code):], secret)
+}
+
+// errorCode returns the code msg starts with: upper-case letters followed
+// by a space. A message that is one word only is all text, as a script's
+// error may be.
+func errorCode(msg string) string {
+	for i := 0; i < len(msg); i++ {
+		switch c := msg[i]; {
+		case c == ' ' && i > 0:
+			return msg[:i]
+		case c < 'A' || c > 'Z':
+			return ""
+		}
+	}
+	return ""
+}
+
+// redactText is redact for an error's text after its code.
+func redactText(msg, secret string) string {
 	msg = replaceWords(msg, secret)
 	i := strings.Index(msg, argsMarker)
 	if i < 0 {

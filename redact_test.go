@@ -108,6 +108,16 @@ func TestRedact(t *testing.T) {
 			"ERR unknown command `HELLO`, with args beginning with: `3`, `AUTH`, `default`, `" + hidden + "`,"},
 		{"ERR unknown command `HELLO`, with args beginning with: `3`, `AUTH`, `default`, `3a`, ", "3abc",
 			"ERR unknown command `HELLO`, with args beginning with: `3`, `AUTH`, `default`, `" + hidden + "`,"},
+		// A password equal to a word of the server's own text leaves the
+		// error's code and a redirection alone: the client reads them.
+		{"MOVED 3999 127.0.0.1:6379", "6379", "MOVED 3999 127.0.0.1:6379"},
+		{"MOVED 3999 10.0.0.1:7000", "0", "MOVED 3999 10.0.0.1:7000"},
+		{"ASK 3999 127.0.0.1:7001", "127", "ASK 3999 127.0.0.1:7001"},
+		{"NOSCRIPT No matching script. Please use EVAL.", "NOSCRIPT", "NOSCRIPT No matching script. Please use EVAL."},
+		{"LOADING Redis is loading the dataset in memory", "LOADING", "LOADING Redis is loading the dataset in memory"},
+		{"ERR wrong number of arguments for 'get' command", "ERR", "ERR wrong number of arguments for 'get' command"},
+		{"ERR ERR", "ERR", "ERR " + hidden},
+		{"pw1234 says pw1234", "pw1234", hidden + " says " + hidden},
 	} {
 		require.Equal(t, tc.want, redact(tc.msg, tc.secret))
 	}
