@@ -184,6 +184,7 @@ type clusterCmd struct {
 	blocking bool      // on a connection of its own
 	wait     blockWait // how long a blocking command may keep the server silent
 	script   bool      // it runs a script: see redirect.go
+	closes   bool      // the server may close the connection after it (closesConnection)
 	ask      *server   // where an ASK redirection sends it next, after ASKING
 	hops     int
 	// Why it goes again, for the error if the context ends first.
@@ -382,9 +383,13 @@ func (cl *cluster) doOne(ctx context.Context, cs *callSettings, args []any) (v a
 		}
 		return nil, nil, false
 	}
+	closes := mayClose(cmd, args)
+	if closes {
+		cn.beforeClosing()
+	}
 	v, err = cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
-	if cmd != nil && cmd.closes {
-		cn.conn.retire()
+	if closes {
+		cn.afterClosing()
 	}
 	cn.done()
 	if err != nil {
@@ -476,6 +481,7 @@ func (cl *cluster) commands(ctx context.Context, cs *callSettings, cmds [][]any)
 				}
 				c.blocking, c.wait = cl.p.blocking(cmd, args)
 				c.script = runsScript(cmd, args)
+				c.closes = mayClose(cmd, args)
 				if sha, ok := cl.p.scriptSHA(cmd, args); ok {
 					c.sha = sha
 					c.shaEnc, _ = appendEvalSHA(nil, cmd, args, sha) // args encoded above
@@ -579,16 +585,21 @@ func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
 		}
 	}
 	n += len(b.cmds)
+	closes := false
+	for _, c := range b.cmds {
+		closes = closes || c.closes
+	}
+	if closes {
+		cn.beforeClosing()
+	}
 	raw := make([]any, n)
 	if b.blocking {
 		_, err = cn.roundTripBlocking(ctx, nil, enc, d, raw, b.wait)
 	} else {
 		_, err = cn.roundTripEncoded(ctx, enc, d, raw)
 	}
-	for _, c := range b.cmds {
-		if c.cmd != nil && c.cmd.closes {
-			cn.retire()
-		}
+	if closes {
+		cn.afterClosing()
 	}
 	if b.blocking {
 		if err != nil {

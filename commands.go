@@ -36,8 +36,8 @@ type command struct {
 	keys      *keyFinder
 	cacheable bool
 
-	// closes says the server may close the connection the command came
-	// on once it has replied (see closingCommands).
+	// closes says the command may, with some arguments, make the server
+	// close the connection it came on (see closesConnection).
 	closes bool
 }
 
@@ -74,7 +74,10 @@ func parseCommand(e any) (*command, error) {
 	name, _ := f[0].(string)
 	c := &command{name: strings.ToLower(name)}
 	c.evalsha = scriptKinds[c.name] // by the full name: "script|flush"
-	c.closes = closingCommands[strings.Replace(c.name, "|", " ", 1)]
+	switch c.name {
+	case "client", "acl", "client|kill", "acl|deluser", "acl|load":
+		c.closes = true // Redis 6 lists no subcommands
+	}
 	if i := strings.IndexByte(c.name, '|'); i >= 0 {
 		c.name = c.name[i+1:] // subcommands are listed as "client|kill"
 	}
@@ -332,18 +335,59 @@ var lastingState = map[string]bool{
 	"client no-evict": true, "client no-touch": true,
 }
 
-// closingCommands names the commands after whose reply the server may
-// close the very connection they came on: CLIENT KILL may match its
-// caller, ACL DELUSER and ACL LOAD drop the connections of the users they
+// closesConnection reports whether args is a command after whose reply
+// the server may close the very connection it came on: CLIENT KILL in its
+// old form (an address, which may be the caller's) or with SKIPME no, and
+// ACL DELUSER and ACL LOAD, which drop the connections of the users they
 // remove. The close follows the reply within microseconds, so a command
-// written at once could be swallowed by it, with nobody to tell whether it
-// ran: the client replaces such a connection before writing on it again
-// (conn.retire), and a Connection that sent one is dropped on Close.
-var closingCommands = map[string]bool{"client kill": true, "acl deluser": true, "acl load": true}
+// written at once could be swallowed by it, with nobody to tell whether
+// it ran: the client lets such a connection end once its replies are in
+// (conn.endAfterReplies), and drops a Connection that sent one.
+func closesConnection(args []any) bool {
+	if len(args) < 2 {
+		return false
+	}
+	var buf [16]byte
+	name, ok := lowerName(buf[:0], args[0])
+	if !ok || len(name) > 6 {
+		return false
+	}
+	cmd := string(name)
+	name, ok = lowerName(buf[:0], args[1])
+	if !ok {
+		return false
+	}
+	switch cmd + " " + string(name) {
+	case "acl deluser", "acl load":
+		return true
+	case "client kill":
+		if len(args) == 3 {
+			return true // CLIENT KILL ip:port
+		}
+		for i := 2; i+1 < len(args); i += 2 {
+			opt, ok1 := lowerName(buf[:0], args[i])
+			if ok1 && string(opt) == "skipme" {
+				val, ok2 := lowerName(buf[:0], args[i+1])
+				return ok2 && string(val) == "no"
+			}
+		}
+	}
+	return false
+}
 
-// changesState reports whether args is a command in lastingState or
-// closingCommands: a Connection that sent one is not handed on.
+// mayClose is closesConnection for args, which is cmd (nil: not known),
+// asking only of the commands that may.
+func mayClose(cmd *command, args []any) bool {
+	return (cmd == nil || cmd.closes) && closesConnection(args)
+}
+
+// changesState reports whether args is a command in lastingState, or one
+// after which the server may close the connection (closesConnection): a
+// Connection that sent one is not handed on.
 func changesState(args []any) bool {
+	if closesConnection(args) {
+		return true
+	}
 	var buf [48]byte
 	name, ok := lowerName(buf[:0], args[0])
 	if !ok {
@@ -354,7 +398,7 @@ func changesState(args []any) bool {
 	}
 	if len(args) > 1 {
 		if full, ok := lowerName(append(name, ' '), args[1]); ok {
-			return lastingState[string(full)] || closingCommands[string(full)]
+			return lastingState[string(full)]
 		}
 	}
 	return false

@@ -36,9 +36,11 @@ type conn struct {
 	onClose func(err error)
 	pushing atomic.Bool    // in push mode, for good
 	peeker  *socket.Peeker // made at the first idle check; used by the reader
-	// retiring is set once the server may close the connection after a
-	// reply (retire).
-	retiring atomic.Bool
+	// closing counts the commands under way after whose reply the server
+	// may close the connection, and ending is set once one was answered
+	// (see beforeClosing).
+	closing atomic.Int32
+	ending  atomic.Bool
 	// interrupted is set when interrupt may have left a deadline in the
 	// past, so that the next reader clears it. Clearing it on every call
 	// instead costs timer work, and wake-ups of the poller, per reply.
@@ -365,9 +367,6 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 //
 // A connection that rested less than freshFor is not asked (see there).
 func (cn *conn) checkIdle() error {
-	if cn.retiring.Load() {
-		return errRetired
-	}
 	if cn.pooled {
 		if err := cn.expired(); err != nil {
 			return err
@@ -430,14 +429,33 @@ func (cn *conn) checkIdle() error {
 	return nil
 }
 
-// retire makes the connection go at its next idle check, before anything
-// more is written on it: it carried a command after whose reply the server
-// may close it (closingCommands). Calls already queued behind that command
-// take their chances with the close, as with any close.
-func (cn *conn) retire() { cn.retiring.Store(true) }
+// beforeClosing is called before a command after whose reply the server
+// may close the connection (closesConnection) is sent on it, and
+// afterClosing once its round trip is over. From the first, the pools
+// lease the connection to nobody new; from the second, it closes as soon
+// as nothing is owed: so no command written later can be swallowed by the
+// server's close. Calls queued beside it take their chances with that
+// close, as with any.
+func (cn *conn) beforeClosing() { cn.closing.Add(1) }
 
-// errRetired is why a retired connection went.
-var errRetired = errors.New("closed by the client: it sent a command after which the server may close it (CLIENT KILL, ACL DELUSER, ACL LOAD)")
+// afterClosing: see beforeClosing.
+func (cn *conn) afterClosing() {
+	cn.closing.Add(-1)
+	cn.mu.Lock()
+	cn.ending.Store(true)
+	idle := !cn.reading && !cn.writing && cn.queue.empty()
+	cn.mu.Unlock()
+	if idle {
+		cn.fail(errEnded)
+	} // else the reader ends it, once nothing is owed
+}
+
+// goingAway reports whether the connection is to be leased to nobody new:
+// it sent a command after which the server may close it.
+func (cn *conn) goingAway() bool { return cn.closing.Load() > 0 || cn.ending.Load() }
+
+// errEnded is why a connection that sent such a command went.
+var errEnded = errors.New("closed by the client: it sent a command after which the server may close it (CLIENT KILL, ACL DELUSER, ACL LOAD)")
 
 // expired reports, as an error, that the connection outlived
 // WithConnMaxLifetime or idled past WithConnMaxIdleTime. It is called only
@@ -465,6 +483,10 @@ func (cn *conn) expired() error {
 // been sent.
 func (cn *conn) brokenAtRest() bool {
 	if cn.dead.Load() {
+		return true
+	}
+	if cn.goingAway() {
+		cn.fail(errEnded)
 		return true
 	}
 	err := cn.expired()
@@ -703,13 +725,15 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 			c.state = finished
 		}
 		leave := !cn.alwaysRead && (c == mine || (mine == nil && cn.queue.empty()))
-		var unsolicited error
+		var end error // why the connection goes, now that nothing is owed
 		if leave {
 			switch {
 			case !cn.queue.empty():
 				go cn.read(context.Background(), nil)
+			case cn.ending.Load():
+				end = errEnded
 			case cn.unsolicited():
-				unsolicited = &protocolError{"a reply came that no command asked for"}
+				end = &protocolError{"a reply came that no command asked for"}
 			default:
 				cn.release()
 				cn.reading = false
@@ -723,8 +747,8 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 		case c != mine:
 			c.done <- struct{}{}
 		}
-		if unsolicited != nil {
-			cn.failReading(unsolicited)
+		if end != nil {
+			cn.failReading(end)
 		}
 		if leave {
 			return false

@@ -298,6 +298,7 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 	blocking, wait := r.p.blocking(cmd, args)
 	loading := !runsScript(cmd, args)
 	flush := cmd != nil && cmd.evalsha == scriptFlush // SCRIPT FLUSH: the masters forget their scripts (scripts.go)
+	closes := mayClose(cmd, args)
 	out := make(map[string]any, len(masters))
 	failed := make([]error, len(masters))
 	var mu sync.Mutex
@@ -312,9 +313,9 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 				sv.scripts.clear() // before it is sent: see scripts.go
 			}
 			if blocking {
-				v, err = r.p.blockingOn(ctx, sv, &r.call, nil, encoded, nil, wait, loading)
+				v, err = r.p.blockingOn(ctx, sv, &r.call, nil, encoded, nil, wait, closes, loading)
 			} else {
-				v, err = r.p.doEncodedOn(ctx, sv, &r.call, cmd, encoded, loading)
+				v, err = r.p.doEncodedOn(ctx, sv, &r.call, encoded, closes, loading)
 			}
 			if err != nil {
 				if !isServerError(err) {

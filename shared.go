@@ -100,7 +100,7 @@ func (sv *server) leaseShared(key connKey) *sharedConn {
 	if sc == nil || !sc.lease() {
 		return nil
 	}
-	if sc.dead.Load() {
+	if sc.dead.Load() || sc.goingAway() {
 		sc.done()
 		return nil
 	}
@@ -157,7 +157,7 @@ func (sv *server) adoptShared(cn *conn) bool {
 		return false
 	}
 	if m := sv.shared.Load(); m != nil {
-		if old := (*m)[key]; old != nil && !old.dead.Load() && old.users.Load() >= 0 {
+		if old := (*m)[key]; old != nil && !old.dead.Load() && !old.goingAway() && old.users.Load() >= 0 {
 			return false
 		}
 	}

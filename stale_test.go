@@ -245,6 +245,54 @@ func TestStaleAfterOwnKill(t *testing.T) {
 			require.EqualValues(t, kills, v, "each INCR ran once")
 		})
 	}
+	t.Run("under load", func(t *testing.T) {
+		// Other goroutines keep the shared connection busy, so it is never
+		// idle: the kill's own caller still sends its next command on a new
+		// one.
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						r.Do(ctx, "GET", "stale:none") // a read: retried if the kill cuts it
+					}
+				}
+			}()
+		}
+		k := key(t, "n")
+		for i := 0; i < 100; i++ {
+			killSelf(t, ctx, r, "Do")
+			_, err := r.Do(ctx, "INCR", k)
+			require.NoError(t, err, "kill %d: the command after the kill failed", i)
+		}
+		close(stop)
+		wg.Wait()
+		v, err := justredis.Int64(r.Do(ctx, "GET", k))
+		require.NoError(t, err)
+		require.EqualValues(t, 100, v, "each INCR ran once")
+	})
+	t.Run("another client", func(t *testing.T) {
+		// CLIENT KILL of another client, SKIPME yes by default, keeps the
+		// caller's connection.
+		other := newRedis(t)
+		for i := 0; i < 5; i++ {
+			id, err := justredis.Int64(other.Do(ctx, "CLIENT", "ID"))
+			require.NoError(t, err)
+			own, err := justredis.Int64(r.Do(ctx, "CLIENT", "ID"))
+			require.NoError(t, err)
+			_, err = r.Do(ctx, "CLIENT", "KILL", "ID", id)
+			require.NoError(t, err)
+			after, err := justredis.Int64(r.Do(ctx, "CLIENT", "ID"))
+			require.NoError(t, err)
+			require.Equal(t, own, after, "a kill of another client replaced the caller's connection")
+		}
+	})
 	t.Run("Connection", func(t *testing.T) {
 		// A Connection that killed itself is not handed to the next user.
 		k := key(t, "n")
@@ -263,6 +311,28 @@ func TestStaleAfterOwnKill(t *testing.T) {
 			require.NoError(t, err, "kill %d: the next Connection's first command failed", i)
 		}
 	})
+}
+
+// TestStaleAfterOwnKillNoCommandTable: a user that may not run COMMAND
+// leaves the client without a table, so every command goes on a
+// connection of its own (it might block); CLIENT KILL is still known by
+// name, and the connection it killed is not used again.
+func TestStaleAfterOwnKillNoCommandTable(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{Users: []redistest.User{
+		{Name: "nocmd", Password: "pw", Rules: []string{"on", "~*", "&*", "+@all", "-command"}},
+	}})
+	r, err := justredis.New(justredis.WithAddress(s.Addr()), justredis.WithAuth("nocmd", "pw"))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx := testCtx(t)
+	for i := 0; i < 100; i++ {
+		killSelf(t, ctx, r, "Do")
+		_, err := r.Do(ctx, "INCR", "stale:nocmd")
+		require.NoError(t, err, "kill %d: the command after the kill failed", i)
+	}
+	v, err := justredis.Int64(r.Do(ctx, "GET", "stale:nocmd"))
+	require.NoError(t, err)
+	require.EqualValues(t, 100, v, "each INCR ran once")
 }
 
 // TestStaleAfterOwnKillCluster is TestStaleAfterOwnKill in a cluster,

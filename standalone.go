@@ -122,8 +122,9 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 		return nil, err
 	}
 	loading = loading && !runsScript(cmd, args)
+	closes := mayClose(cmd, args)
 	if blocking, wait := p.blocking(cmd, args); blocking {
-		return p.doBlocking(ctx, sv, cs, args, wait, loading)
+		return p.blockingOn(ctx, sv, cs, [][]any{args}, nil, nil, wait, closes, loading)
 	}
 	sha, script := p.scriptSHA(cmd, args)
 	flush := cmd != nil && cmd.evalsha == scriptFlush
@@ -142,13 +143,16 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 		if flush {
 			sv.scripts.clear() // before it is sent: see scripts.go
 		}
+		if closes {
+			cn.beforeClosing()
+		}
 		if script {
 			v, err = sv.evalOn(ctx, cn.conn, cs.decoder, cmd, args, sha)
 		} else {
 			v, err = cn.roundTrip(ctx, [][]any{args}, cs.decoder, nil)
 		}
-		if cmd != nil && cmd.closes {
-			cn.conn.retire()
+		if closes {
+			cn.afterClosing()
 		}
 		cn.done()
 		if err != nil {
@@ -172,19 +176,16 @@ func (p *pool) doOn(ctx context.Context, sv *server, cs *callSettings, args []an
 	}
 }
 
-// doBlocking runs a blocking command on a dedicated connection. If the
+// blockingOn runs blocking commands on a dedicated connection. If the
 // caller gives up, the connection is closed at once, so the server never
-// hands it data (a popped list element, say) that nobody would read.
-func (p *pool) doBlocking(ctx context.Context, sv *server, cs *callSettings, args []any, wait blockWait, loading bool) (any, error) {
-	return p.blockingOn(ctx, sv, cs, [][]any{args}, nil, nil, wait, loading)
-}
-
-// blockingOn is doBlocking for commands given either as args (cmds) or
-// already encoded (encoded, with cmds nil), as Masters sends one. With
-// vals, one reply per command goes there (a pipeline); else the one
-// command's reply is returned. With loading, a LOADING reply, to every
-// command of a pipeline, makes them go again after a pause.
-func (p *pool) blockingOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any, encoded []byte, vals []any, wait blockWait, loading bool) (any, error) {
+// hands it data (a popped list element, say) that nobody would read. The
+// commands are given either as args (cmds) or already encoded (encoded,
+// with cmds nil), as Masters sends one. With vals, one reply per command
+// goes there (a pipeline); else the one command's reply is returned. With
+// closes, the server may close the connection after them
+// (closesConnection). With loading, a LOADING reply, to every command of a
+// pipeline, makes them go again after a pause.
+func (p *pool) blockingOn(ctx context.Context, sv *server, cs *callSettings, cmds [][]any, encoded []byte, vals []any, wait blockWait, closes, loading bool) (any, error) {
 	cs.trace.served(sv.addr)
 	var pace loadingRetry
 	for {
@@ -193,7 +194,13 @@ func (p *pool) blockingOn(ctx context.Context, sv *server, cs *callSettings, cmd
 			return nil, err
 		}
 		sv.counters.blocking.Add(1) // counted once it has its connection
+		if closes {
+			cn.beforeClosing()
+		}
 		v, err := cn.roundTripBlocking(ctx, cmds, encoded, cs.decoder, vals, wait)
+		if closes {
+			cn.afterClosing()
+		}
 		sv.counters.blocking.Add(-1)
 		if err != nil {
 			sv.drop(cn)
@@ -245,7 +252,7 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 		script = script || (cmd != nil && cmd.evalsha != notScript)
 		loading = loading && !runsScript(cmd, args)
 		flush = flush || (cmd != nil && cmd.evalsha == scriptFlush)
-		closes = closes || (cmd != nil && cmd.closes)
+		closes = closes || mayClose(cmd, args)
 	}
 	cs.trace.served(sv.addr)
 	vals := make([]any, len(cmds))
@@ -260,7 +267,7 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 			sv.scripts.clear()
 			defer sv.scripts.clear()
 		}
-		if _, err := p.blockingOn(ctx, sv, cs, cmds, nil, vals, wait, loading); err != nil {
+		if _, err := p.blockingOn(ctx, sv, cs, cmds, nil, vals, wait, closes, loading); err != nil {
 			return nil, err
 		}
 		return vals, nil
@@ -285,13 +292,16 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 				return nil, err
 			}
 		}
+		if closes {
+			cn.beforeClosing()
+		}
 		if enc != nil {
 			_, err = cn.roundTripEncoded(ctx, enc, cs.decoder, vals)
 		} else {
 			_, err = cn.roundTrip(ctx, cmds, cs.decoder, vals)
 		}
 		if closes {
-			cn.conn.retire()
+			cn.afterClosing()
 		}
 		cn.done()
 		if err != nil {
@@ -318,9 +328,9 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 }
 
 // doEncodedOn sends a command already encoded to sv, retrying as doOn
-// does; WithEndpoint(Masters) encodes once for every master. cmd is what
-// the command is, if known.
-func (p *pool) doEncodedOn(ctx context.Context, sv *server, cs *callSettings, cmd *command, encoded []byte, loading bool) (any, error) {
+// does; WithEndpoint(Masters) encodes once for every master. closes says
+// the server may close the connection after it (closesConnection).
+func (p *pool) doEncodedOn(ctx context.Context, sv *server, cs *callSettings, encoded []byte, closes, loading bool) (any, error) {
 	cs.trace.served(sv.addr)
 	var pace loadingRetry
 	for tries, retried := 0, false; ; tries++ {
@@ -331,9 +341,12 @@ func (p *pool) doEncodedOn(ctx context.Context, sv *server, cs *callSettings, cm
 		if err != nil {
 			return nil, err
 		}
+		if closes {
+			cn.beforeClosing()
+		}
 		v, err := cn.roundTripEncoded(ctx, encoded, cs.decoder, nil)
-		if cmd != nil && cmd.closes {
-			cn.conn.retire()
+		if closes {
+			cn.afterClosing()
 		}
 		cn.done()
 		if err != nil {
