@@ -342,7 +342,7 @@ var lastingState = map[string]bool{
 // remove. The close follows the reply within microseconds, so a command
 // written at once could be swallowed by it, with nobody to tell whether
 // it ran: the client lets such a connection end once its replies are in
-// (conn.endAfterReplies), and drops a Connection that sent one.
+// (conn.beforeClosing), and drops a Connection that sent one.
 func closesConnection(args []any) bool {
 	if len(args) < 2 {
 		return false
