@@ -115,9 +115,18 @@ func TestRedact(t *testing.T) {
 		{"ASK 3999 127.0.0.1:7001", "127", "ASK 3999 127.0.0.1:7001"},
 		{"NOSCRIPT No matching script. Please use EVAL.", "NOSCRIPT", "NOSCRIPT No matching script. Please use EVAL."},
 		{"LOADING Redis is loading the dataset in memory", "LOADING", "LOADING Redis is loading the dataset in memory"},
-		{"ERR wrong number of arguments for 'get' command", "ERR", "ERR wrong number of arguments for 'get' command"},
-		{"ERR ERR", "ERR", "ERR " + hidden},
 		{"pw1234 says pw1234", "pw1234", hidden + " says " + hidden},
+		// Any other leading word is text, as a script's may be.
+		{"TOPSECRET is the password", "TOPSECRET", hidden + " is the password"},
+		// Redis shows CR and LF as spaces, and quotes up to a NUL.
+		{"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'u' 'hunter2 secret-tail' 'SETNAME' 'app' ", "hunter2\nsecret-tail",
+			"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'u' '" + hidden + "' 'SETNAME' 'app' "},
+		{"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'u' 'secretstart' 'SETNAME' 'app' ", "secretstart\x00rest",
+			"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'u' '" + hidden + "' 'SETNAME' 'app' "},
+		// A password that is a word the client reads in Redis's own text
+		// is not hidden: the HELLO fallback goes by "unknown command".
+		{"ERR unknown command 'HELLO', with args beginning with: '3' ", "command",
+			"ERR unknown command 'HELLO', with args beginning with: '3' "},
 	} {
 		require.Equal(t, tc.want, redact(tc.msg, tc.secret))
 	}
