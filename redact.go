@@ -26,21 +26,42 @@ const argsMarker = "args beginning with:"
 // redact returns msg with secret hidden wherever it stands as a whole word,
 // and in the last argument a server quoted when that may be a cut-short
 // start of it. An occurrence inside a longer word is the server's own text
-// (password "PASS" in "WRONGPASS"), and stays.
+// (password "PASS" in "WRONGPASS"), and stays. Redis writes a CR or LF in
+// an error as a space, and quotes an argument only up to a NUL byte: a
+// password with those is looked for as Redis shows it too.
 func redact(msg, secret string) string {
-	if secret == "" {
+	if secret == "" || readWords[secret] {
 		return msg
 	}
-	// The code an error starts with (ERR, NOSCRIPT, LOADING) is the
-	// server's own word, which the client reads it by, and a redirection
-	// holds nothing but a slot and an address, which the client follows:
-	// neither quotes an argument, and a password that happens to equal
-	// one of their words ("6379") must not break them.
-	code := errorCode(msg)
-	if code == "MOVED" || code == "ASK" {
+	// The codes the client acts on, and a redirection, which holds nothing
+	// but a slot and an address that the client follows: neither quotes an
+	// argument, and a password that happens to be one of their words
+	// ("6379", "LOADING") must not break them.
+	switch code := errorCode(msg); code {
+	case "MOVED", "ASK":
 		return msg
+	case "TRYAGAIN", "CLUSTERDOWN", "LOADING", "NOSCRIPT", "READONLY", "MASTERDOWN", "NOPROTO":
+		return code + redactAll(msg[len(code):], secret)
 	}
-	return code + redactText(msg[len(code):], secret)
+	return redactAll(msg, secret)
+}
+
+// readWords are the words of Redis's own error texts that the client reads
+// ("unknown command", "cluster support disabled", "'ping' command"). A
+// password that is one of them is not hidden: that would hide Redis's
+// words, and one that common is no secret to hide.
+var readWords = map[string]bool{"unknown": true, "command": true, "cluster": true, "support": true, "disabled": true, "ping": true}
+
+// redactAll is redactText for secret and the forms Redis may show it in.
+func redactAll(msg, secret string) string {
+	msg = redactText(msg, secret)
+	if shown := strings.NewReplacer("\r", " ", "\n", " ").Replace(secret); shown != secret {
+		msg = redactText(msg, shown)
+	}
+	if i := strings.IndexByte(secret, 0); i > 0 {
+		msg = redactText(msg, secret[:i])
+	}
+	return msg
 }
 
 // errorCode returns the code msg starts with: upper-case letters followed
