@@ -42,3 +42,13 @@ func TestClosesConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestClosesConnectionNoAllocs: without a COMMAND table every command is
+// asked about by name; that costs no allocation.
+func TestClosesConnectionNoAllocs(t *testing.T) {
+	for _, args := range [][]any{{"GET", "k"}, {"CLIENT", "KILL", "ID", "5"}, {[]byte("set"), "k", "v"}, {"client", "kill", "addr", "x", "skipme", "no"}} {
+		if n := testing.AllocsPerRun(100, func() { _ = mayClose(nil, args) }); n != 0 {
+			t.Errorf("%v: %v allocations", args, n)
+		}
+	}
+}

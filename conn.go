@@ -440,15 +440,19 @@ func (cn *conn) beforeClosing() { cn.closing.Add(1) }
 
 // afterClosing: see beforeClosing.
 func (cn *conn) afterClosing() {
+	cn.ending.Store(true) // first, so that goingAway holds throughout
 	cn.closing.Add(-1)
 	cn.mu.Lock()
-	cn.ending.Store(true)
 	idle := !cn.reading && !cn.writing && cn.queue.empty()
 	cn.mu.Unlock()
 	if idle {
 		cn.fail(errEnded)
 	} // else the reader ends it, once nothing is owed
 }
+
+// closedByClient reports whether err, why a connection broke, says the
+// client closed it on purpose: Close, or after a closing command.
+func closedByClient(err error) bool { return errors.Is(err, ErrClosed) || err == errEnded }
 
 // goingAway reports whether the connection is to be leased to nobody new:
 // it sent a command after which the server may close it.
@@ -998,7 +1002,7 @@ func (cn *conn) breakDown(err error, reader bool) {
 	if first {
 		socket.Close(cn.nc) // not waiting on a peer that does not read
 		if cn.onClose != nil {
-			if errors.Is(err, ErrClosed) {
+			if closedByClient(err) {
 				err = nil
 			}
 			cn.onClose(err)

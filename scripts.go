@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -390,5 +389,5 @@ func (b *scriptBatch) use(i int) *scriptUse {
 func (cn *conn) brokeOnItsOwn() bool {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
-	return cn.err != nil && !errors.Is(cn.err, ErrClosed)
+	return cn.err != nil && !closedByClient(cn.err)
 }

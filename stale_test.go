@@ -368,3 +368,23 @@ func killSelf(t *testing.T, ctx context.Context, r *justredis.Redis, via string)
 	}
 	require.NoError(t, err, "CLIENT KILL of itself through %s", via)
 }
+
+// TestClosingCommandsGivePlacesBack: with one connection place, closing
+// commands on the shared, pipelined and blocking paths, and one whose
+// caller gives up mid-call, always give the place back, so no later call
+// waits for it.
+func TestClosingCommandsGivePlacesBack(t *testing.T) {
+	r := newRedis(t, justredis.WithMaxConnections(1))
+	ctx := testCtx(t)
+	for i := 0; i < 30; i++ {
+		_, err := r.Do(ctx, "ACL", "DELUSER", "stale-nobody")
+		require.NoError(t, err)
+		_, err = r.DoMulti(ctx, []any{"ACL", "DELUSER", "stale-nobody"}, []any{"BLPOP", key(t, "none"), "0.01"})
+		require.NoError(t, err)
+		short, cancel := context.WithTimeout(ctx, time.Millisecond)
+		r.Do(short, "ACL", "DELUSER", "stale-nobody")
+		cancel()
+		_, err = r.Do(ctx, "PING")
+		require.NoError(t, err, "round %d", i)
+	}
+}
