@@ -30,8 +30,16 @@ const argsMarker = "args beginning with:"
 // an error as a space, and quotes an argument only up to a NUL byte: a
 // password with those is looked for as Redis shows it too.
 func redact(msg, secret string) string {
-	if secret == "" || readWords[secret] {
+	if secret == "" || onlyReadWords(secret) {
 		return msg
+	}
+	forms := shownForms(secret)
+	for _, f := range forms {
+		if len(f) > 0 && strings.HasPrefix(msg, f) && len(f) > len(errorCode(msg)) {
+			// A password that starts the text and goes on past its
+			// first word (a script's error): no code to spare.
+			return redactForms(msg, forms)
+		}
 	}
 	// The codes the client acts on, and a redirection, which holds nothing
 	// but a slot and an address that the client follows: neither quotes an
@@ -39,27 +47,53 @@ func redact(msg, secret string) string {
 	// ("6379", "LOADING") must not break them.
 	switch code := errorCode(msg); code {
 	case "MOVED", "ASK":
-		return msg
-	case "TRYAGAIN", "CLUSTERDOWN", "LOADING", "NOSCRIPT", "READONLY", "MASTERDOWN", "NOPROTO":
-		return code + redactAll(msg[len(code):], secret)
+		if strings.Count(msg, " ") == 2 {
+			return msg
+		}
+	case "TRYAGAIN", "CLUSTERDOWN", "LOADING", "NOSCRIPT", "READONLY", "MASTERDOWN", "NOPROTO", "EXECABORT":
+		return code + redactForms(msg[len(code):], forms)
 	}
-	return redactAll(msg, secret)
+	return redactForms(msg, forms)
 }
 
 // readWords are the words of Redis's own error texts that the client reads
 // ("unknown command", "cluster support disabled", "'ping' command"). A
-// password that is one of them is not hidden: that would hide Redis's
+// password made of them alone is not hidden: that would hide Redis's
 // words, and one that common is no secret to hide.
 var readWords = map[string]bool{"unknown": true, "command": true, "cluster": true, "support": true, "disabled": true, "ping": true}
 
-// redactAll is redactText for secret and the forms Redis may show it in.
-func redactAll(msg, secret string) string {
-	msg = redactText(msg, secret)
-	if shown := strings.NewReplacer("\r", " ", "\n", " ").Replace(secret); shown != secret {
-		msg = redactText(msg, shown)
+// onlyReadWords reports whether secret is made of readWords alone, apart
+// from spaces and punctuation.
+func onlyReadWords(secret string) bool {
+	words := strings.FieldsFunc(secret, func(r rune) bool { return !isWordRune(r) })
+	for _, w := range words {
+		if !readWords[w] {
+			return false
+		}
 	}
-	if i := strings.IndexByte(secret, 0); i > 0 {
-		msg = redactText(msg, secret[:i])
+	return len(words) > 0
+}
+
+// shownForms returns secret as Redis may show it in an error: as it is,
+// with CR and LF written as spaces, and either cut at a NUL byte, where
+// Redis stops quoting an argument.
+func shownForms(secret string) []string {
+	forms := []string{secret}
+	if spaced := strings.NewReplacer("\r", " ", "\n", " ").Replace(secret); spaced != secret {
+		forms = append(forms, spaced)
+	}
+	for _, f := range forms {
+		if i := strings.IndexByte(f, 0); i > 0 {
+			forms = append(forms, f[:i])
+		}
+	}
+	return forms
+}
+
+// redactForms is redactText for each form of the password in turn.
+func redactForms(msg string, forms []string) string {
+	for _, f := range forms {
+		msg = redactText(msg, f)
 	}
 	return msg
 }

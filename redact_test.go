@@ -123,6 +123,23 @@ func TestRedact(t *testing.T) {
 			"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'u' '" + hidden + "' 'SETNAME' 'app' "},
 		{"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'u' 'secretstart' 'SETNAME' 'app' ", "secretstart\x00rest",
 			"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'u' '" + hidden + "' 'SETNAME' 'app' "},
+		// Both at once.
+		{"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'default' 'hunter  42' 'SETNAME' 'app' ", "hunter\r\n42\x00tail",
+			"ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'default' '" + hidden + "' 'SETNAME' 'app' "},
+		// A passphrase that starts with a code the client reads spares
+		// nothing of itself; the code alone is spared.
+		{"LOADING open sesame", "LOADING open sesame", hidden},
+		{"LOADING open sesame, said the script", "LOADING open sesame", hidden + ", said the script"},
+		{"LOADING Redis is loading the dataset in memory", "LOADING", "LOADING Redis is loading the dataset in memory"},
+		{"EXECABORT Transaction discarded because of previous errors.", "EXECABORT", "EXECABORT Transaction discarded because of previous errors."},
+		// Only a well-formed redirection is spared whole.
+		{"MOVED 1 is what pw1234 says", "pw1234", "MOVED 1 is what " + hidden + " says"},
+		// A password made only of words the client reads in Redis's own
+		// text is not hidden: the HELLO fallback goes by "unknown command".
+		{"ERR unknown command 'HELLO', with args beginning with: '3' ", "unknown command",
+			"ERR unknown command 'HELLO', with args beginning with: '3' "},
+		{"ERR This instance has cluster support disabled", "cluster support", "ERR This instance has cluster support disabled"},
+		{"ERR unknown command 'PING' ", "'ping'", "ERR unknown command 'PING' "},
 		// A password that is a word the client reads in Redis's own text
 		// is not hidden: the HELLO fallback goes by "unknown command".
 		{"ERR unknown command 'HELLO', with args beginning with: '3' ", "command",
