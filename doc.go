@@ -145,6 +145,13 @@
 // the next call. Network errors name the server's address and wrap the
 // cause.
 //
+// A connection the server closed while it sat idle (its timeout, a
+// restart, CLIENT KILL from elsewhere, a proxy) is noticed before anything
+// is written on it, so the call goes to a new one and does not fail. After
+// a command that may make the server close the very connection it came on
+// (CLIENT KILL with an address or SKIPME no, ACL DELUSER, ACL LOAD), that
+// connection gets no new calls, and closes once its replies are in.
+//
 // A LOADING reply, from a server still loading its data set after a restart
 // or a full sync, proves the command did not run: Do, DoMulti, a
 // Connection's calls outside MULTI and Transaction send it again with the
