@@ -34,8 +34,9 @@ func redact(msg, secret string) string {
 		return msg
 	}
 	forms := shownForms(secret)
+	code := errorCode(msg)
 	for _, f := range forms {
-		if len(f) > 0 && strings.HasPrefix(msg, f) && len(f) > len(errorCode(msg)) {
+		if len(f) > len(code) && strings.HasPrefix(msg, f) {
 			// A password that starts the text and goes on past its
 			// first word (a script's error): no code to spare.
 			return redactForms(msg, forms)
@@ -45,7 +46,7 @@ func redact(msg, secret string) string {
 	// but a slot and an address that the client follows: neither quotes an
 	// argument, and a password that happens to be one of their words
 	// ("6379", "LOADING") must not break them.
-	switch code := errorCode(msg); code {
+	switch code {
 	case "MOVED", "ASK":
 		if strings.Count(msg, " ") == 2 {
 			return msg
@@ -79,7 +80,7 @@ func onlyReadWords(secret string) bool {
 // Redis stops quoting an argument.
 func shownForms(secret string) []string {
 	forms := []string{secret}
-	if spaced := strings.NewReplacer("\r", " ", "\n", " ").Replace(secret); spaced != secret {
+	if spaced := strings.Map(crlfAsSpace, secret); spaced != secret {
 		forms = append(forms, spaced)
 	}
 	for _, f := range forms {
@@ -88,6 +89,13 @@ func shownForms(secret string) []string {
 		}
 	}
 	return forms
+}
+
+func crlfAsSpace(r rune) rune {
+	if r == '\r' || r == '\n' {
+		return ' '
+	}
+	return r
 }
 
 // redactForms is redactText for each form of the password in turn.
