@@ -388,3 +388,34 @@ func TestClosingCommandsGivePlacesBack(t *testing.T) {
 		require.NoError(t, err, "round %d", i)
 	}
 }
+
+// TestStaleAfterOwnUserDeleted: ACL DELUSER of the client's own user makes
+// the server close the connection it came on once it has replied. The
+// command sent right after must not be written into that closing
+// connection, where it would fail as "may have run": it goes to a new one,
+// whose login then fails plainly, as the user is gone.
+func TestStaleAfterOwnUserDeleted(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{Users: []redistest.User{
+		{Name: "self", Password: "pw", Rules: []string{"on", "~*", "&*", "+@all"}},
+	}})
+	r, err := justredis.New(justredis.WithAddress(s.Addr()), justredis.WithAuth("self", "pw"))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx := testCtx(t)
+	for i := 0; i < 50; i++ {
+		_, err := s.Do("ACL", "SETUSER", "self", "on", ">pw", "~*", "&*", "+@all")
+		require.NoError(t, err)
+		_, err = r.Do(ctx, "PING")
+		require.NoError(t, err, "round %d: PING with the user made again", i)
+		n, err := justredis.Int64(r.Do(ctx, "ACL", "DELUSER", "self"))
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+		_, err = r.Do(ctx, "INCR", "stale:deluser")
+		require.Error(t, err, "round %d: the user is gone", i)
+		require.NotErrorIs(t, err, justredis.ErrNotRetried, "round %d: the INCR was written into the closing connection", i)
+		require.Contains(t, err.Error(), "WRONGPASS", "round %d", i)
+	}
+	v, err := s.Do("GET", "stale:deluser")
+	require.NoError(t, err)
+	require.Empty(t, v, "an INCR ran")
+}
