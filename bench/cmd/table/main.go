@@ -1,10 +1,11 @@
 // Command table turns raw `go test -bench` output into bench/RESULTS.md and
 // bench/results/ratios.svg:
 //
-//   - justredis against the best peer round by round: in each round (one
-//     run of every client), justredis's figure over the best other client's
-//     figure of that same round, with the median over the rounds; as a
-//     table and as a chart (-svg);
+//   - justredis against its closest peer: paired with each peer round by
+//     round (one round runs every client once), the median of justredis's
+//     figure over that peer's; the least of those medians, as a table and
+//     as a chart (-svg); and every client against the others the same way,
+//     which tells a row where somebody leads from one within the noise;
 //   - the median of every metric per (row, client), and each client's ratio
 //     to the best peer's median (best = highest for a per-second unit,
 //     lowest otherwise, among the clients other than justredis);
@@ -98,6 +99,7 @@ func run(c config) error {
 	var summary strings.Builder
 	writeMeta(&summary, c.meta)
 	writeHeadline(&summary, head, chartLink(c.out, c.svg))
+	writeLeaders(&summary, res)
 	writeTargets(&summary, res)
 	writeMedians(&summary, res)
 	writeRatios(&summary, res)
@@ -108,6 +110,7 @@ func run(c config) error {
 	var doc strings.Builder
 	doc.WriteString("# Benchmark results\n\n")
 	doc.WriteString(summary.String())
+	writePeers(&doc, head, res.clients)
 	writeRounds(&doc, head)
 	if c.benchstat != "" {
 		stat, err := os.ReadFile(c.benchstat)

@@ -8,21 +8,39 @@ import (
 	"strconv"
 )
 
-// roundRatio is how far the subject was ahead of the best peer in one
-// round: above 1 = ahead.
+// roundRatio is how far a client was ahead of one peer in one round:
+// above 1 = ahead.
 type roundRatio struct {
 	round int
 	ratio float64
-	peer  string // the best peer of that round
 }
 
-// speedup is one row of the headline: the subject against the best peer of
-// each round, on the row's main metric.
+// speedup is one row of the headline: a client against its closest peer.
+//
+// The client is paired with each peer round by round (one round runs every
+// client on the row, within seconds of each other, so the host's drift
+// cancels), and each pairing gives the median of its ratios. The closest
+// peer is the one whose median is least: above 1 means the client was ahead
+// of every peer. Pairing with each peer, rather than with the best peer of
+// each round, is what lets a lead show: with four peers whose figures
+// scatter by ±30% from round to round, the best of them in a round is
+// usually one that got lucky, so even a client identical to its peers
+// would read well below 1 against "the best peer of each round", however
+// many rounds were run. Each pairwise median tends to the true ratio as
+// rounds are added.
 type speedup struct {
 	row, workload, network, unit string
-	rounds                       []roundRatio // in round order
-	median, min, max             float64
-	peer                         string // the peer that was best in most rounds
+	peer                         string       // the closest peer
+	rounds                       []roundRatio // against that peer, in round order
+	median, min, max             float64      // of those ratios
+	peers                        []peerMedian // the median against every peer, in client order
+}
+
+// peerMedian is a client's median ratio against one peer.
+type peerMedian struct {
+	peer   string
+	median float64
+	rounds int
 }
 
 // headline has a speedup per row that has one, in row order, and the
@@ -46,60 +64,77 @@ func (r *results) mainUnit(row string) (string, bool) {
 	return "", false
 }
 
-// speedup compares the subject with the best peer round by round. A ratio
-// is the subject's figure over the peer's for a rate, the peer's over the
-// subject's for a cost, so above 1 always means the subject was ahead.
-// Rounds the subject or every peer missed are left out.
+// speedup is the subject against its closest peer on the row.
 func (r *results) speedup(row string) (speedup, bool) {
+	return r.versus(row, subject)
+}
+
+// versus compares client with every other client of the row, pair by pair,
+// on the row's main metric (see speedup).
+func (r *results) versus(row, client string) (speedup, bool) {
 	unit, ok := r.mainUnit(row)
 	if !ok {
 		return speedup{}, false
 	}
 	sp := speedup{row: row, unit: unit}
 	sp.workload, sp.network = splitNet(row)
+	for _, peer := range r.clients {
+		if peer == client {
+			continue
+		}
+		rounds := r.paired(row, unit, client, peer)
+		if len(rounds) == 0 {
+			continue
+		}
+		ratios := make([]float64, len(rounds))
+		for i, rr := range rounds {
+			ratios[i] = rr.ratio
+		}
+		m := median(ratios)
+		sp.peers = append(sp.peers, peerMedian{peer: peer, median: m, rounds: len(rounds)})
+		if sp.peer != "" && m >= sp.median {
+			continue // ties go to the peer named first
+		}
+		sp.peer, sp.rounds, sp.median = peer, rounds, m
+		sp.min, sp.max = ratios[0], ratios[0]
+		for _, x := range ratios {
+			sp.min, sp.max = math.Min(sp.min, x), math.Max(sp.max, x)
+		}
+	}
+	return sp, sp.peer != ""
+}
+
+// paired is client's ratio to peer in every round both ran, in round
+// order. A ratio is client's figure over the peer's for a rate, the peer's
+// over client's for a cost, so above 1 always means client was ahead. A
+// client with several results in a round counts with their median.
+func (r *results) paired(row, unit, client, peer string) []roundRatio {
 	seen := map[int]bool{}
 	var rounds []int
-	for _, s := range r.samples[row][unit][subject] {
+	for _, s := range r.samples[row][unit][client] {
 		if !seen[s.round] {
 			seen[s.round] = true
 			rounds = append(rounds, s.round)
 		}
 	}
 	sort.Ints(rounds)
-	var ratios []float64
-	wins := map[string]int{}
+	var out []roundRatio
 	for _, rd := range rounds {
-		sv := median(r.values(row, unit, subject, rd))
-		peer, pv, ok := r.bestPeerIn(row, unit, rd)
-		if !ok {
+		pvs := r.values(row, unit, peer, rd)
+		if len(pvs) == 0 {
 			continue
 		}
-		x := sv / pv
+		cv, pv := median(r.values(row, unit, client, rd)), median(pvs)
+		x := cv / pv
 		if !higherIsBetter(unit) {
-			x = pv / sv
+			x = pv / cv
 		}
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			continue
 		}
-		sp.rounds = append(sp.rounds, roundRatio{round: rd, ratio: x, peer: peer})
-		ratios = append(ratios, x)
-		wins[peer]++
+		out = append(out, roundRatio{round: rd, ratio: x})
 	}
-	if len(ratios) == 0 {
-		return speedup{}, false
-	}
-	sp.median = median(ratios)
-	sp.min, sp.max = ratios[0], ratios[0]
-	for _, x := range ratios {
-		sp.min, sp.max = math.Min(sp.min, x), math.Max(sp.max, x)
-	}
-	// The most frequent best peer; ties go to the one named first.
-	for _, c := range r.clients {
-		if wins[c] > wins[sp.peer] {
-			sp.peer = c
-		}
-	}
-	return sp, true
+	return out
 }
 
 func (r *results) headline() headline {
@@ -156,14 +191,14 @@ func writeHeadline(w io.Writer, h headline, chartPath string) {
 	if len(h.rows) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "## %s against the best peer, round by round\n\n", subject)
-	fmt.Fprintf(w, "Each round runs every client on each row once, one right after another. In each round, %s's figure "+
-		"is divided by the best other client's figure of that same round (the other way round for times), "+
-		"so **above 1 means %s was ahead**. Shown: the median of those ratios over the rounds (%d at most), "+
-		"their range, and the peer that was best in most rounds. A row is judged by its rate where it has one, "+
-		"else by ns/op.\n\n", subject, subject, h.roundCount())
+	fmt.Fprintf(w, "## %s against its closest peer, round by round\n\n", subject)
+	fmt.Fprintf(w, "Each round runs every client on each row once, one right after another. %s is paired with each peer "+
+		"round by round: its figure divided by that peer's figure of the same round (the other way round for times), "+
+		"and the median of those ratios over the rounds (%d at most). Shown: the least of those medians, the peer it is "+
+		"against (the closest peer), and the range of that pairing's ratios; so **above 1 means %s was ahead of every peer**. "+
+		"A row is judged by its rate where it has one, else by ns/op.\n\n", subject, h.roundCount(), subject)
 	if chartPath != "" {
-		fmt.Fprintf(w, "![%s against the best peer, median ratio per round](%s)\n\n", subject, chartPath)
+		fmt.Fprintf(w, "![%s against its closest peer, median ratio per round](%s)\n\n", subject, chartPath)
 	}
 	header := []string{"workload", "metric"}
 	header = append(header, h.networks...)
@@ -193,7 +228,7 @@ func writeRounds(w io.Writer, h headline) {
 	}
 	fmt.Fprintln(w, "## Ratios per round")
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%s against the best peer of each round (above 1 = ahead), and that peer.\n\n", subject)
+	fmt.Fprintf(w, "%s against its closest peer on the row (above 1 = ahead), round by round.\n\n", subject)
 	var rounds []int
 	seen := map[int]bool{}
 	for _, sp := range h.rows {
@@ -205,7 +240,7 @@ func writeRounds(w io.Writer, h headline) {
 		}
 	}
 	sort.Ints(rounds)
-	header := []string{"benchmark", "metric"}
+	header := []string{"benchmark", "metric", "peer"}
 	for _, rd := range rounds {
 		header = append(header, strconv.Itoa(rd))
 	}
@@ -213,17 +248,105 @@ func writeRounds(w io.Writer, h headline) {
 	writeRow(w, header)
 	writeRow(w, separator(len(header)))
 	for _, sp := range h.rows {
-		cells := []string{sp.row, sp.unit}
+		cells := []string{sp.row, sp.unit, sp.peer}
 		for _, rd := range rounds {
 			cell := "n/a"
 			for _, rr := range sp.rounds {
 				if rr.round == rd {
-					cell = fmt.Sprintf("%.2f %s", rr.ratio, rr.peer)
+					cell = fmt.Sprintf("%.2f", rr.ratio)
 				}
 			}
 			cells = append(cells, cell)
 		}
 		cells = append(cells, fmt.Sprintf("**%.2f**", sp.median))
+		writeRow(w, cells)
+	}
+	fmt.Fprintln(w)
+}
+
+// writeLeaders writes, for every row, each client against the others as
+// the headline sets the subject against its peers: the least of its
+// pairwise medians. A client at 1 or above led every other; a row where
+// nobody does had its clients within the host's noise of each other.
+func writeLeaders(w io.Writer, r *results) {
+	var lines [][]string
+	for _, row := range r.rows {
+		unit, ok := r.mainUnit(row)
+		if !ok || len(r.clientsIn(row, unit)) < 3 {
+			continue // a pair is the headline already
+		}
+		cells := []string{row, unit}
+		for _, c := range r.clients {
+			sp, ok := r.versus(row, c)
+			switch {
+			case !ok || len(r.values(row, unit, c, 0)) == 0:
+				cells = append(cells, "")
+			case sp.median >= 1:
+				cells = append(cells, fmt.Sprintf("**%.2f**", sp.median))
+			default:
+				cells = append(cells, fmt.Sprintf("%.2f", sp.median))
+			}
+		}
+		lines = append(lines, cells)
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "## Who leads each row")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Every client against all the others, as the table above sets "+subject+" against its peers: "+
+		"the least of its medians paired round by round. **Bold**: ahead of every other client. "+
+		"A row with no bold figure has no leader: there the clients are closer to each other "+
+		"than the host lets a run of this length tell apart.")
+	fmt.Fprintln(w)
+	header := append([]string{"benchmark", "metric"}, r.clients...)
+	writeRow(w, header)
+	writeRow(w, separator(len(header)))
+	for _, cells := range lines {
+		writeRow(w, cells)
+	}
+	fmt.Fprintln(w)
+}
+
+// clientsIn are the clients with results for the row's metric.
+func (r *results) clientsIn(row, unit string) []string {
+	var out []string
+	for _, c := range r.clients {
+		if len(r.values(row, unit, c, 0)) > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// writePeers writes the subject's median against every peer, for
+// RESULTS.md: the headline keeps only the least of them.
+func writePeers(w io.Writer, h headline, clients []string) {
+	if len(h.rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "## %s against each peer\n\n", subject)
+	fmt.Fprintf(w, "The median over the rounds of %s's figure divided by the peer's of the same round "+
+		"(the other way round for times): above 1 = %s ahead of that peer.\n\n", subject, subject)
+	header := []string{"benchmark", "metric"}
+	for _, c := range clients {
+		if c != subject {
+			header = append(header, c)
+		}
+	}
+	writeRow(w, header)
+	writeRow(w, separator(len(header)))
+	for _, sp := range h.rows {
+		cells := []string{sp.row, sp.unit}
+		for _, c := range header[2:] {
+			cell := ""
+			for _, pm := range sp.peers {
+				if pm.peer == c {
+					cell = fmt.Sprintf("%.2f", pm.median)
+				}
+			}
+			cells = append(cells, cell)
+		}
 		writeRow(w, cells)
 	}
 	fmt.Fprintln(w)

@@ -104,7 +104,7 @@ func chart(h headline, meta []string) string {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="%d">`+"\n",
 		width, height, width, height, fontSize)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", width, height)
-	title := fmt.Sprintf("%s ÷ best peer of each round: median over %d rounds (log scale, above 1 = %s ahead)",
+	title := fmt.Sprintf("%s ÷ its closest peer, paired round by round: median over %d rounds (log scale, above 1 = %s ahead of every peer)",
 		subject, h.roundCount(), subject)
 	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">%s</text>`+"\n", esc(title))
 	if sub := subtitle(meta); sub != "" {
@@ -142,8 +142,8 @@ func chart(h headline, meta []string) string {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`, labelWidth, mid+4, esc(labels[i]))
 		xv := sc.x(sp.median)
 		left, right := math.Min(one, xv), math.Max(one, xv)
-		tip := fmt.Sprintf("%s, %s: median %.2f over %d rounds, range %.2f–%.2f, best peer most often %s",
-			sp.row, sp.unit, sp.median, len(sp.rounds), sp.min, sp.max, sp.peer)
+		tip := fmt.Sprintf("%s, %s: median %.2f over %d rounds against %s, the closest peer, range %.2f–%.2f",
+			sp.row, sp.unit, sp.median, len(sp.rounds), sp.peer, sp.min, sp.max)
 		fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>`,
 			left, y, math.Max(right-left, 1), barHeight, netColor(sp.network), esc(tip))
 		xmin, xmax := sc.x(sp.min), sc.x(sp.max)
