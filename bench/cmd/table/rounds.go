@@ -90,7 +90,7 @@ func (r *results) versus(row, client string) (speedup, bool) {
 		for i, rr := range rounds {
 			ratios[i] = rr.ratio
 		}
-		m := median(ratios)
+		m := ratioMedian(ratios)
 		sp.peers = append(sp.peers, peerMedian{peer: peer, median: m, rounds: len(rounds)})
 		if sp.peer != "" && m >= sp.median {
 			continue // ties go to the peer named first
@@ -129,7 +129,7 @@ func (r *results) paired(row, unit, client, peer string) []roundRatio {
 		if !higherIsBetter(unit) {
 			x = pv / cv
 		}
-		if math.IsNaN(x) || math.IsInf(x, 0) {
+		if math.IsNaN(x) || math.IsInf(x, 0) || x <= 0 {
 			continue
 		}
 		out = append(out, roundRatio{round: rd, ratio: x})
@@ -266,8 +266,10 @@ func writeRounds(w io.Writer, h headline) {
 
 // writeLeaders writes, for every row, each client against the others as
 // the headline sets the subject against its peers: the least of its
-// pairwise medians. A client at 1 or above led every other; a row where
-// nobody does had its clients within the host's noise of each other.
+// pairwise medians. A client above 1 was ahead of every other in the
+// median; at most one per row can be (see ratioMedian). That is not proof
+// of a lead: among equally fast clients that scatter as the sequential rows
+// do, noise alone puts one above 1 in most runs.
 func writeLeaders(w io.Writer, r *results) {
 	var lines [][]string
 	for _, row := range r.rows {
@@ -281,7 +283,7 @@ func writeLeaders(w io.Writer, r *results) {
 			switch {
 			case !ok || len(r.values(row, unit, c, 0)) == 0:
 				cells = append(cells, "")
-			case sp.median >= 1:
+			case sp.median > 1:
 				cells = append(cells, fmt.Sprintf("**%.2f**", sp.median))
 			default:
 				cells = append(cells, fmt.Sprintf("%.2f", sp.median))
@@ -295,9 +297,10 @@ func writeLeaders(w io.Writer, r *results) {
 	fmt.Fprintln(w, "## Who leads each row")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Every client against all the others, as the table above sets "+subject+" against its peers: "+
-		"the least of its medians paired round by round. **Bold**: ahead of every other client. "+
-		"A row with no bold figure has no leader: there the clients are closer to each other "+
-		"than the host lets a run of this length tell apart.")
+		"the least of its medians paired round by round. **Bold**: above 1, ahead of every other client in the median; "+
+		"at most one per row. A bold figure near 1 is not yet a lead: where the clients are about as fast as each other "+
+		"and their figures scatter from round to round, noise alone makes one of them read above 1 in most runs "+
+		"(bench/README.md says how often). A lead is one that holds from run to run.")
 	fmt.Fprintln(w)
 	header := append([]string{"benchmark", "metric"}, r.clients...)
 	writeRow(w, header)

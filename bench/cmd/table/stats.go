@@ -20,6 +20,24 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
+// ratioMedian is the median of ratios, taken in log space: for an even
+// count, the geometric mean of the middle two, not their mean. So the
+// median of the reciprocals is the reciprocal of the median, and of two
+// clients paired over the same rounds at most one reads above 1 (with the
+// arithmetic mean, ratios 0.5 and 2.5 give 1.5 one way and 1.2 the other).
+func ratioMedian(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return math.Sqrt(s[n/2-1] * s[n/2])
+}
+
 // higherIsBetter: rates (gets/s, MB/s) are better high, costs (ns/op,
 // cpu-ns/op, B/op, allocs/op) low.
 func higherIsBetter(unit string) bool { return strings.HasSuffix(unit, "/s") }
