@@ -38,21 +38,30 @@ func benchSeq(b *testing.B, c client, op string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
-	for i := 0; i < b.N; i++ {
+	if err := seqOps(ctx, c, op, b.N); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// seqOps runs n of op (set, get or setget) over the data set, one after
+// another, checking every reply.
+func seqOps(ctx context.Context, c client, op string, n int) error {
+	for i := 0; i < n; i++ {
 		k := i % numKeys
 		if op != "get" {
 			if err := c.Set(ctx, keys[k], vals[k]); err != nil {
-				b.Fatalf("SET %s: %v", keys[k], err)
+				return fmt.Errorf("SET %s: %w", keys[k], err)
 			}
 		}
 		if op != "set" {
 			v, err := c.Get(ctx, keys[k])
 			if err != nil || v != vals[k] {
-				b.Fatalf("GET %s: got %q, %v; want %q", keys[k], v, err, vals[k])
+				return fmt.Errorf("GET %s: got %q, %v; want %q", keys[k], v, err, vals[k])
 			}
 		}
 	}
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	return nil
 }
 
 // BenchmarkParallelGet: conc goroutines (b.SetParallelism(conc/GOMAXPROCS);

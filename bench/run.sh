@@ -25,13 +25,15 @@
 # networking in the way), on loopback ports. The test binary is built once.
 # A row is one benchmark without its client (BenchmarkSeq/op=get/net=unix);
 # a pass with -benchtime 1x lists them. Each round takes the rows one by
-# one, and runs every client on the row in its own process (`-test.count
-# 1`), one right after another in an order rotated per round and row; then
-# redis-benchmark against the same server. The clients of a row are thus
-# measured within seconds of each other: on a shared virtual machine the
-# latency of a round trip drifts by 2-4x over tens of seconds (the vCPUs'
-# placement), and a client measured a minute after its peers was being
-# compared with another machine. The client processes run with -cpu 2
+# one. A row many goroutines run (parallel, cluster, cache) runs every
+# client in its own process (`-test.count 1`), one right after another in
+# an order rotated per round and row. A row one goroutine runs (Seq,
+# Pipeline, GetLarge) runs all clients in one process, taking turns of
+# 50ms (TestTurns in turns_test.go), since a single caller's latency
+# drifts by 2-4x over seconds on a shared virtual machine (the vCPUs'
+# placement): clients measured seconds apart were being compared with
+# another machine. Then redis-benchmark runs against the same server. The
+# client processes run with -cpu 2
 # (GOMAXPROCS=2). Everything is appended to one raw file per kind, each
 # run's output after a "round: N" line; cmd/table pairs the clients within
 # each round for the ratios, and takes medians, targets and the chart from
@@ -156,6 +158,43 @@ run_client() { # client round row
 	cat "$log" >>"$raw"
 }
 
+# run_turns runs a single-caller row with every client in one process,
+# taking turns of 50ms (turns_test.go says why), as many as fill
+# BENCHTIME per client.
+run_turns() { # round row
+	local i=$1 row=$2 log="$work/run.log" ms turns
+	ms=$(go_duration_ms "$BENCHTIME")
+	turns=$((ms / 50))
+	[ "$turns" -ge 2 ] || turns=2
+	local -a cs=($CLIENTS)
+	local k=$(((i - 1) % ${#cs[@]}))
+	echo "round: $i" >>"$raw"
+	# Rotated by round, so no one always goes first.
+	if ! BENCH_TURNS_ROW="$row" BENCH_TURNS_CLIENTS="${cs[*]:k} ${cs[*]:0:k}" BENCH_TURNS="$turns" BENCH_TURN=50ms \
+		"$work/bench.test" -test.run '^TestTurns$' -test.count 1 -test.cpu 2 -test.timeout 20m >"$log" 2>&1; then
+		failures+=("round $i, $row: $(grep -m3 -E 'FAIL|Error|error|panic' "$log" | tr '\n' ' ')")
+	fi
+	grep '^Benchmark' "$log" >>"$raw" || true
+}
+
+# go_duration_ms reads a -benchtime such as 700ms or 2s; a count (100x)
+# or anything else counts as 700ms.
+go_duration_ms() {
+	case "$1" in
+	*ms) echo "${1%ms}" ;;
+	*s) awk -v s="${1%s}" 'BEGIN { printf "%d", s * 1000 }' ;;
+	*) echo 700 ;;
+	esac
+}
+
+# single_caller says whether a row is one of those run_turns measures.
+single_caller() {
+	case "$1" in
+	Seq/* | Pipeline/* | GetLarge/*) return 0 ;;
+	esac
+	return 1
+}
+
 run_ceiling() { # round
 	local i=$1 p net n rps
 	for p in 1 16; do
@@ -198,6 +237,10 @@ n=${#clients[@]}
 for i in $(seq 1 "$COUNT"); do
 	echo "run.sh: round $i/$COUNT ($(($(date +%s) - start))s so far)" >&2
 	for r in "${!rows[@]}"; do
+		if single_caller "${rows[$r]}"; then
+			run_turns "$i" "${rows[$r]}"
+			continue
+		fi
 		for j in $(seq 0 $((n - 1))); do
 			# Rotate by round and row, so no one always goes first.
 			run_client "${clients[$(((i - 1 + r + j) % n))]}" "$i" "${rows[$r]}"
