@@ -41,9 +41,20 @@ func appendCommand(b []byte, args []any) ([]byte, error) {
 // anything of it is encoded.
 func checkArgs(args []any) error {
 	for i, a := range args {
+		// Every argument of every batch passes here: a string, the
+		// common case, is judged without a call.
+		if s, ok := a.(string); ok && len(s) <= maxBulkLen {
+			continue
+		}
 		if err := checkArg(a); err != nil {
 			return badArgument(args, i, err)
 		}
+	}
+	if name, ok := args[0].(string); ok {
+		if name == "" {
+			return invalidArg("empty command name")
+		}
+		return nil
 	}
 	if n, ok := textLen(args[0]); ok && n == 0 {
 		return invalidArg("empty command name")
