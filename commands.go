@@ -24,6 +24,9 @@ type command struct {
 	movableKeys                bool
 	keySpecs                   []any // the raw key specifications (Redis 7)
 	subcommands                map[string]*command
+	// subcommand says c is one of another command's subcommands (CLIENT
+	// KILL), which the second argument chose.
+	subcommand bool
 	// evalsha marks EVAL and SCRIPT FLUSH, for transparent EVALSHA
 	// (scripts.go).
 	evalsha scriptKind
@@ -80,6 +83,7 @@ func parseCommand(e any) (*command, error) {
 	}
 	if i := strings.IndexByte(c.name, '|'); i >= 0 {
 		c.name = c.name[i+1:] // subcommands are listed as "client|kill"
+		c.subcommand = true
 	}
 	if len(f) > 6 { // ACL categories, since Redis 6
 		cats, _ := f[6].([]any)
@@ -211,9 +215,10 @@ func (t commandTable) lookup(args []any) *command {
 // before (prev, nil for the first) and what it was (prevCmd): a batch
 // mostly repeats one command, and looking its name up again would hash it
 // once more. Only a command without subcommands is reused, since what the
-// others are depends on their second argument.
+// others are depends on their second argument: a subcommand's name has
+// lost its parent's, so it is told by a flag.
 func (t commandTable) lookupNext(args, prev []any, prevCmd *command) *command {
-	if prevCmd != nil && prevCmd.subcommands == nil && !strings.Contains(prevCmd.name, "|") && sameName(args, prev) {
+	if prevCmd != nil && prevCmd.subcommands == nil && !prevCmd.subcommand && sameName(args, prev) {
 		return prevCmd
 	}
 	return t.lookup(args)
