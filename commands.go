@@ -437,7 +437,7 @@ func checkRefused(args []any, dedicated bool) error {
 // given the one before (prev, nil for the first), which passed: the same
 // name passes again, but for CLIENT, whose subcommand decides.
 func checkRefusedNext(args, prev []any, dedicated bool) error {
-	if sameName(args, prev) && !strings.EqualFold(args[0].(string), "client") {
+	if sameName(args, prev) && !isClient(args[0].(string)) {
 		return nil
 	}
 	var buf [48]byte
@@ -467,6 +467,13 @@ func checkRefusedNext(args, prev []any, dedicated bool) error {
 		return nil
 	}
 	return invalidArg(fmt.Sprintf("%s is not allowed %s: %s", strings.ToUpper(string(name)), where, why))
+}
+
+// isClient reports whether name is CLIENT in any case. It runs for every
+// command of a batch: most names are of another length, and are told so
+// without folding their letters.
+func isClient(name string) bool {
+	return len(name) == len("client") && strings.EqualFold(name, "client")
 }
 
 // extraSetup asks the first connections' handshakes for the COMMAND

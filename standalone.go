@@ -239,10 +239,16 @@ func (p *pool) doMultiOn(ctx context.Context, sv *server, cs *callSettings, cmds
 	var cmd *command
 	for i, args := range cmds {
 		var err error
+		prev := cmd
 		if t := p.cmds.Load(); t != nil && i > 0 {
 			cmd = t.lookupNext(args, cmds[i-1], cmd)
 		} else if cmd, err = p.command(ctx, sv, cs.db, args); err != nil {
 			return nil, err
+		}
+		if i > 0 && cmd != nil && cmd == prev && !cmd.blocking && !cmd.closes {
+			// The command before, counted already: only a blocking or
+			// closing one has arguments that matter below.
+			continue
 		}
 		readonly = readonly && cmd.repeatable()
 		if b, w := p.blocking(cmd, args); b {
