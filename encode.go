@@ -20,7 +20,7 @@ func appendCommand(b []byte, args []any) ([]byte, error) {
 	}
 	start := len(b)
 	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
+	b = appendLength(b, len(args))
 	b = append(b, '\r', '\n')
 	name := len(b)
 	for i, a := range args {
@@ -276,15 +276,27 @@ func appendFloat(b []byte, f float64, bits int) []byte {
 
 func appendBulk(b, v []byte) []byte {
 	b = append(b, '$')
-	b = strconv.AppendInt(b, int64(len(v)), 10)
+	b = appendLength(b, len(v))
 	b = append(b, '\r', '\n')
 	b = append(b, v...)
 	return append(b, '\r', '\n')
 }
 
+// appendLength appends n, a count or length, in decimal. Every command
+// has a few, mostly of one or two digits, which need no call to strconv.
+func appendLength(b []byte, n int) []byte {
+	switch {
+	case n < 10:
+		return append(b, byte('0'+n))
+	case n < 100:
+		return append(b, byte('0'+n/10), byte('0'+n%10))
+	}
+	return strconv.AppendInt(b, int64(n), 10)
+}
+
 func appendBulkString(b []byte, v string) []byte {
 	b = append(b, '$')
-	b = strconv.AppendInt(b, int64(len(v)), 10)
+	b = appendLength(b, len(v))
 	b = append(b, '\r', '\n')
 	b = append(b, v...)
 	return append(b, '\r', '\n')
