@@ -706,7 +706,7 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 				cn.rd.share = (len(frame) + 1) / 2
 			}
 			v, err := decodeReply(&cn.rd, frame, c.decoder)
-			if errors.Is(err, ErrProtocol) {
+			if err != nil && errors.Is(err, ErrProtocol) {
 				// Well framed but malformed: nothing else it sends can be
 				// trusted either.
 				cn.failReading(err)

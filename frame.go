@@ -309,12 +309,13 @@ func parseInt(b []byte) (int64, bool) {
 		}
 	}
 	var n uint64
-	for _, c := range b {
+	for i, c := range b {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
 		d := uint64(c - '0')
-		if n > (math.MaxUint64-d)/10 {
+		// Nineteen digits always fit: only a twentieth may overflow.
+		if i == 19 && n > (math.MaxUint64-d)/10 {
 			return 0, false
 		}
 		n = n*10 + d
