@@ -286,6 +286,14 @@ func bodyEnd(buf []byte, pos int, n int64) (int, error) {
 
 // parseLength parses a length prefix: -1 (RESP2 null) or 0..maxLength.
 func parseLength(b []byte) (int64, error) {
+	// Two reads of every reply pass here, and most of its lengths have a
+	// digit or two: those are read without parseInt's general case.
+	switch {
+	case len(b) == 1 && isDigit(b[0]):
+		return int64(b[0] - '0'), nil
+	case len(b) == 2 && isDigit(b[0]) && isDigit(b[1]):
+		return int64(b[0]-'0')*10 + int64(b[1]-'0'), nil
+	}
 	n, ok := parseInt(b)
 	if !ok || n < -1 {
 		return 0, &protocolError{fmt.Sprintf("bad length %q", truncate(b))}
@@ -295,6 +303,8 @@ func parseLength(b []byte) (int64, error) {
 	}
 	return n, nil
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // parseInt parses a decimal integer without allocating.
 func parseInt(b []byte) (int64, bool) {
