@@ -24,6 +24,12 @@ func appendCommand(b []byte, args []any) ([]byte, error) {
 	b = append(b, '\r', '\n')
 	name := len(b)
 	for i, a := range args {
+		// Most arguments are strings: encoded here, without appendArg's
+		// call and its switch over every kind.
+		if s, ok := a.(string); ok && len(s) <= maxBulkLen {
+			b = appendBulkString(b, s)
+			continue
+		}
 		var err error
 		if b, err = appendArg(b, a); err != nil {
 			return b[:start], badArgument(args, i, err)
