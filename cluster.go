@@ -207,6 +207,7 @@ type batch struct {
 	blocking bool      // on a connection of its own
 	wait     blockWait // what its blocking commands may wait, together
 	cmds     []*clusterCmd
+	size     int // how many commands group gives it
 
 	vals    []any // the replies, after the round
 	err     error // the round trip failed
@@ -458,6 +459,9 @@ func (cl *cluster) askOnce(ctx context.Context, cs *callSettings, from *server, 
 func (cl *cluster) commands(ctx context.Context, cs *callSettings, cmds [][]any) ([]*clusterCmd, error) {
 	t := cl.p.cmds.Load()
 	out := make([]*clusterCmd, len(cmds))
+	// One allocation for all, rather than one per command, which the
+	// garbage collector would then have to trace each.
+	all := make([]clusterCmd, len(cmds))
 	ends := make([]int, len(cmds))
 	var buf []byte
 	var cmd *command
@@ -473,7 +477,8 @@ func (cl *cluster) commands(ctx context.Context, cs *callSettings, cmds [][]any)
 		if buf, err = appendCommand(buf, args); err == nil {
 			var slot int
 			if slot, err = cl.slot(ctx, cmd, args); err == nil {
-				c := &clusterCmd{
+				c := &all[i]
+				*c = clusterCmd{
 					i:       i,
 					cmd:     cmd,
 					slot:    slot,
@@ -512,7 +517,8 @@ func (cl *cluster) group(todo []*clusterCmd) []*batch {
 	}
 	var batches []*batch
 	index := map[key]*batch{}
-	for _, c := range todo {
+	of := make([]*batch, len(todo))
+	for i, c := range todo {
 		k := key{sv: c.ask}
 		if k.sv == nil {
 			k = key{sv: cl.pick(c.slot, c.replica), replica: c.replica}
@@ -524,11 +530,21 @@ func (cl *cluster) group(todo []*clusterCmd) []*batch {
 			index[k] = b
 			batches = append(batches, b)
 		}
-		b.cmds = append(b.cmds, c)
+		of[i] = b
+		b.size++
 		if c.blocking {
 			b.blocking = true
 			b.wait = b.wait.add(c.wait)
 		}
+	}
+	// The batches' commands share one array, which appending to each
+	// batch in turn would grow in several allocations per batch.
+	all := make([]*clusterCmd, len(todo))
+	for _, b := range batches {
+		b.cmds, all = all[:0:b.size], all[b.size:]
+	}
+	for i, c := range todo {
+		of[i].cmds = append(of[i].cmds, c)
 	}
 	return batches
 }
@@ -564,7 +580,7 @@ func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
 	enc := b.cmds[0].enc
 	n := 0
 	if len(b.cmds) > 1 || b.cmds[0].ask != nil || b.cmds[0].sha != "" || b.cmds[0].flushesScripts() {
-		enc = nil
+		enc = make([]byte, 0, encodedSize(b.cmds))
 		for _, c := range b.cmds {
 			if c.ask != nil {
 				enc = append(enc, askingCmd...)
@@ -625,6 +641,20 @@ func (cl *cluster) send(ctx context.Context, b *batch, d Decoder) {
 			k++
 		}
 	}
+}
+
+// encodedSize is room enough for cmds encoded in one pipeline, each in
+// either of its forms, after ASKING if redirected so: grown by appending,
+// the pipeline would take several allocations and copies.
+func encodedSize(cmds []*clusterCmd) int {
+	n := 0
+	for _, c := range cmds {
+		n += max(len(c.enc), len(c.shaEnc))
+		if c.ask != nil {
+			n += len(askingCmd)
+		}
+	}
+	return n
 }
 
 // roundTripFailed decides what becomes of the commands of a batch whose
