@@ -18,9 +18,7 @@ import (
 // in slotmap.go.
 type cluster struct {
 	slotKeeper
-	// finders caches, per command, how to find its keys.
-	finders sync.Map      // *command -> *keyFinder
-	next    atomic.Uint32 // spreads reads over replicas
+	next atomic.Uint32 // spreads reads over replicas
 }
 
 func newCluster(p *pool, m *slotMap) *cluster {
@@ -125,21 +123,17 @@ func (c *cluster) pick(slot int, replica bool) *server {
 	return sh.master
 }
 
-// finder returns how to find cmd's keys, compiled once per command.
-func (c *cluster) finder(cmd *command) *keyFinder {
+// finder returns how to find cmd's keys, compiled with the COMMAND table.
+func finder(cmd *command) *keyFinder {
 	if cmd == nil {
 		return &keyFinder{}
 	}
-	if f, ok := c.finders.Load(cmd); ok {
-		return f.(*keyFinder)
-	}
-	f, _ := c.finders.LoadOrStore(cmd, newKeyFinder(cmd))
-	return f.(*keyFinder)
+	return cmd.keys
 }
 
 // slot returns the slot of args' keys, -1 when it has none.
 func (c *cluster) slot(ctx context.Context, cmd *command, args []any) (int, error) {
-	f := c.finder(cmd)
+	f := finder(cmd)
 	var asked []any
 	if f.getKeys {
 		var err error

@@ -119,7 +119,7 @@ func (cl *cluster) heard(from *server, args []any, v any) {
 	if !ok {
 		return
 	}
-	if f := cl.finder(cmd); !f.getKeys {
+	if f := finder(cmd); !f.getKeys {
 		// The keys, when the client can tell them, must be in the slot
 		// named.
 		if s, err := f.slot(args, nil); err != nil || s >= 0 && s != slot {
