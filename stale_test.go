@@ -231,7 +231,7 @@ func TestStaleRightAfterReply(t *testing.T) {
 func TestStaleAfterOwnKill(t *testing.T) {
 	r := newRedis(t)
 	ctx := testCtx(t)
-	for _, via := range []string{"Do", "DoMulti"} {
+	for _, via := range []string{"Do", "DoMulti", "DoMulti after CLIENT ID"} {
 		t.Run(via, func(t *testing.T) {
 			k := key(t, "n")
 			const kills = 200
@@ -343,7 +343,7 @@ func TestStaleAfterOwnKillCluster(t *testing.T) {
 	require.NoError(t, err)
 	defer r.Close()
 	ctx := testCtx(t)
-	for _, via := range []string{"Do", "DoMulti"} {
+	for _, via := range []string{"Do", "DoMulti", "DoMulti after CLIENT ID"} {
 		for i := 0; i < 100; i++ {
 			killSelf(t, ctx, r, via)
 			// PUBLISH has no key either, so it goes to the same master,
@@ -355,16 +355,21 @@ func TestStaleAfterOwnKillCluster(t *testing.T) {
 }
 
 // killSelf has r's shared connection kill itself with CLIENT KILL, sent
-// through Do or DoMulti (via).
+// through Do or DoMulti (via); "DoMulti after CLIENT ID" sends another
+// CLIENT subcommand before it in the batch, which must not be taken for
+// the kill.
 func killSelf(t *testing.T, ctx context.Context, r *justredis.Redis, via string) {
 	t.Helper()
 	id, err := justredis.Int64(r.Do(ctx, "CLIENT", "ID"))
 	require.NoError(t, err)
 	kill := []any{"CLIENT", "KILL", "ID", id, "SKIPME", "no"}
-	if via == "Do" {
+	switch via {
+	case "Do":
 		_, err = r.Do(ctx, kill...)
-	} else {
+	case "DoMulti":
 		_, err = r.DoMulti(ctx, kill)
+	default:
+		_, err = r.DoMulti(ctx, []any{"CLIENT", "ID"}, kill)
 	}
 	require.NoError(t, err, "CLIENT KILL of itself through %s", via)
 }
