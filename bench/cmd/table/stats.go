@@ -8,16 +8,11 @@ import (
 )
 
 func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
+	lo, hi := middle(xs)
+	if lo == hi {
+		return lo
 	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
+	return (lo + hi) / 2
 }
 
 // ratioMedian is the median of ratios, taken in log space: for an even
@@ -26,16 +21,26 @@ func median(xs []float64) float64 {
 // clients paired over the same rounds at most one reads above 1 (with the
 // arithmetic mean, ratios 0.5 and 2.5 give 1.5 one way and 1.2 the other).
 func ratioMedian(xs []float64) float64 {
+	lo, hi := middle(xs)
+	if lo == hi {
+		return lo
+	}
+	return math.Sqrt(lo * hi)
+}
+
+// middle is the middle value of xs twice, or its middle two for an even
+// count; NaN for none.
+func middle(xs []float64) (lo, hi float64) {
 	if len(xs) == 0 {
-		return math.NaN()
+		return math.NaN(), math.NaN()
 	}
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
 	n := len(s)
 	if n%2 == 1 {
-		return s[n/2]
+		return s[n/2], s[n/2]
 	}
-	return math.Sqrt(s[n/2-1] * s[n/2])
+	return s[n/2-1], s[n/2]
 }
 
 // higherIsBetter: rates (gets/s, MB/s) are better high, costs (ns/op,
