@@ -68,23 +68,18 @@ func (r *results) median(row, unit, client string) (float64, bool) {
 	return median(xs), true
 }
 
-// bestPeer is the best median among clients other than the subject.
+// bestPeer is the best median over all rounds among clients other than
+// the subject.
 func (r *results) bestPeer(row, unit string) (string, float64, bool) {
-	return r.bestPeerIn(row, unit, 0)
-}
-
-// bestPeerIn is bestPeer within one round (0: over all rounds).
-func (r *results) bestPeerIn(row, unit string, round int) (string, float64, bool) {
 	best, bestV, found := "", 0.0, false
 	for _, c := range r.clients {
 		if c == subject {
 			continue
 		}
-		xs := r.values(row, unit, c, round)
-		if len(xs) == 0 {
+		v, ok := r.median(row, unit, c)
+		if !ok {
 			continue
 		}
-		v := median(xs)
 		if !found || (higherIsBetter(unit) && v > bestV) || (!higherIsBetter(unit) && v < bestV) {
 			best, bestV, found = c, v, true
 		}
