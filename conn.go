@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/justredis/justredis/socket"
@@ -81,6 +82,7 @@ type conn struct {
 	seq     uint64 // calls queued so far
 	sent    uint64 // calls whose bytes the writer has taken
 	err     error  // why the connection broke; it is then useless
+	closed  bool   // the socket is closed (err is set before)
 
 	// Owned by whoever holds the reading role.
 	rbuf      []byte
@@ -588,6 +590,7 @@ func (cn *conn) flush(ctx context.Context) (cut bool) {
 		}
 		buf := cn.wbuf
 		cn.wbuf, cn.spare = cn.spare[:0], nil
+		before := cn.sent
 		cn.sent = cn.seq
 		cn.mu.Unlock()
 
@@ -607,12 +610,16 @@ func (cn *conn) flush(ctx context.Context) (cut bool) {
 				continue
 			}
 			unwatch()
+			broken := cn.fragileWrites || !isTimeout(err) || (!deadline.IsZero() && time.Now().After(deadline))
+			if broken && len(rest) == len(buf) {
+				cn.unsend(before) // none of this write's calls can have run
+			}
 			if cn.fragileWrites && isTimeout(err) && ctx.Err() != nil {
 				cn.fail(errWriteCut)
 				return true
 			}
-			if cn.fragileWrites || !isTimeout(err) || (!deadline.IsZero() && time.Now().After(deadline)) {
-				cn.fail(err)
+			if broken {
+				cn.failWriting(err)
 				return
 			}
 			if ctx.Err() != nil {
@@ -736,6 +743,8 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 				go cn.read(context.Background(), nil)
 			case cn.ending.Load():
 				end = errEnded
+			case cn.err != nil:
+				end = cn.err // the writer found the server gone
 			case cn.unsolicited():
 				end = &protocolError{"a reply came that no command asked for"}
 			default:
@@ -968,6 +977,45 @@ func (cn *conn) replyDeadline() time.Time {
 	return time.Now().Add(cn.socketTimeout + time.Duration(w))
 }
 
+// unsend takes the calls of the write under way back from those sent, when
+// none of its bytes went out: they cannot have run, so they may be
+// retried. before is what cn.sent was before that write.
+func (cn *conn) unsend(before uint64) {
+	cn.mu.Lock()
+	cn.sent = before
+	cn.mu.Unlock()
+}
+
+// peerClosed reports whether a write failed because the server closed the
+// connection.
+func peerClosed(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// failWriting is fail for the writer whose write failed with err. When the
+// server closed the connection, the replies it sent before it did may still
+// be waiting to be read, the reply to a CLIENT KILL of this very connection
+// among them: nothing more is queued or written then, but the socket stays
+// open for the reader, which hands out those replies and fails the calls
+// still owed once it reads the end of the connection.
+func (cn *conn) failWriting(err error) {
+	if !peerClosed(err) {
+		cn.fail(err)
+		return
+	}
+	cn.mu.Lock()
+	if cn.err == nil {
+		cn.err = err
+		cn.dead.Store(true)
+		cn.wbuf = nil
+	}
+	reading := cn.reading
+	cn.mu.Unlock()
+	if !reading {
+		cn.fail(err)
+	}
+}
+
 // fail breaks the connection: every call still owed a reply gets err.
 func (cn *conn) fail(err error) { cn.breakDown(err, false) }
 
@@ -980,12 +1028,14 @@ func (cn *conn) failReading(err error) { cn.breakDown(err, true) }
 // and call failReading. Otherwise they are failed here.
 func (cn *conn) breakDown(err error, reader bool) {
 	cn.mu.Lock()
-	first := cn.err == nil
-	if first {
+	if cn.err == nil {
 		cn.err = err
 		cn.dead.Store(true)
 		cn.wbuf = nil
 	}
+	first := !cn.closed
+	cn.closed = true
+	why := cn.err
 	var wake []*call
 	if reader || !cn.reading {
 		calls := cn.queue.drain()
@@ -1002,10 +1052,10 @@ func (cn *conn) breakDown(err error, reader bool) {
 	if first {
 		socket.Close(cn.nc) // not waiting on a peer that does not read
 		if cn.onClose != nil {
-			if closedByClient(err) {
-				err = nil
+			if closedByClient(why) {
+				why = nil
 			}
-			cn.onClose(err)
+			cn.onClose(why)
 		}
 	}
 	for _, c := range wake {

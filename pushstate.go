@@ -357,7 +357,7 @@ func (ps *pushState) do(ctx context.Context, op pushOp, buf []byte) error {
 		ps.unsent(e)
 		return err
 	}
-	cn.fail(err) // the reader sees it and connects again
+	cn.failWriting(err) // the reader sees it and connects again
 	if op.kind == opPing {
 		ps.unsent(e)
 		return cn.netError(err, n > 0)

@@ -109,8 +109,8 @@ func (s *sentinel) listen(cn *conn) error {
 			if pinged {
 				return err // silent for two periods: gone
 			}
-			if _, _, err := cn.writePush(s.ctx, keepAliveCmd, watchIdle); err != nil {
-				return err
+			if _, _, err := cn.writePush(s.ctx, keepAliveCmd, watchIdle); err != nil && !peerClosed(err) {
+				return err // else the next read takes what came before the close
 			}
 			pinged = true
 			continue
