@@ -745,6 +745,11 @@ func TestClusterFailover(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	stopWorkers := sync.OnceFunc(func() {
+		close(stop)
+		wg.Wait()
+	})
+	defer stopWorkers() // also when a require below ends the test
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -890,8 +895,7 @@ func TestClusterFailover(t *testing.T) {
 	converged("SIGKILL", start)
 	report("SIGKILL", start)
 
-	close(stop)
-	wg.Wait()
+	stopWorkers()
 	require.False(t, shrank.Load(), "a counter went backwards")
 
 	var acked, unknown int64

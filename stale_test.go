@@ -230,9 +230,9 @@ func TestStaleRightAfterReply(t *testing.T) {
 // the close: every INCR succeeds, and runs once.
 func TestStaleAfterOwnKill(t *testing.T) {
 	r := newRedis(t)
-	ctx := testCtx(t)
 	for _, via := range []string{"Do", "DoMulti", "DoMulti after CLIENT ID"} {
 		t.Run(via, func(t *testing.T) {
+			ctx := testCtx(t)
 			k := key(t, "n")
 			const kills = 200
 			for i := 0; i < kills; i++ {
@@ -246,11 +246,16 @@ func TestStaleAfterOwnKill(t *testing.T) {
 		})
 	}
 	t.Run("under load", func(t *testing.T) {
+		ctx := testCtx(t)
 		// Other goroutines keep the shared connection busy, so it is never
 		// idle: the kill's own caller still sends its next command on a new
 		// one.
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
+		defer func() { // also when a require below ends the test
+			close(stop)
+			wg.Wait()
+		}()
 		for g := 0; g < 8; g++ {
 			wg.Add(1)
 			go func() {
@@ -271,8 +276,6 @@ func TestStaleAfterOwnKill(t *testing.T) {
 			_, err := r.Do(ctx, "INCR", k)
 			require.NoError(t, err, "kill %d: the command after the kill failed", i)
 		}
-		close(stop)
-		wg.Wait()
 		v, err := justredis.Int64(r.Do(ctx, "GET", k))
 		require.NoError(t, err)
 		require.EqualValues(t, 100, v, "each INCR ran once")
@@ -280,6 +283,7 @@ func TestStaleAfterOwnKill(t *testing.T) {
 	t.Run("another client", func(t *testing.T) {
 		// CLIENT KILL of another client, SKIPME yes by default, keeps the
 		// caller's connection.
+		ctx := testCtx(t)
 		other := newRedis(t)
 		for i := 0; i < 5; i++ {
 			id, err := justredis.Int64(other.Do(ctx, "CLIENT", "ID"))
@@ -295,6 +299,7 @@ func TestStaleAfterOwnKill(t *testing.T) {
 	})
 	t.Run("Connection", func(t *testing.T) {
 		// A Connection that killed itself is not handed to the next user.
+		ctx := testCtx(t)
 		k := key(t, "n")
 		for i := 0; i < 50; i++ {
 			c, err := r.Connection(ctx)
@@ -342,8 +347,8 @@ func TestStaleAfterOwnKillCluster(t *testing.T) {
 	r, err := justredis.New(justredis.WithAddress(c.Nodes()[0].Addr()))
 	require.NoError(t, err)
 	defer r.Close()
-	ctx := testCtx(t)
 	for _, via := range []string{"Do", "DoMulti", "DoMulti after CLIENT ID"} {
+		ctx := testCtx(t)
 		for i := 0; i < 100; i++ {
 			killSelf(t, ctx, r, via)
 			// PUBLISH has no key either, so it goes to the same master,
