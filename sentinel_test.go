@@ -487,7 +487,9 @@ func TestSentinelAuth(t *testing.T) {
 
 	noWatch := []justredis.Option{justredis.WithSentinel(d.MasterName(), d.SentinelAddrs()...),
 		justredis.WithAuth("", "data-pw"), justredis.WithSentinelAuth("nosub", "nosub-pw")}
+	// Each part has a budget of its own: a failover takes seconds.
 	t.Run("READONLY", func(t *testing.T) {
+		ctx := testCtx(t)
 		// An idle client's connection to the old master is cut by the
 		// sentinels; its next write goes there again, is answered
 		// READONLY, and goes on to the new master.
@@ -529,6 +531,7 @@ func TestSentinelAuth(t *testing.T) {
 		sentinelFailoverUnderLoad(t, d, noWatch...)
 	})
 	t.Run("MasterKilled", func(t *testing.T) {
+		ctx := testCtx(t)
 		// The sentinels replace it by themselves after DownAfter (2s) and
 		// an election; the client serves again once they have.
 		r := sentinelClient(t, d, justredis.WithAuth("", "data-pw"), justredis.WithSentinelAuth("", "sentinel-pw"))
