@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,10 +40,45 @@ func server() *redistest.Server {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if leaked := testGoroutines(10 * time.Second); len(leaked) > 0 {
+		fmt.Fprintf(os.Stderr, "%d goroutines of the tests outlived them (a test must stop what it starts, also when it fails):\n\n%s\n",
+			len(leaked), strings.Join(leaked, "\n\n"))
+		code = 1
+	}
 	if sharedServer != nil {
 		sharedServer.Close()
 	}
 	os.Exit(code)
+}
+
+// testGoroutines returns the stacks of the goroutines that still run test
+// code once every test ended, after waiting up to wait for them to end. A
+// test's goroutine that outlives it (a load loop whose stop a failed
+// require skipped, say) slows every test after it, and under the race
+// detector that turns one failure into many.
+func testGoroutines(wait time.Duration) []string {
+	deadline := time.Now().Add(wait)
+	for {
+		buf := make([]byte, 1<<20)
+		for {
+			n := runtime.Stack(buf, true)
+			if n < len(buf) {
+				buf = buf[:n]
+				break
+			}
+			buf = make([]byte, 2*len(buf))
+		}
+		var leaked []string
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "_test.go:") && !strings.Contains(g, "TestMain(") {
+				leaked = append(leaked, g)
+			}
+		}
+		if len(leaked) == 0 || time.Now().After(deadline) {
+			return leaked
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // newRedis returns a client of the shared server, closed when t ends.
