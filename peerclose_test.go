@@ -68,6 +68,7 @@ func TestConnRepliesBeforePeerClose(t *testing.T) {
 					if done {
 						return
 					}
+					require.NoError(t, ctx.Err(), "%d calls queued and written", n)
 					time.Sleep(time.Millisecond)
 				}
 			}
@@ -79,6 +80,7 @@ func TestConnRepliesBeforePeerClose(t *testing.T) {
 				if list == "" {
 					break // the server replied, and closed the connection
 				}
+				require.NoError(t, ctx.Err(), "the server closed the killed connection")
 				time.Sleep(time.Millisecond)
 			}
 			var gets []<-chan result
