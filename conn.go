@@ -999,12 +999,13 @@ func peerClosed(err error) bool {
 // open for the reader, which hands out those replies and fails the calls
 // still owed once it reads the end of the connection.
 //
-// The reader is not left to wait for that end, though. Those replies are
-// here already: the refusal came after them, and whatever was lost on the
-// way is lost for good with the connection. And the end may never come:
-// a peer that shuts a unix socket for reading refuses writes and may keep
-// the connection open. So the socket is shut for reading: the reader takes
-// what is here, and then finds the end at once.
+// The reader is not left to wait for that end, though, where that can be
+// helped (socket.CloseRead). Those replies are here already: the refusal
+// came after them, and whatever was lost on the way is lost for good with
+// the connection. And the end may never come: a peer that shuts a unix
+// socket for reading refuses writes and may keep the connection open. So
+// the socket is shut for reading: the reader takes what is here, and then
+// finds the end at once.
 func (cn *conn) failWriting(err error) {
 	if !peerClosed(err) {
 		cn.fail(err)

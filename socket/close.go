@@ -33,18 +33,3 @@ func Close(c net.Conn) error {
 	t.Stop()
 	return err
 }
-
-// CloseRead shuts c's socket for reading, where it can be: what arrived
-// already is still read, and then the end of the stream, without waiting
-// for the peer. For TLS it shuts the underlying socket, so that the records
-// that arrived are still read too.
-func CloseRead(c net.Conn) error {
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
-	cr, ok := c.(interface{ CloseRead() error })
-	if !ok {
-		return nil
-	}
-	return cr.CloseRead()
-}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package socket
+
+// closeReadKeeps: see CloseRead.
+const closeReadKeeps = false
