@@ -466,7 +466,9 @@ var (
 )
 
 // keepAlive sends a PING unless a write is under way; it reports whether
-// it did.
+// it did. A PING that could not be written breaks the connection, as any
+// failed write does: part of it may be on the wire, and a connection that
+// cannot take 14 bytes is not alive either.
 func (ps *pushState) keepAlive(cn *conn) bool {
 	if !ps.wmu.TryLock() {
 		return false
@@ -475,9 +477,13 @@ func (ps *pushState) keepAlive(cn *conn) bool {
 	if ps.cn != cn {
 		return false
 	}
-	ps.sent(&pushEntry{op: pushOp{kind: opPing}, keepAlive: true})
-	_, _, err := ps.write(ps.ctx, cn, keepAliveCmd)
-	return err == nil
+	e := ps.sent(&pushEntry{op: pushOp{kind: opPing}, keepAlive: true})
+	if _, _, err := ps.write(ps.ctx, cn, keepAliveCmd); err != nil {
+		ps.unsent(e)
+		cn.failWriting(err) // the reader sees it and connects again
+		return false
+	}
+	return true
 }
 
 // run reads from cn, connects again whenever the connection is lost, and
