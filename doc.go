@@ -150,7 +150,10 @@
 // is written on it, so the call goes to a new one and does not fail. After
 // a command that may make the server close the very connection it came on
 // (CLIENT KILL with an address or SKIPME no, ACL DELUSER, ACL LOAD), that
-// connection gets no new calls, and closes once its replies are in.
+// connection gets no new calls, and closes once its replies are in. A
+// write that finds the connection closed under it leaves the replies the
+// server sent before it closed to their callers, and the commands of which
+// no byte went out go to a new connection.
 //
 // A LOADING reply, from a server still loading its data set after a restart
 // or a full sync, proves the command did not run: Do, DoMulti, a
