@@ -62,6 +62,27 @@ func readPing(br *bufio.Reader) error {
 	return nil
 }
 
+// stopReadingAfterPing has the server read one PING, answer it with reply
+// unless that is "", and then shut its side for reading but keep the
+// connection. The channel gives the error of that, nil if none.
+func stopReadingAfterPing(srv *net.UnixConn, reply string) <-chan error {
+	served := make(chan error, 1)
+	go func() {
+		if err := readPing(bufio.NewReader(srv)); err != nil {
+			served <- err
+			return
+		}
+		if reply != "" {
+			if _, err := srv.Write([]byte(reply)); err != nil {
+				served <- err
+				return
+			}
+		}
+		served <- srv.CloseRead()
+	}()
+	return served
+}
+
 // requireRefused checks that err is the refused write's, with written as
 // said.
 func requireRefused(t *testing.T, ctx context.Context, err error, written bool) {
@@ -80,20 +101,7 @@ func TestConnWriteRefusedPeerStillOpen(t *testing.T) {
 	cn, srv := refusingPeer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	served := make(chan error, 1)
-	go func() {
-		// One command, one reply; then the server stops reading but
-		// keeps the connection.
-		if err := readPing(bufio.NewReader(srv)); err != nil {
-			served <- err
-			return
-		}
-		if _, err := srv.Write([]byte("+PONG\r\n")); err != nil {
-			served <- err
-			return
-		}
-		served <- srv.CloseRead()
-	}()
+	served := stopReadingAfterPing(srv, "+PONG\r\n")
 	v, err := cn.roundTrip(ctx, [][]any{{"PING"}}, StringDecoder, nil)
 	require.NoError(t, err)
 	require.Equal(t, "PONG", v)
@@ -110,16 +118,7 @@ func TestConnWriteRefusedReaderWaiting(t *testing.T) {
 	cn, srv := refusingPeer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	served := make(chan error, 1)
-	go func() {
-		// One command, no reply; then the server stops reading but
-		// keeps the connection.
-		if err := readPing(bufio.NewReader(srv)); err != nil {
-			served <- err
-			return
-		}
-		served <- srv.CloseRead()
-	}()
+	served := stopReadingAfterPing(srv, "") // no reply
 	first := make(chan error, 1)
 	go func() {
 		_, err := cn.roundTrip(ctx, [][]any{{"PING"}}, StringDecoder, nil)
