@@ -33,19 +33,10 @@ func refusingPeer(t *testing.T) (*conn, *net.UnixConn) {
 	ln, err := net.Listen("unix", path)
 	require.NoError(t, err)
 	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	nc, err := net.Dial("unix", path)
+	nc, err := net.Dial("unix", path) // the backlog takes it before Accept
 	require.NoError(t, err)
-	srv, ok := <-accepted
-	require.True(t, ok)
+	srv, err := ln.Accept()
+	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
 	cn := newConn(nc, path, 0)
 	t.Cleanup(cn.close)

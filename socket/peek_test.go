@@ -15,25 +15,7 @@ import (
 func TestPeek(t *testing.T) {
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
-			addr := "127.0.0.1:0"
-			if network == "unix" {
-				addr = filepath.Join(t.TempDir(), "peek.sock")
-			}
-			ln, err := net.Listen(network, addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			client, err := net.Dial(network, ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			peer, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-
+			client, peer := connPair(t, network)
 			pk := NewPeeker(client)
 			if pending, err := pk.Peek(); pending || err != nil {
 				t.Fatalf("idle: Peek = %v, %v; want false, nil", pending, err)
@@ -72,6 +54,32 @@ func TestPeekAllocations(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { pk.Peek() }); n != 0 {
 		t.Fatalf("Peek allocates %v times", n)
 	}
+}
+
+// connPair returns the two ends of a loopback connection over network
+// ("tcp" or "unix"), closed when t ends.
+func connPair(t *testing.T, network string) (client, peer net.Conn) {
+	t.Helper()
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = filepath.Join(t.TempDir(), "s.sock")
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial(network, ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	peer, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	return client, peer
 }
 
 // waitFor polls cond for up to 5 s: the kernel delivers a loopback write or
