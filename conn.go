@@ -1012,11 +1012,7 @@ func (cn *conn) failWriting(err error) {
 		return
 	}
 	cn.mu.Lock()
-	if cn.err == nil {
-		cn.err = err
-		cn.dead.Store(true)
-		cn.wbuf = nil
-	}
+	cn.brokenLocked(err)
 	reading := cn.reading
 	cn.mu.Unlock()
 	if !reading {
@@ -1024,6 +1020,16 @@ func (cn *conn) failWriting(err error) {
 		return
 	}
 	socket.CloseRead(cn.nc)
+}
+
+// brokenLocked marks the connection broken for err, unless it is already:
+// nothing more is queued or written on it. cn.mu is held.
+func (cn *conn) brokenLocked(err error) {
+	if cn.err == nil {
+		cn.err = err
+		cn.dead.Store(true)
+		cn.wbuf = nil
+	}
 }
 
 // fail breaks the connection: every call still owed a reply gets err.
@@ -1038,11 +1044,7 @@ func (cn *conn) failReading(err error) { cn.breakDown(err, true) }
 // and call failReading. Otherwise they are failed here.
 func (cn *conn) breakDown(err error, reader bool) {
 	cn.mu.Lock()
-	if cn.err == nil {
-		cn.err = err
-		cn.dead.Store(true)
-		cn.wbuf = nil
-	}
+	cn.brokenLocked(err)
 	first := !cn.closed
 	cn.closed = true
 	why := cn.err
@@ -1146,7 +1148,8 @@ func (cn *conn) readPush(idle time.Duration) ([]byte, error) {
 // writePush writes buf within ctx and timeout (0: none), for a push
 // connection, whose owner makes one write at a time. It returns how much
 // it wrote, and whether it stopped because ctx ended (err is then ctx's
-// error); on any other error the connection is of no further use.
+// error). A write that failed, or that ctx cut after some of buf went out,
+// breaks the connection (failWriting), so that its reader sees it.
 func (cn *conn) writePush(ctx context.Context, buf []byte, timeout time.Duration) (written int, ctxEnded bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, true, err
@@ -1174,8 +1177,11 @@ func (cn *conn) writePush(ctx context.Context, buf []byte, timeout time.Duration
 				ctxErr = context.DeadlineExceeded
 			}
 			if ctxErr != nil {
-				if cn.fragileWrites {
+				switch {
+				case cn.fragileWrites:
 					cn.fail(errWriteCut)
+				case written > 0:
+					cn.fail(ctxErr) // half a command went out: only a new connection is clean
 				}
 				return written, true, ctxErr
 			}
@@ -1184,6 +1190,7 @@ func (cn *conn) writePush(ctx context.Context, buf []byte, timeout time.Duration
 				continue
 			}
 		}
+		cn.failWriting(err)
 		return written, false, err
 	}
 	return written, false, nil

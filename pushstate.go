@@ -350,14 +350,10 @@ func (ps *pushState) do(ctx context.Context, op pushOp, buf []byte) error {
 	case err == nil:
 		return nil
 	case ctxEnded:
-		if n > 0 {
-			// Half a command went out: only a new connection is clean.
-			cn.fail(err)
-		}
-		ps.unsent(e)
+		ps.unsent(e) // if half of it went out, writePush broke the connection
 		return err
 	}
-	cn.failWriting(err) // the reader sees it and connects again
+	// writePush broke the connection: the reader sees it and connects again.
 	if op.kind == opPing {
 		ps.unsent(e)
 		return cn.netError(err, n > 0)
@@ -479,8 +475,7 @@ func (ps *pushState) keepAlive(cn *conn) bool {
 	}
 	e := ps.sent(&pushEntry{op: pushOp{kind: opPing}, keepAlive: true})
 	if _, _, err := ps.write(ps.ctx, cn, keepAliveCmd); err != nil {
-		ps.unsent(e)
-		cn.failWriting(err) // the reader sees it and connects again
+		ps.unsent(e) // writePush broke the connection: the reader connects again
 		return false
 	}
 	return true

@@ -110,7 +110,7 @@ func (s *sentinel) listen(cn *conn) error {
 				return err // silent for two periods: gone
 			}
 			if _, _, err := cn.writePush(s.ctx, keepAliveCmd, watchIdle); err != nil && !peerClosed(err) {
-				return err // else the next read takes what came before the close
+				return err // else the next reads take what came before the close
 			}
 			pinged = true
 			continue
