@@ -26,6 +26,15 @@ import (
 // The cache is split into shards by a hash of the command, each with its
 // own lock, share of the bytes and recency order, so that hits from many
 // goroutines do not queue on one lock. Invalidations visit every shard.
+//
+// A hit takes its shard's lock for reading only, and writes no more than
+// the shard's hit count and, the first time, a mark on its entry. A strict
+// LRU moves the entry to the front on every hit, writing to the entry, its
+// neighbours and the shard: under many goroutines those lines bounced
+// between the cores on each hit. Eviction instead gives a marked entry
+// (referenced) one more turn at the front, unmarked, before taking it: the
+// second-chance approximation of least recently used. Among entries all
+// hit since eviction last passed them, the order is that of storing.
 type clientCache struct {
 	seed   maphash.Seed
 	shards []cacheShard
@@ -39,7 +48,7 @@ type clientCache struct {
 
 // cacheShard is one part of the cache; everything in it is guarded by mu.
 type cacheShard struct {
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	max     int // bytes
 	used    int
 	entries map[string]*cacheEntry // by cache ID
@@ -47,7 +56,8 @@ type cacheShard struct {
 	fills   map[string]*cacheFill
 	lru     cacheEntry // sentinel of the recency ring: lru.next is the newest
 
-	hits, misses, invalidations, evictions, expirations uint64
+	hits                                          atomic.Uint64 // counted under the read lock
+	misses, invalidations, evictions, expirations uint64
 
 	_ [64]byte // keeps shards that are hit at once off one cache line
 }
@@ -69,6 +79,7 @@ type cacheEntry struct {
 	memo   any
 	memoOK bool
 
+	referenced atomic.Bool // hit since eviction last passed it
 	prev, next *cacheEntry
 }
 
@@ -130,38 +141,46 @@ func (c *clientCache) shardOf(id string) *cacheShard {
 // with a longer one).
 func (c *clientCache) hit(id []byte, now int64, ttl time.Duration) (e cacheHit, ok bool) {
 	s := c.shard(id)
-	s.mu.Lock()
+	s.mu.RLock()
 	entry := s.entries[string(id)]
 	if entry == nil {
-		s.mu.Unlock()
+		s.mu.RUnlock()
 		return e, false
 	}
-	if now >= entry.expires {
-		s.remove(entry, c)
-		s.expirations++
-		s.mu.Unlock()
-		return e, false
-	}
-	if entry.owner.dead.Load() {
-		// Its tracking is gone; the reader that saw the connection break
-		// is about to drop the rest.
-		s.remove(entry, c)
-		s.invalidations++
-		s.mu.Unlock()
+	if now >= entry.expires || entry.owner.dead.Load() {
+		s.mu.RUnlock()
+		s.drop(entry, now, c)
 		return e, false
 	}
 	if now-entry.filled >= int64(ttl) {
-		s.mu.Unlock()
+		s.mu.RUnlock()
 		return e, false // begin replaces it
 	}
-	if s.lru.next != entry {
-		s.unlink(entry)
-		s.pushFront(entry)
+	if !entry.referenced.Load() { // a load first keeps the line shared
+		entry.referenced.Store(true)
 	}
-	s.hits++
+	s.hits.Add(1)
 	e = cacheHit{frame: entry.frame, memo: entry.memo, memoOK: entry.memoOK}
-	s.mu.Unlock()
+	s.mu.RUnlock()
 	return e, true
+}
+
+// drop removes entry, found expired at now or its tracking gone by a hit
+// under the read lock, unless it went meanwhile.
+func (s *cacheShard) drop(entry *cacheEntry, now int64, c *clientCache) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.entries[entry.id] != entry {
+		return
+	}
+	s.remove(entry, c)
+	if now >= entry.expires {
+		s.expirations++
+	} else {
+		// Its tracking is gone; the reader that saw the connection break
+		// is about to drop the rest.
+		s.invalidations++
+	}
 }
 
 // cacheHit is what a hit hands out: the frame, never changed, and the
@@ -218,6 +237,20 @@ func (c *clientCache) store(f *cacheFill, frame []byte, owner *conn, filled, exp
 	if old := s.entries[f.id]; old != nil {
 		s.remove(old, c)
 	}
+	// Room is made before the entry joins the order, so that eviction
+	// never takes the entry it makes room for.
+	for s.used+size > s.max {
+		oldest := s.lru.prev
+		if oldest.referenced.Load() {
+			// Hit since it was last here: one more turn.
+			oldest.referenced.Store(false)
+			s.unlink(oldest)
+			s.pushFront(oldest)
+			continue
+		}
+		s.remove(oldest, c)
+		s.evictions++
+	}
 	e := &cacheEntry{id: f.id, frame: frame, keys: f.keys, owner: owner, filled: filled, expires: expires, size: size, memo: memo, memoOK: memoOK}
 	s.entries[e.id] = e
 	for _, k := range e.keys {
@@ -225,10 +258,6 @@ func (c *clientCache) store(f *cacheFill, frame []byte, owner *conn, filled, exp
 	}
 	s.pushFront(e)
 	s.used += size
-	for s.used > s.max {
-		s.remove(s.lru.prev, c)
-		s.evictions++
-	}
 }
 
 // memoOf decodes frame with StringDecoder when the value it makes cannot
@@ -367,7 +396,7 @@ func (c *clientCache) stats() cacheStats {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		st.hits += s.hits
+		st.hits += s.hits.Load()
 		st.misses += s.misses
 		st.invalidations += s.invalidations
 		st.evictions += s.evictions

@@ -140,6 +140,45 @@ func TestCacheBound(t *testing.T) {
 	require.Equal(t, st.entries, keys, "the key index shrinks with evictions")
 }
 
+// When the cache needs room, an entry hit since it was stored outlives
+// one that was not, however old, and the entry stored is never the one
+// that goes: least recently used out first, as second chance
+// approximates it (cache.go).
+func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	const entrySize = len("+v\r\n") + len("0 GET a") + len("a") + entryOverhead
+	c := newClientCache(3 * entrySize)
+	require.Len(t, c.shards, 1)
+	owner := &conn{}
+	fill := func(key string) {
+		mine, _ := c.begin([]byte("0 GET "+key), []string{key}, 0, ttl)
+		require.NotNil(t, mine, key)
+		c.store(mine, []byte("+v\r\n"), owner, 0, minute)
+	}
+	cached := func(key string) bool {
+		_, ok := c.hit([]byte("0 GET "+key), 0, ttl)
+		return ok
+	}
+	fill("a")
+	fill("b")
+	fill("c")
+	require.True(t, cached("a"))
+	fill("d") // b is the least recently used
+	require.True(t, cached("a"))
+	require.False(t, cached("b"))
+	require.True(t, cached("c"))
+	require.True(t, cached("d"))
+	fill("e") // a, c and d were all hit since: one goes, never e
+	kept := 0
+	for _, k := range []string{"a", "c", "d"} {
+		if cached(k) {
+			kept++
+		}
+	}
+	require.Equal(t, 2, kept)
+	require.True(t, cached("e"))
+	require.EqualValues(t, 2, c.stats().evictions)
+}
+
 // BenchmarkCacheEntryMemory measures what an entry costs in heap beyond
 // its frame, command and key, against entryOverhead, for GETs of 16-byte
 // values.
