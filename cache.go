@@ -56,7 +56,7 @@ type cacheShard struct {
 	fills   map[string]*cacheFill
 	lru     cacheEntry // sentinel of the recency ring: lru.next is the newest
 
-	hits                                          atomic.Uint64 // counted under the read lock
+	hits                                          atomic.Uint64 // counted without the lock
 	misses, invalidations, evictions, expirations uint64
 
 	_ [64]byte // keeps shards that are hit at once off one cache line
@@ -141,6 +141,21 @@ func (c *clientCache) shardOf(id string) *cacheShard {
 // with a longer one).
 func (c *clientCache) hit(id []byte, now int64, ttl time.Duration) (e cacheHit, ok bool) {
 	s := c.shard(id)
+	e, ok = s.look(id, now, ttl, c)
+	if ok {
+		s.hits.Add(1)
+	}
+	return e, ok
+}
+
+// look is hit without counting it, for a caller that counts its hits once
+// it knows they answered the call (cachedMulti).
+func (c *clientCache) look(id []byte, now int64, ttl time.Duration) (cacheHit, bool) {
+	return c.shard(id).look(id, now, ttl, c)
+}
+
+// look is hit in s, id's shard, uncounted.
+func (s *cacheShard) look(id []byte, now int64, ttl time.Duration, c *clientCache) (e cacheHit, ok bool) {
 	s.mu.RLock()
 	entry := s.entries[string(id)]
 	if entry == nil {
@@ -159,7 +174,6 @@ func (c *clientCache) hit(id []byte, now int64, ttl time.Duration) (e cacheHit, 
 	if !entry.referenced.Load() { // a load first keeps the line shared
 		entry.referenced.Store(true)
 	}
-	s.hits.Add(1)
 	e = cacheHit{frame: entry.frame, memo: entry.memo, memoOK: entry.memoOK}
 	s.mu.RUnlock()
 	return e, true

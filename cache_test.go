@@ -2,8 +2,10 @@ package justredis
 
 import (
 	"fmt"
+	"math/rand"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -242,4 +244,134 @@ func TestCacheInvalidationRacesStore(t *testing.T) {
 		}
 	}
 	require.Zero(t, c.live.Load())
+}
+
+// The bookkeeping under many goroutines at once: hits, fills, writes,
+// expiries on a shared clock, evictions in a cache that holds a fraction
+// of the keys, and owners that break. A hit never returns a value older
+// than a write whose invalidation returned before the hit began, and the
+// books add up afterwards.
+func TestCacheConcurrentBookkeeping(t *testing.T) {
+	const keys, goroutines, rounds = 64, 16, 3000
+	entrySize := len("$4\r\n0000\r\n") + len("k00") + len("k00") + entryOverhead
+	c := newClientCache(20 * entrySize)
+	var clock atomic.Int64
+	var version, floor [keys]atomic.Int64
+	var mu sync.Mutex // guards owner
+	owner := &conn{}
+	ownerOf := func() *conn {
+		mu.Lock()
+		defer mu.Unlock()
+		return owner
+	}
+	var wg sync.WaitGroup
+	var stored atomic.Int64
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			rnd := rand.New(rand.NewSource(int64(g)))
+			for n := 0; n < rounds; n++ {
+				k := rnd.Intn(keys)
+				key := fmt.Sprintf("k%02d", k)
+				switch op := rnd.Intn(20); {
+				case op == 0: // a write through the client
+					v := version[k].Add(1)
+					c.invalidate([][]byte{[]byte(key)})
+					for f := floor[k].Load(); f < v && !floor[k].CompareAndSwap(f, v); f = floor[k].Load() {
+					}
+				case op == 1:
+					clock.Add(int64(time.Millisecond))
+				case op == 2 && g == 0: // the tracked connection breaks
+					mu.Lock()
+					old := owner
+					owner = &conn{}
+					mu.Unlock()
+					old.dead.Store(true)
+					c.dropOwner(old)
+				default:
+					ttl := time.Duration(1+rnd.Intn(5)) * time.Millisecond
+					min := floor[k].Load()
+					if h, ok := c.hit([]byte(key), clock.Load(), ttl); ok {
+						var got int64
+						fmt.Sscanf(string(h.frame), "$4\r\n%04d\r\n", &got)
+						if got < min {
+							t.Errorf("key %s: hit %d after write %d was invalidated", key, got, min)
+							return
+						}
+						continue
+					}
+					now := clock.Load()
+					mine, _ := c.begin([]byte(key), []string{key}, now, ttl)
+					if mine == nil {
+						continue
+					}
+					o := ownerOf()
+					v := version[k].Load() // the read, after begin
+					c.store(mine, []byte(fmt.Sprintf("$4\r\n%04d\r\n", v%10000)), o, now, now+int64(ttl))
+					stored.Add(1)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	st := c.stats()
+	t.Logf("%+v stores %d", st, stored.Load())
+	require.LessOrEqual(t, uint64(st.entries)+st.invalidations+st.evictions+st.expirations, st.misses)
+	require.LessOrEqual(t, st.bytes, 20*entrySize)
+	require.Greater(t, st.evictions, uint64(0))
+	require.Greater(t, st.expirations, uint64(0))
+	var live int64
+	for i := range c.shards {
+		s := &c.shards[i]
+		n, used := 0, 0
+		for e := s.lru.next; e != &s.lru; e = e.next {
+			require.Same(t, e, s.entries[e.id])
+			n++
+			used += e.size
+		}
+		require.Equal(t, len(s.entries), n)
+		require.Equal(t, used, s.used)
+		require.Empty(t, s.fills)
+		live += int64(n)
+	}
+	require.Equal(t, live, c.live.Load())
+}
+
+// Hits that find one entry expired, or its owner broken, at once drop it
+// once between them, and count it once.
+func TestCacheConcurrentDropCountsOnce(t *testing.T) {
+	c := newClientCache(1 << 20)
+	id := []byte("0 GET k")
+	for round := 0; round < 1000; round++ {
+		owner := &conn{}
+		mine, _ := c.begin(id, []string{"k"}, 0, ttl)
+		require.NotNil(t, mine)
+		c.store(mine, []byte("+v\r\n"), owner, 0, minute)
+		now := int64(0)
+		if round%2 == 0 {
+			now = 2 * minute // expired
+		} else {
+			owner.dead.Store(true)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if _, ok := c.hit(id, now, ttl); ok {
+					t.Error("a hit on an expired entry, or a broken owner's")
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		st := c.stats()
+		require.EqualValues(t, round/2+1, st.expirations, "round %d", round)
+		require.EqualValues(t, (round+1)/2, st.invalidations, "round %d", round)
+		require.Zero(t, st.entries)
+		require.Zero(t, c.live.Load())
+	}
 }

@@ -39,7 +39,7 @@ func (r *Redis) cachedMulti(ctx context.Context, cmds [][]any) (vals []any, err 
 	c := r.p.cache
 	for i, id := range ids {
 		ttl := r.call.cacheTTL
-		if h, ok := c.hit(id, cacheNow(), ttl); ok {
+		if h, ok := c.look(id, cacheNow(), ttl); ok {
 			m.set(i, h)
 			continue
 		}
@@ -75,11 +75,22 @@ func (r *Redis) cachedMulti(ctx context.Context, cmds [][]any) (vals []any, err 
 				return nil, ctx.Err(), true
 			}
 		}
-		h, ok := c.hit(ids[w.i], cacheNow(), r.call.cacheTTL)
+		h, ok := c.look(ids[w.i], cacheNow(), r.call.cacheTTL)
 		if !ok {
 			return nil, nil, false // the other caller's fill stored nothing
 		}
 		m.set(w.i, h)
+	}
+	// The hits, all but this call's own fills (in order of i), are
+	// counted only now: a pipeline that went the usual way after all
+	// was not answered from the cache, whatever it found there.
+	fills := m.fills
+	for i, id := range ids {
+		if len(fills) > 0 && fills[0].i == i {
+			fills = fills[1:]
+			continue
+		}
+		c.shard(id).hits.Add(1)
 	}
 	return m.vals, nil, true
 }
