@@ -77,6 +77,30 @@ func TestBlockingWithSocketTimeout(t *testing.T) {
 	require.Nil(t, v)
 }
 
+// A blocking command's own timeout, however far off, and the socket
+// timeout added to it never wrap around into a deadline already past: the
+// longest timeouts Redis takes, in seconds and in milliseconds, still wait
+// for the value.
+func TestBlockingFarTimeout(t *testing.T) {
+	r := newRedis(t, justredis.WithSocketTimeout(blockingSocketTimeout))
+	ctx := testCtx(t)
+	list, stream := key(t, "list"), key(t, "stream")
+	for _, args := range [][]any{
+		{"BLPOP", list, "9223372036"},
+		{"BLPOP", list, 9223372036.5},
+		{"XREAD", "BLOCK", "9223372036854", "STREAMS", stream, "$"},
+	} {
+		push := []any{"RPUSH", list, "x"}
+		if args[0] == "XREAD" {
+			push = []any{"XADD", stream, "*", "f", "v"}
+		}
+		time.AfterFunc(2*blockingSocketTimeout, func() { r.Do(context.Background(), push...) })
+		v, err := r.Do(ctx, args...)
+		require.NoError(t, err, "%v", args)
+		require.NotNil(t, v, "%v", args)
+	}
+}
+
 // TestBlockingFrozenServer: the socket timeout still applies on top of a
 // blocking command's own, so a server that froze is noticed.
 func TestBlockingFrozenServer(t *testing.T) {

@@ -974,7 +974,11 @@ func (cn *conn) replyDeadline() time.Time {
 	if w == noDeadline {
 		return time.Time{}
 	}
-	return time.Now().Add(cn.socketTimeout + time.Duration(w))
+	d := cn.socketTimeout + time.Duration(w)
+	if d < cn.socketTimeout {
+		return time.Time{} // a wait so long the sum wraps: none in effect
+	}
+	return time.Now().Add(d)
 }
 
 // unsend takes the calls of the write under way back from those sent, when
