@@ -1,7 +1,6 @@
 package justredis_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -22,51 +21,39 @@ func TestKillBlockingPops(t *testing.T) {
 	s := redistest.Start(t, redistest.Options{UnixSocket: true})
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
-			addr := s.Addr()
-			if network == "unix" {
-				addr = s.UnixPath()
-			}
-			r, err := justredis.New(justredis.WithAddress(addr))
-			require.NoError(t, err)
-			defer r.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			list := fmt.Sprintf("killpop:%s:%d", network, time.Now().UnixNano())
+			r := clientOver(t, s, network)
+			load := newKillLoad(t, r, 60*time.Second)
+			ctx := load.ctx
+			list := key(t, "list")
 			const producers, consumers, perProducer = 8, 16, 300
 			var pushed, popped sync.Map // value → true
-			var pushUnknown, popUnknown, hung atomic.Int64
-			var wg sync.WaitGroup
-			var producing sync.WaitGroup
+			var pushUnknown, popUnknown atomic.Int64
 			for p := 0; p < producers; p++ {
-				producing.Add(1)
-				go func() {
-					defer producing.Done()
-					for i := 0; i < perProducer; i++ {
-						v := fmt.Sprintf("%d:%d", p, i)
-						_, err := r.Do(ctx, "LPUSH", list, v)
-						if ctx.Err() != nil {
-							hung.Add(1)
-							return
-						}
-						switch {
-						case err == nil:
-							pushed.Store(v, true)
-						case errors.Is(err, justredis.ErrNotRetried):
-							pushUnknown.Add(1)
-							pushed.Store(v, false) // may be there
-						}
+				load.work(perProducer, func(i int, _ *ownConn) bool {
+					v := fmt.Sprintf("%d:%d", p, i)
+					_, err := r.Do(ctx, "LPUSH", list, v)
+					if load.ended() {
+						return false
 					}
-				}()
+					switch {
+					case err == nil:
+						pushed.Store(v, true)
+					case errors.Is(err, justredis.ErrNotRetried):
+						pushUnknown.Add(1)
+						pushed.Store(v, false) // may be there
+					}
+					return true
+				})
 			}
+			var consuming sync.WaitGroup
 			var done atomic.Bool
 			for c := 0; c < consumers; c++ {
-				wg.Add(1)
+				consuming.Add(1)
 				go func() {
-					defer wg.Done()
+					defer consuming.Done()
 					for !done.Load() {
 						v, err := r.Do(ctx, "BLPOP", list, "0.2")
-						if ctx.Err() != nil {
-							hung.Add(1)
+						if load.ended() {
 							return
 						}
 						if err != nil {
@@ -90,18 +77,10 @@ func TestKillBlockingPops(t *testing.T) {
 					}
 				}()
 			}
-			killer := make(chan struct{})
-			var stop atomic.Bool
-			go func() {
-				defer close(killer)
-				for i := 0; i < 1000 && !stop.Load(); i++ {
-					s.Do("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
-					time.Sleep(time.Duration(2+i%5) * time.Millisecond)
-				}
-			}()
-			producing.Wait()
-			stop.Store(true)
-			<-killer
+			stop := startKiller(t, 1000, 2, 5, func(int) {
+				s.Do("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+			})
+			load.wait(stop) // the producers
 			// Let the consumers drain what is left.
 			for {
 				n, err := s.Do("LLEN", list)
@@ -113,8 +92,8 @@ func TestKillBlockingPops(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			done.Store(true)
-			wg.Wait()
-			require.Zero(t, hung.Load(), "calls that waited until their context ended")
+			consuming.Wait()
+			load.wait() // the consumers' calls too
 			var lost, stray int64
 			pushed.Range(func(k, sure any) bool {
 				if _, ok := popped.Load(k); !ok && sure.(bool) {

@@ -1,12 +1,10 @@
 package justredis_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,25 +26,12 @@ func TestKillPushConnections(t *testing.T) {
 	}{{"tcp", 2}, {"tcp", 3}, {"unix", 3}, {"tls", 2}} {
 		network, resp := c.network, c.resp
 		t.Run(fmt.Sprintf("%s/resp%d", network, resp), func(t *testing.T) {
-			opts := []justredis.Option{justredis.WithAddress(s.Addr())}
-			switch network {
-			case "unix":
-				opts = []justredis.Option{justredis.WithAddress(s.UnixPath())}
-			case "tls":
-				opts = []justredis.Option{justredis.WithAddress(s.TLSAddr()), justredis.WithTLS(s.TLSConfig())}
-			}
-			opts = append(opts, justredis.WithRESP(resp), justredis.WithSocketTimeout(200*time.Millisecond))
-			r, err := justredis.New(opts...)
-			require.NoError(t, err)
-			defer r.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-
+			r := clientOver(t, s, network, justredis.WithRESP(resp), justredis.WithSocketTimeout(200*time.Millisecond))
+			load := newKillLoad(t, r, 60*time.Second)
+			ctx := load.ctx
 			const conns, rounds = 16, 40
-			prefix := fmt.Sprintf("killpush:%s:%d:%d", network, resp, time.Now().UnixNano())
-			var wg, readers sync.WaitGroup
-			var hung atomic.Int64
-			var stop atomic.Bool
+			prefix := key(t, "push")
+			var readers sync.WaitGroup
 			pcs := make([]*justredis.PushConnection, conns)
 			got := make([]sync.Map, conns) // channel → received
 			for i := range pcs {
@@ -78,46 +63,33 @@ func TestKillPushConnections(t *testing.T) {
 						got[i].Store(msg.Channel, true)
 					}
 				}()
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for j := 0; j < rounds; j++ {
-						ch := fmt.Sprintf("%s:%d:%d", prefix, i, j)
-						err := pc.Do(ctx, "SUBSCRIBE", ch)
-						if ctx.Err() != nil {
-							hung.Add(1)
-							return
-						}
-						if err != nil {
-							t.Errorf("SUBSCRIBE %s: %v; it should be sent again on the next connection", ch, err)
-							return
-						}
-						pc.Do(ctx, "PING")
-						if ctx.Err() != nil {
-							hung.Add(1)
-							return
-						}
-						r.Do(ctx, "PUBLISH", ch, ch+"|early")
-						time.Sleep(time.Millisecond)
+				load.work(rounds, func(j int, _ *ownConn) bool {
+					ch := fmt.Sprintf("%s:%d:%d", prefix, i, j)
+					err := pc.Do(ctx, "SUBSCRIBE", ch)
+					if load.ended() {
+						return false
 					}
-				}()
+					if err != nil {
+						t.Errorf("SUBSCRIBE %s: %v; it should be sent again on the next connection", ch, err)
+						return false
+					}
+					pc.Do(ctx, "PING")
+					if load.ended() {
+						return false
+					}
+					r.Do(ctx, "PUBLISH", ch, ch+"|early")
+					time.Sleep(time.Millisecond)
+					return true
+				})
 			}
-			killer := make(chan struct{})
-			go func() {
-				defer close(killer)
-				for i := 0; i < 300 && !stop.Load(); i++ {
-					kind := "pubsub"
-					if i%3 == 0 {
-						kind = "normal"
-					}
-					s.Do("CLIENT", "KILL", "TYPE", kind)
-					time.Sleep(time.Duration(1+i%7) * time.Millisecond)
+			stop := startKiller(t, 300, 1, 7, func(i int) {
+				kind := "pubsub"
+				if i%3 == 0 {
+					kind = "normal"
 				}
-			}()
-			wg.Wait()
-			stop.Store(true)
-			<-killer
-			require.Zero(t, hung.Load(), "calls that waited until their context ended")
+				s.Do("CLIENT", "KILL", "TYPE", kind)
+			})
+			load.wait(stop)
 			// Every subscription is back: a message published on each
 			// channel arrives, in time.
 			for i := range pcs {

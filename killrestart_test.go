@@ -1,11 +1,7 @@
 package justredis_test
 
 import (
-	"context"
-	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,78 +32,23 @@ func TestServerCrashUnderPipelinedLoad(t *testing.T) {
 	} {
 		fault, network, kind := c.fault, c.network, c.kind
 		t.Run(fault+"/"+network+"/"+kind, func(t *testing.T) {
-			opts := []justredis.Option{justredis.WithAddress(s.Addr())}
-			switch network {
-			case "unix":
-				opts = []justredis.Option{justredis.WithAddress(s.UnixPath())}
-			case "tls":
-				opts = []justredis.Option{justredis.WithAddress(s.TLSAddr()), justredis.WithTLS(s.TLSConfig())}
-			}
-			opts = append(opts, justredis.WithSocketTimeout(300*time.Millisecond))
-			r, err := justredis.New(opts...)
-			require.NoError(t, err)
-			defer r.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
+			r := clientOver(t, s, network, justredis.WithSocketTimeout(300*time.Millisecond))
+			load := newKillLoad(t, r, 90*time.Second)
 			const workers, rounds = 24, 4000
-			var wg sync.WaitGroup
-			var stop atomic.Bool
-			var hung atomic.Int64
-			ledgers := make([]*incrLedger, workers)
-			stamp := time.Now().UnixNano()
-			for i := range ledgers {
-				l := &incrLedger{key: fmt.Sprintf("crash:%s:%s:%s:%d:%d", fault, network, kind, i, stamp)}
-				ledgers[i] = l
-				appends := i%3 == 0
-				arg := big[:chunk/16]
-				if fault == "freeze" {
-					arg = big
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					var c *justredis.Connection
-					defer func() {
-						if c != nil {
-							c.Close()
-						}
-					}()
-					for j := 0; j < rounds && !stop.Load() && !t.Failed(); j++ {
-						args := []any{"INCR", l.key}
-						if appends {
-							args = []any{"APPEND", l.key, arg}
-						}
-						var v any
-						var err error
-						if kind == "shared" {
-							v, err = r.Do(ctx, args...)
-						} else {
-							if c == nil {
-								c, err = r.Connection(ctx)
-							}
-							if err == nil {
-								v, err = c.Do(ctx, args...)
-								if err != nil {
-									c.Close()
-									c = nil
-								}
-							}
-						}
-						if ctx.Err() != nil {
-							hung.Add(1)
-							return
-						}
-						if appends && err == nil {
-							n, ok := v.(int64)
-							if !ok || n%int64(len(arg)) != 0 {
-								t.Errorf("%s: APPEND replied %v", l.key, v)
-								return
-							}
-							v = n / int64(len(arg))
-						}
-						l.record(t, v, err)
+			ledgers := newLedgers(t, workers)
+			for i, l := range ledgers {
+				if i%3 == 0 {
+					l.value = big[:chunk/16]
+					if fault == "freeze" {
+						l.value = big
 					}
-				}()
+				}
+				load.work(rounds, func(_ int, own *ownConn) bool {
+					if kind == "shared" {
+						return load.call(l, r.Do)
+					}
+					return load.call(l, own.Do)
+				})
 			}
 			for i := 0; i < 4; i++ {
 				time.Sleep(150 * time.Millisecond)
@@ -132,31 +73,9 @@ func TestServerCrashUnderPipelinedLoad(t *testing.T) {
 				}
 			}
 			time.Sleep(150 * time.Millisecond)
-			stop.Store(true)
-			wg.Wait()
-			require.Zero(t, hung.Load(), "calls that waited until their context ended")
-			var ok, unknown, clean int64
-			for i, l := range ledgers {
-				if i%3 == 0 {
-					n, err := s.Do("STRLEN", l.key)
-					require.NoError(t, err)
-					var got int64
-					fmt.Sscan(n, &got)
-					size := int64(chunk / 16)
-					if fault == "freeze" {
-						size = chunk
-					}
-					if got%size != 0 || got/size < l.ok || got/size > l.ok+l.unknown {
-						t.Errorf("%s holds %d bytes after %d APPENDs that succeeded and %d that may have run", l.key, got, l.ok, l.unknown)
-					}
-				} else {
-					l.check(t, ctx, s)
-				}
-				ok += l.ok
-				unknown += l.unknown
-				clean += l.clean
-			}
-			t.Logf("%d calls succeeded, %d may have run, %d failed without running", ok, unknown, clean)
+			load.stop.Store(true)
+			load.wait()
+			checkLedgers(t, ledgers, s.Do)
 		})
 	}
 }

@@ -1,10 +1,7 @@
 package justredis_test
 
 import (
-	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,64 +17,33 @@ import (
 func TestKillSentinelDeployment(t *testing.T) {
 	d := redistest.StartSentinel(t, redistest.SentinelOptions{})
 	r := sentinelClient(t, d)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	load := newKillLoad(t, r, 90*time.Second)
 	const workers, rounds = 32, 300
-	stamp := time.Now().UnixNano()
-	ledgers := make([]*incrLedger, workers)
-	var wg sync.WaitGroup
-	var hung atomic.Int64
-	for i := range ledgers {
-		l := &incrLedger{key: fmt.Sprintf("killsentinel:%d:%d", i, stamp)}
-		ledgers[i] = l
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; j < rounds && !t.Failed(); j++ {
-				v, err := r.Do(ctx, "INCR", l.key)
-				if ctx.Err() != nil {
-					hung.Add(1)
-					return
-				}
-				l.record(t, v, err)
-			}
-		}()
-	}
-	var stop atomic.Bool
-	killer := make(chan struct{})
-	go func() {
-		defer close(killer)
-		targets := append([]*redistest.Server{d.Master()}, d.Sentinels()...)
-		for i := 0; i < 600 && !stop.Load(); i++ {
-			s := targets[i%len(targets)]
-			kind := "normal"
-			if i%2 == 1 {
-				kind = "pubsub"
-			}
-			s.Do("CLIENT", "KILL", "TYPE", kind, "SKIPME", "yes")
-			time.Sleep(time.Duration(1+i%4) * time.Millisecond)
-		}
-	}()
-	wg.Wait()
-	stop.Store(true)
-	<-killer
-	require.Zero(t, hung.Load(), "calls that waited until their context ended")
-	master := d.Master()
-	var ok, unknown int64
+	ledgers := newLedgers(t, workers)
 	for _, l := range ledgers {
-		l.check(t, ctx, master)
-		ok += l.ok
-		unknown += l.unknown
+		load.work(rounds, func(int, *ownConn) bool { return load.call(l, r.Do) })
 	}
-	t.Logf("%d INCRs succeeded, %d may have run", ok, unknown)
+	targets := append([]*redistest.Server{d.Master()}, d.Sentinels()...)
+	stop := startKiller(t, 600, 1, 4, func(i int) {
+		kind := "normal"
+		if i%2 == 1 {
+			kind = "pubsub"
+		}
+		targets[i%len(targets)].Do("CLIENT", "KILL", "TYPE", kind, "SKIPME", "yes")
+	})
+	load.wait(stop)
+	master := d.Master()
+	checkLedgers(t, ledgers, master.Do)
 
+	ctx := load.ctx
 	require.NoError(t, d.Failover(ctx))
 	next := d.Master()
 	require.NotEqual(t, master.Addr(), next.Addr())
+	after, stamp := key(t, "after"), fmt.Sprint(time.Now().UnixNano())
 	for {
-		_, err := r.Do(ctx, "SET", "killsentinel:after", stamp)
+		_, err := r.Do(ctx, "SET", after, stamp)
 		if err == nil {
-			if got, _ := next.Do("GET", "killsentinel:after"); got == fmt.Sprint(stamp) {
+			if got, _ := next.Do("GET", after); got == stamp {
 				break
 			}
 		}

@@ -2,12 +2,8 @@ package justredis_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,57 +11,6 @@ import (
 	"github.com/justredis/justredis/redistest"
 	"github.com/stretchr/testify/require"
 )
-
-// incrLedger is one goroutine's account of INCRs on its own key: how many
-// succeeded, how many failed as may-have-run (ErrNotRetried), and the last
-// value a reply gave. A reply must be that key's next value, allowing for
-// the ambiguous failures since the last reply; at the end the server's
-// value must lie between the successes and the successes plus every
-// ambiguous failure.
-type incrLedger struct {
-	key         string
-	ok, unknown int64
-	clean       int64 // failures that did not run
-	last        int64 // the value of the last reply
-	sinceLast   int64 // ambiguous failures since it
-}
-
-func (l *incrLedger) record(t *testing.T, v any, err error) {
-	t.Helper()
-	if err != nil {
-		if errors.Is(err, justredis.ErrNotRetried) {
-			l.unknown++
-			l.sinceLast++
-		} else {
-			l.clean++
-		}
-		return
-	}
-	n, ok := v.(int64)
-	if !ok {
-		t.Errorf("%s: INCR replied %T %v", l.key, v, v)
-		return
-	}
-	if n < l.last+1 || n > l.last+1+l.sinceLast {
-		t.Errorf("%s: INCR replied %d after %d with %d ambiguous failures between: another caller's reply, or a command that ran twice", l.key, n, l.last, l.sinceLast)
-	}
-	l.ok++
-	l.last, l.sinceLast = n, 0
-}
-
-func (l *incrLedger) check(t *testing.T, ctx context.Context, s *redistest.Server) {
-	t.Helper()
-	got, err := s.Do("GET", l.key)
-	require.NoError(t, err)
-	n := int64(0)
-	if got != "" {
-		n, err = strconv.ParseInt(got, 10, 64)
-		require.NoError(t, err)
-	}
-	if n < l.ok || n > l.ok+l.unknown {
-		t.Errorf("%s is %d after %d INCRs that succeeded and %d that may have run: a command said not to have run did, or one ran twice", l.key, n, l.ok, l.unknown)
-	}
-}
 
 // TestKillUnderPipelinedLoad: connections killed by the server (CLIENT
 // KILL of every normal and pub/sub client, repeatedly) while many
@@ -89,139 +34,78 @@ func TestKillUnderPipelinedLoad(t *testing.T) {
 	for _, network := range []string{"tcp", "unix", "tls"} {
 		for _, kind := range kinds[network] {
 			t.Run(network+"/"+kind, func(t *testing.T) {
-				opts := []justredis.Option{justredis.WithAddress(s.Addr())}
-				switch network {
-				case "unix":
-					opts = []justredis.Option{justredis.WithAddress(s.UnixPath())}
-				case "tls":
-					opts = []justredis.Option{justredis.WithAddress(s.TLSAddr()), justredis.WithTLS(s.TLSConfig())}
-				}
+				var opts []justredis.Option
 				switch kind {
 				case "cache":
-					opts = append(opts, justredis.WithClientCache(1<<20), justredis.WithRESP(3))
+					opts = []justredis.Option{justredis.WithClientCache(1 << 20), justredis.WithRESP(3)}
 				case "cache2":
-					opts = append(opts, justredis.WithClientCache(1<<20), justredis.WithRESP(2))
+					opts = []justredis.Option{justredis.WithClientCache(1 << 20), justredis.WithRESP(2)}
 				}
-				r, err := justredis.New(opts...)
-				require.NoError(t, err)
-				defer r.Close()
-				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-				defer cancel()
-
+				r := clientOver(t, s, network, opts...)
+				load := newKillLoad(t, r, 60*time.Second)
 				const workers, rounds = 48, 300
-				ledgers := make([]*incrLedger, workers)
-				var wg sync.WaitGroup
-				var stop atomic.Bool
-				var hung atomic.Int64
-				for i := range ledgers {
-					l := &incrLedger{key: fmt.Sprintf("killstress:%s:%s:%d:%d", network, kind, i, time.Now().UnixNano())}
-					ledgers[i] = l
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						var c *justredis.Connection
-						defer func() {
-							if c != nil {
-								c.Close()
-							}
-						}()
-						for j := 0; j < rounds && !t.Failed(); j++ {
-							var v any
-							var err error
-							switch kind {
-							case "shared":
-								v, err = r.Do(ctx, "INCR", l.key)
-							case "multi":
-								var vals []any
-								vals, err = r.DoMulti(ctx, []any{"INCR", l.key})
-								if err == nil {
-									v = vals[0]
-									if e, ok := v.(error); ok {
-										v, err = nil, e
-									}
-								}
-							case "tx":
-								var vals []any
-								// WATCHed, read, then incremented: the read
-								// must be this key's and the increment its
-								// next.
-								vals, err = r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) {
-									got, err := c.Do(ctx, "GET", l.key)
-									if err != nil {
-										return nil, err
-									}
-									var n int64
-									if got != nil {
-										if n, err = strconv.ParseInt(got.(string), 10, 64); err != nil {
-											return nil, err
-										}
-									}
-									if n < l.last {
-										t.Errorf("%s: read %d inside a transaction after INCR replied %d", l.key, n, l.last)
-									}
-									return [][]any{{"INCR", l.key}}, nil
-								}, l.key)
-								if err == nil {
-									v = vals[0]
-								}
-							case "cache", "cache2":
-								// An INCR, then a cached GET: the client's own
-								// write must be seen.
-								v, err = r.Do(ctx, "INCR", l.key)
-								if err == nil {
-									got, gerr := r.Modify(justredis.WithCache(time.Minute)).Do(ctx, "GET", l.key)
-									if gerr == nil && got != strconv.FormatInt(v.(int64), 10) {
-										t.Errorf("%s: a cached GET after INCR replied %d gave %v", l.key, v, got)
-									}
-								}
-							case "dedicated":
-								if c == nil {
-									c, err = r.Connection(ctx)
-									if err != nil {
-										break
-									}
-								}
-								v, err = c.Do(ctx, "INCR", l.key)
-								if err != nil {
-									c.Close()
-									c = nil
-								}
-							}
-							if ctx.Err() != nil {
-								hung.Add(1)
-								return
-							}
-							l.record(t, v, err)
-						}
-					}()
-				}
-				killer := make(chan struct{})
-				go func() {
-					defer close(killer)
-					for i := 0; i < 3000 && !stop.Load(); i++ {
-						kind := "normal"
-						if i%4 == 3 {
-							kind = "pubsub" // the RESP2 cache's invalidation connections
-						}
-						s.Do("CLIENT", "KILL", "TYPE", kind, "SKIPME", "yes")
-						time.Sleep(time.Duration(1+i%5) * time.Millisecond)
-					}
-				}()
-				wg.Wait()
-				stop.Store(true)
-				<-killer
-				require.Zero(t, hung.Load(), "calls that waited until their context ended")
-				var ok, unknown int64
+				ledgers := newLedgers(t, workers)
 				for _, l := range ledgers {
-					l.check(t, ctx, s)
-					ok += l.ok
-					unknown += l.unknown
+					load.work(rounds, func(_ int, own *ownConn) bool {
+						switch kind {
+						case "dedicated":
+							return load.call(l, own.Do)
+						case "multi":
+							return load.multi(l)
+						case "tx":
+							v, err := txIncr(t, load.ctx, r, l)
+							return load.record(l, v, err)
+						}
+						v, err := r.Do(load.ctx, "INCR", l.key)
+						if err == nil && kind != "shared" {
+							// A cached GET after the INCR: the client's
+							// own write must be seen.
+							got, gerr := r.Modify(justredis.WithCache(time.Minute)).Do(load.ctx, "GET", l.key)
+							if gerr == nil && got != strconv.FormatInt(v.(int64), 10) {
+								t.Errorf("%s: a cached GET after INCR replied %d gave %v", l.key, v, got)
+							}
+						}
+						return load.record(l, v, err)
+					})
 				}
-				t.Logf("%d INCRs succeeded, %d may have run", ok, unknown)
-				requireNoConnLeak(t, ctx, s, r, workers+4)
+				stop := startKiller(t, 3000, 1, 5, func(i int) {
+					kind := "normal"
+					if i%4 == 3 {
+						kind = "pubsub" // the RESP2 cache's invalidation connections
+					}
+					s.Do("CLIENT", "KILL", "TYPE", kind, "SKIPME", "yes")
+				})
+				load.wait(stop)
+				checkLedgers(t, ledgers, s.Do)
+				requireNoConnLeak(t, load.ctx, s, r, workers+4)
 			})
 		}
 	}
+}
+
+// txIncr increments l's key in a WATCHed transaction that reads it first:
+// the read must be this key's, and the increment its next.
+func txIncr(t *testing.T, ctx context.Context, r *justredis.Redis, l *incrLedger) (any, error) {
+	vals, err := r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) {
+		got, err := c.Do(ctx, "GET", l.key)
+		if err != nil {
+			return nil, err
+		}
+		var n int64
+		if got != nil {
+			if n, err = strconv.ParseInt(got.(string), 10, 64); err != nil {
+				return nil, err
+			}
+		}
+		if n < l.last {
+			t.Errorf("%s: read %d inside a transaction after INCR replied %d", l.key, n, l.last)
+		}
+		return [][]any{{"INCR", l.key}}, nil
+	}, l.key)
+	if err != nil {
+		return nil, err
+	}
+	return vals[0], nil
 }
 
 // TestOwnKillUnderPipelinedLoad: the client kills every normal connection,
@@ -235,40 +119,15 @@ func TestOwnKillUnderPipelinedLoad(t *testing.T) {
 	s := redistest.Start(t, redistest.Options{UnixSocket: true, TLS: true})
 	for _, network := range []string{"tcp", "unix", "tls"} {
 		t.Run(network, func(t *testing.T) {
-			opts := []justredis.Option{justredis.WithAddress(s.Addr())}
-			switch network {
-			case "unix":
-				opts = []justredis.Option{justredis.WithAddress(s.UnixPath())}
-			case "tls":
-				opts = []justredis.Option{justredis.WithAddress(s.TLSAddr()), justredis.WithTLS(s.TLSConfig())}
-			}
-			r, err := justredis.New(opts...)
-			require.NoError(t, err)
-			defer r.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
+			r := clientOver(t, s, network)
+			load := newKillLoad(t, r, 60*time.Second)
 			const workers, rounds = 32, 300
-			ledgers := make([]*incrLedger, workers)
-			var wg sync.WaitGroup
-			var hung atomic.Int64
-			for i := range ledgers {
-				l := &incrLedger{key: fmt.Sprintf("ownkill:%s:%d:%d", network, i, time.Now().UnixNano())}
-				ledgers[i] = l
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for j := 0; j < rounds && !t.Failed(); j++ {
-						v, err := r.Do(ctx, "INCR", l.key)
-						if ctx.Err() != nil {
-							hung.Add(1)
-							return
-						}
-						l.record(t, v, err)
-					}
-				}()
+			ledgers := newLedgers(t, workers)
+			for _, l := range ledgers {
+				load.work(rounds, func(int, *ownConn) bool { return load.call(l, r.Do) })
 			}
 			done := make(chan struct{})
-			go func() { wg.Wait(); close(done) }()
+			go func() { load.wg.Wait(); close(done) }()
 			kills, lost := 0, 0
 		loop:
 			for kills < 500 {
@@ -277,83 +136,47 @@ func TestOwnKillUnderPipelinedLoad(t *testing.T) {
 					break loop
 				default:
 				}
-				_, err := r.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no")
-				require.NoError(t, ctx.Err(), "kill %d waited until its context ended", kills)
+				_, err := r.Do(load.ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no")
+				require.NoError(t, load.ctx.Err(), "kill %d waited until its context ended", kills)
 				if err != nil {
 					t.Logf("kill %d: %v", kills, err)
 					lost++
 				}
 				kills++
 			}
-			<-done
-			require.Zero(t, hung.Load(), "calls that waited until their context ended")
-			var ok, unknown int64
-			for _, l := range ledgers {
-				l.check(t, ctx, s)
-				ok += l.ok
-				unknown += l.unknown
-			}
-			t.Logf("%d kills (%d failed); %d INCRs succeeded, %d may have run", kills, lost, ok, unknown)
+			load.wait()
+			checkLedgers(t, ledgers, s.Do)
+			t.Logf("%d kills (%d failed)", kills, lost)
 		})
 	}
 }
 
 // TestDeleteUserUnderPipelinedLoad: the user the client is logged in as is
 // deleted (which closes its connections) and made again, over and over,
-// while many goroutines pipeline INCRs on keys of their own. Calls fail
-// meanwhile, but none hangs, none gets another's reply, and none said not
-// to have run did.
+// while many goroutines pipeline INCRs on keys of their own, half on the
+// shared connection and half on dedicated ones. Calls fail meanwhile, but
+// none hangs, none gets another's reply, and none said not to have run did.
 func TestDeleteUserUnderPipelinedLoad(t *testing.T) {
 	s := redistest.Start(t, redistest.Options{Users: []redistest.User{{Name: "worker", Password: "pw"}}})
-	r, err := justredis.New(justredis.WithAddress(s.Addr()), justredis.WithAuth("worker", "pw"))
-	require.NoError(t, err)
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	r := newRedisOf(t, s.Addr(), justredis.WithAuth("worker", "pw"))
+	load := newKillLoad(t, r, 60*time.Second)
 	const workers, rounds = 48, 100000
-	ledgers := make([]*incrLedger, workers)
-	var wg sync.WaitGroup
-	var hung atomic.Int64
-	var stop atomic.Bool
-	stamp := time.Now().UnixNano()
-	for i := range ledgers {
-		l := &incrLedger{key: fmt.Sprintf("deluser:%d:%d", i, stamp)}
-		ledgers[i] = l
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var c *justredis.Connection
-			defer func() {
-				if c != nil {
-					c.Close()
-				}
-			}()
-			for j := 0; j < rounds && !t.Failed() && !stop.Load(); j++ {
-				var v any
-				var err error
-				if i%2 == 0 {
-					v, err = r.Do(ctx, "INCR", l.key)
-				} else {
-					if c == nil {
-						c, err = r.Connection(ctx)
-					}
-					if err == nil {
-						if v, err = c.Do(ctx, "INCR", l.key); err != nil {
-							c.Close()
-							c = nil
-						}
-					}
-				}
-				if ctx.Err() != nil {
-					hung.Add(1)
-					return
-				}
-				l.record(t, v, err)
-				if err != nil {
-					time.Sleep(time.Millisecond) // while the user is gone
-				}
+	ledgers := newLedgers(t, workers)
+	for i, l := range ledgers {
+		load.work(rounds, func(_ int, own *ownConn) bool {
+			do := r.Do
+			if i%2 == 1 {
+				do = own.Do
 			}
-		}()
+			v, err := do(load.ctx, "INCR", l.key)
+			if !load.record(l, v, err) {
+				return false
+			}
+			if err != nil {
+				time.Sleep(time.Millisecond) // while the user is gone
+			}
+			return true
+		})
 	}
 	for i := 0; i < 60; i++ {
 		time.Sleep(time.Duration(2+i%5) * time.Millisecond)
@@ -364,16 +187,9 @@ func TestDeleteUserUnderPipelinedLoad(t *testing.T) {
 		require.NoError(t, err)
 		time.Sleep(10 * time.Millisecond) // for calls to succeed in between
 	}
-	stop.Store(true)
-	wg.Wait()
-	require.Zero(t, hung.Load(), "calls that waited until their context ended")
-	var ok, unknown int64
-	for _, l := range ledgers {
-		l.check(t, ctx, s)
-		ok += l.ok
-		unknown += l.unknown
-	}
-	t.Logf("%d INCRs succeeded, %d may have run", ok, unknown)
+	load.stop.Store(true)
+	load.wait()
+	checkLedgers(t, ledgers, s.Do)
 }
 
 // requireNoConnLeak waits until the server lists no more connections than
