@@ -118,3 +118,28 @@ func TestBlockingFrozenServer(t *testing.T) {
 	require.True(t, errors.Is(err, os.ErrDeadlineExceeded), "%v", err)
 	require.ErrorIs(t, err, justredis.ErrNotRetried)
 }
+
+// TestBlockingFarTimeoutsSummed: the waits of blocking commands sent
+// together add up; far ones must not wrap around to a short wait (here
+// two of 9223372036854ms and one of 2ms would wrap to under a
+// millisecond), which would time out a command still rightly waiting.
+func TestBlockingFarTimeoutsSummed(t *testing.T) {
+	r := newRedis(t, justredis.WithSocketTimeout(blockingSocketTimeout))
+	ctx := testCtx(t)
+	full, empty := key(t, "full"), key(t, "empty")
+	_, err := r.Do(ctx, "XADD", full, "*", "f", "v")
+	require.NoError(t, err)
+	time.AfterFunc(3*blockingSocketTimeout, func() { r.Do(context.Background(), "XADD", empty, "*", "f", "v") })
+	vals, err := r.DoMulti(ctx,
+		[]any{"XREAD", "BLOCK", "2", "STREAMS", full, "0"},
+		[]any{"XREAD", "BLOCK", "9223372036854", "STREAMS", full, "0"},
+		[]any{"XREAD", "BLOCK", "9223372036854", "STREAMS", empty, "$"},
+	)
+	require.NoError(t, err)
+	require.Len(t, vals, 3)
+	for i, v := range vals {
+		require.NotNil(t, v, "reply %d", i)
+		_, isErr := v.(error)
+		require.False(t, isErr, "reply %d: %v", i, v)
+	}
+}

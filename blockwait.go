@@ -24,8 +24,14 @@ type blockWait struct {
 }
 
 // add sums the waits of commands sent together: the server runs them one
-// after the other.
+// after the other. Each wait may be near math.MaxInt64 (XREAD BLOCK
+// 9223372036854, say), so a sum past it is no bound at all: forever, not
+// a wrapped sum that may come out as a short wait and time out a command
+// still rightly waiting.
 func (b blockWait) add(o blockWait) blockWait {
+	if b.wait > math.MaxInt64-o.wait {
+		return blockWait{forever: true}
+	}
 	return blockWait{wait: b.wait + o.wait, forever: b.forever || o.forever}
 }
 
