@@ -65,6 +65,10 @@ type conn struct {
 	maxIdle, maxLife time.Duration
 	pooled           bool
 	born             time.Time
+	// used is set, under mu, by the first call that queues commands on
+	// the connection: the limits above never close it before that call,
+	// the one that dialled it, has used it (see checkIdle).
+	used bool
 	// idleSince is when it last had nothing owed, written under mu by the
 	// reader that found so.
 	idleSince time.Time
@@ -299,6 +303,8 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 	}
 	cn.seq++
 	c.seq = cn.seq
+	fresh := !cn.used
+	cn.used = true
 	busy := !cn.queue.empty()
 	cn.queue.push(c)
 	write := !cn.writing
@@ -308,7 +314,7 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 	cn.mu.Unlock()
 
 	if write && read && !busy {
-		if err := cn.checkIdle(); err != nil {
+		if err := cn.checkIdle(fresh); err != nil {
 			// c fails with the rest, as never written, so it may be retried.
 			cn.failReading(err)
 			write, read = false, false
@@ -368,8 +374,15 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 // provably unsent.
 //
 // A connection that rested less than freshFor is not asked (see there).
-func (cn *conn) checkIdle() error {
-	if cn.pooled {
+//
+// A fresh connection, which no call used yet, is not judged by
+// WithConnMaxIdleTime and WithConnMaxLifetime: it was dialled for the
+// call at hand, and limits shorter than the connection setup takes
+// (1ns, or a few milliseconds on a far server) would otherwise close it
+// before every call could use it, so that calls failed instead of going
+// on a fresh connection as the options say.
+func (cn *conn) checkIdle(fresh bool) error {
+	if cn.pooled && !fresh {
 		if err := cn.expired(); err != nil {
 			return err
 		}
@@ -497,7 +510,7 @@ func (cn *conn) brokenAtRest() bool {
 	}
 	err := cn.expired()
 	if err == nil {
-		err = cn.checkIdle()
+		err = cn.checkIdle(false)
 	}
 	if err != nil {
 		cn.fail(err)

@@ -99,3 +99,28 @@ func TestConnLimitsURL(t *testing.T) {
 	_, err = justredis.New(justredis.WithConnMaxIdleTime(-time.Second))
 	require.ErrorIs(t, err, justredis.ErrInvalidArgument)
 }
+
+// TestConnLimitsShorterThanSetup: limits shorter than the connection
+// setup takes (1ns here; a few milliseconds on a far server) close each
+// connection after its use, but never the one a call just dialled for
+// itself, which the call then could not use at all.
+func TestConnLimitsShorterThanSetup(t *testing.T) {
+	for _, opt := range []justredis.Option{
+		justredis.WithConnMaxIdleTime(time.Nanosecond),
+		justredis.WithConnMaxLifetime(time.Nanosecond),
+	} {
+		r := newRedis(t, opt)
+		ctx := testCtx(t)
+		k := key(t, "k")
+		for range 3 {
+			_, err := r.Do(ctx, "SET", k, "v")
+			require.NoError(t, err)
+			v, err := r.Do(ctx, "GET", k)
+			require.NoError(t, err)
+			require.Equal(t, "v", v)
+			vals, err := r.DoMulti(ctx, []any{"SET", k, "w"}, []any{"GET", k})
+			require.NoError(t, err)
+			require.Equal(t, "w", vals[1])
+		}
+	}
+}

@@ -114,6 +114,7 @@ func dialOnce(ctx context.Context, addr string, s *settings, plan setupPlan) (*c
 		return nil, serverInfo{}, err
 	}
 	cn.db = plan.db
+	cn.used = false // the handshake's commands were the client's own; nobody else sees cn yet
 	return cn, info, nil
 }
 
