@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -368,7 +369,8 @@ func WithTLS(config *tls.Config) Option {
 
 // WithDatabase selects the logical database (SELECT) for calls. Each
 // database has connections of its own, so copies for different databases
-// never interfere. Redis Cluster has database 0 only.
+// never interfere. Redis Cluster has database 0 only. A number below 0
+// or past 2147483647 (math.MaxInt32), which no server has, is an error.
 //
 // On a Connection, a copy made by Modify with WithDatabase switches the
 // server connection for its own calls (a SELECT sent in the same round
@@ -379,6 +381,12 @@ func WithDatabase(db int) CallOption {
 	return callOption(func(c *callSettings) error {
 		if db < 0 {
 			return invalidArg(fmt.Sprintf("WithDatabase: %d is negative", db))
+		}
+		if db > math.MaxInt32 {
+			// Redis reads database numbers as 32-bit integers: every
+			// connection setup would fail with a server error that does
+			// not say which argument was out of range.
+			return invalidArg(fmt.Sprintf("WithDatabase: %d is past %d, the greatest database number Redis takes", db, math.MaxInt32))
 		}
 		c.db, c.dbSet = db, true
 		return nil

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -975,4 +976,24 @@ func TestCancelledContextSendsNothing(t *testing.T) {
 	v, err := r.Do(testCtx(t), "GET", counter)
 	require.NoError(t, err)
 	require.Nil(t, v)
+}
+
+// TestDatabasePastInt32: Redis numbers databases with 32-bit integers, so
+// a larger number is refused at once with an error saying so, not left to
+// fail every connection setup with a server error that names no database.
+func TestDatabasePastInt32(t *testing.T) {
+	db := math.MaxInt32
+	db++
+	_, err := justredis.New(justredis.WithAddress(server().Addr()), justredis.WithDatabase(db))
+	require.ErrorIs(t, err, justredis.ErrInvalidArgument)
+	require.ErrorContains(t, err, "WithDatabase")
+	r := newRedis(t)
+	_, err = r.Modify(justredis.WithDatabase(db)).Do(testCtx(t), "PING")
+	require.ErrorIs(t, err, justredis.ErrInvalidArgument)
+	_, err = justredis.FromURL("redis://" + server().Addr() + "/" + strconv.Itoa(db))
+	require.ErrorIs(t, err, justredis.ErrInvalidArgument)
+	// The greatest number a server may have is taken: the server judges it.
+	_, err = r.Modify(justredis.WithDatabase(math.MaxInt32)).Do(testCtx(t), "PING")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, justredis.ErrInvalidArgument)
 }
