@@ -143,3 +143,21 @@ func TestBlockingFarTimeoutsSummed(t *testing.T) {
 		require.False(t, isErr, "reply %d: %v", i, v)
 	}
 }
+
+// TestBlockingGroupNamedLikeOption: XREADGROUP's group and consumer names
+// may be any string, "STREAMS" and "BLOCK" too; they are not its options,
+// and must not hide the BLOCK that follows them (the wait would then be
+// taken for silence) nor pose as one.
+func TestBlockingGroupNamedLikeOption(t *testing.T) {
+	r := newRedis(t, justredis.WithSocketTimeout(blockingSocketTimeout))
+	ctx := testCtx(t)
+	for _, names := range [][2]string{{"STREAMS", "c"}, {"g", "STREAMS"}, {"BLOCK", "BLOCK"}} {
+		stream := key(t, "stream:"+names[0]+":"+names[1])
+		_, err := r.Do(ctx, "XGROUP", "CREATE", stream, names[0], "$", "MKSTREAM")
+		require.NoError(t, err)
+		time.AfterFunc(3*blockingSocketTimeout, func() { r.Do(context.Background(), "XADD", stream, "*", "f", "v") })
+		v, err := r.Do(ctx, "XREADGROUP", "GROUP", names[0], names[1], "BLOCK", 10*blockingSocketTimeout.Milliseconds(), "STREAMS", stream, ">")
+		require.NoError(t, err, "%v", names)
+		require.NotNil(t, v, "%v", names)
+	}
+}

@@ -88,8 +88,14 @@ func nameWait(name string, args []any) blockWait {
 		return millisArg(args, len(args)-1)
 	case "xread", "xreadgroup":
 		// BLOCK <ms> stands among the options, which end at STREAMS;
-		// without it the command does not block.
-		for i := 1; i < len(args)-1; i++ {
+		// without it the command does not block. XREADGROUP's options
+		// follow GROUP <group> <consumer>, names that may read "STREAMS"
+		// or "BLOCK" too.
+		first := 1
+		if name == "xreadgroup" {
+			first = 4
+		}
+		for i := first; i < len(args)-1; i++ {
 			switch {
 			case equalFold(args[i], "STREAMS"):
 				return blockWait{}
