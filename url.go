@@ -831,6 +831,11 @@ func (p *urlParser) duration(name, s string) (time.Duration, error) {
 		if err != nil || secs >= math.MaxInt64 {
 			return 0, p.errf("parameter %s: %s seconds is too long", name, p.show(s))
 		}
+		if secs > 0 && secs < 1 {
+			// Fewer seconds than a nanosecond: the least duration, since
+			// truncating to 0 would turn a bound asked for into none.
+			return time.Nanosecond, nil
+		}
 		return time.Duration(secs), nil
 	}
 	d, err := time.ParseDuration(s)

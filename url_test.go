@@ -191,6 +191,12 @@ func TestParseURL(t *testing.T) {
 		{"redis://?tcp_keepalive=true", nil},
 		{"redis://?timeout=2s", func(s *settings) { s.call.timeout = 2 * time.Second }},
 		{"redis://?timeout=-1", nil},
+		// Fewer seconds than a nanosecond are the least duration, not 0,
+		// which means none.
+		{"redis://?timeout=0.0000000001", func(s *settings) { s.call.timeout = time.Nanosecond }},
+		{"redis://?dial_timeout=0.0000000001", func(s *settings) { s.connectTimeout = time.Nanosecond }},
+		{"redis://?keepalive=0.0000000001", func(s *settings) { s.keepAlive = time.Nanosecond }},
+		{"redis://?timeout=0.000", nil},
 		{"redis://?DB=1&Protocol=3", func(s *settings) { setDB(s, 1); s.resp = 3 }},
 		{"redis://?&db=1&&", func(s *settings) { setDB(s, 1) }},
 		{"redis://?client_name=a%2Db", func(s *settings) { s.clientName = "a-b" }},
