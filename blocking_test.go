@@ -161,3 +161,29 @@ func TestBlockingGroupNamedLikeOption(t *testing.T) {
 		require.NotNil(t, v, "%v", names)
 	}
 }
+
+// TestBlockingServerLate: the server times a blocking command out at its
+// next timer tick, which at hz 1 comes up to a second late; a socket
+// timeout shorter than that must not take the wait for a dead server.
+func TestBlockingServerLate(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{Args: []string{"--hz", "1"}})
+	r, err := justredis.New(justredis.WithAddress(s.Addr()), justredis.WithSocketTimeout(blockingSocketTimeout))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx := testCtx(t)
+	for _, args := range [][]any{
+		{"BLPOP", "list", "0.1"},
+		{"BLMPOP", 0.1, 1, "list", "LEFT"},
+		{"XREAD", "BLOCK", 100, "STREAMS", "stream", "$"},
+		{"WAIT", 1, 100},
+		{"BLPOP", "list", 0.1},
+	} {
+		v, err := r.Do(ctx, args...)
+		require.NoError(t, err, "%v", args)
+		if args[0] == "WAIT" {
+			require.Equal(t, int64(0), v, "%v", args)
+		} else {
+			require.Nil(t, v, "%v", args)
+		}
+	}
+}

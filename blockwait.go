@@ -46,6 +46,21 @@ func (b blockWait) nanos() int64 {
 // noDeadline in conn.wait lifts the socket timeout.
 const noDeadline = -1
 
+// serverLate is what a blocking command may wait past its own timeout:
+// Redis times blocked clients out at its next timer tick, up to 1000/hz
+// milliseconds late (100ms at the default hz of 10; hz may be as low as
+// 1), so a reply exactly one timeout after the command would come too
+// late for a socket timeout shorter than that lateness, and a
+// connection rightly silent would be taken for dead.
+const serverLate = time.Second
+
+// timed is the wait of a command that the server times out after d, d >
+// 0: d and the server's lateness, or forever when the sum is too large
+// to count.
+func timed(d time.Duration) blockWait {
+	return blockWait{wait: d}.add(blockWait{wait: serverLate})
+}
+
 // commandWait returns how long args, a command the server flags blocking,
 // may wait on the server.
 func commandWait(args []any) blockWait {
@@ -135,7 +150,7 @@ func secondsArg(args []any, i int) blockWait {
 	case f > float64(math.MaxInt64/int64(time.Second)):
 		return blockWait{forever: true}
 	}
-	return blockWait{wait: time.Duration(f * float64(time.Second))}
+	return timed(time.Duration(f * float64(time.Second)))
 }
 
 // millisArg reads a timeout in milliseconds at args[i].
@@ -150,5 +165,5 @@ func millisArg(args []any, i int) blockWait {
 	case ms < 0:
 		return blockWait{}
 	}
-	return blockWait{wait: time.Duration(ms) * time.Millisecond}
+	return timed(time.Duration(ms) * time.Millisecond)
 }

@@ -281,8 +281,10 @@ func WithConnectTimeout(d time.Duration) Option {
 // of d: BLPOP, BRPOP, BZPOPMIN, BZPOPMAX, BRPOPLPUSH and BLMOVE (the last
 // argument, in seconds), BLMPOP and BZMPOP (the first, in seconds), XREAD
 // and XREADGROUP (BLOCK, in milliseconds), WAIT and WAITAOF (the last, in
-// milliseconds). With a timeout of 0, or a blocking command whose timeout
-// the client cannot find (a module's), d does not apply while it waits.
+// milliseconds). Since the server may time such a command out up to a
+// tick of its clock late (1000/hz milliseconds), a second more is allowed
+// on top. With a timeout of 0, or a blocking command whose timeout the
+// client cannot find (a module's), d does not apply while it waits.
 func WithSocketTimeout(d time.Duration) Option {
 	return poolOption(func(s *settings) error {
 		if d < 0 {
