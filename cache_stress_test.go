@@ -242,7 +242,7 @@ func stressCache(t *testing.T, srv *redistest.Server, resp int) {
 		if resp == 2 && kill%2 == 1 {
 			kind = "invalidation"
 		}
-		id := stressClientID(t, srv, name, kind)
+		id := TrackingClientID(t, srv, name, kind)
 		_, err = srv.Do("CLIENT", "KILL", "ID", id)
 		require.NoError(t, err)
 		for i := 0; i < 1000; i++ {
@@ -302,9 +302,11 @@ func stressCache(t *testing.T, srv *redistest.Server, resp int) {
 	require.LessOrEqual(t, uint64(st.CacheEntries)+st.CacheInvalidations+st.CacheEvictions+st.CacheExpirations, st.CacheMisses)
 }
 
-// stressClientID finds the connection of the client named name: the
-// tracked one (flag t) or, kind "invalidation", the subscribed one.
-func stressClientID(t *testing.T, srv *redistest.Server, name, kind string) string {
+// TrackingClientID finds the connection of the client named name: the
+// tracked one (flag t) or, kind "invalidation", the one invalidations are
+// redirected to (subscribed, flag P). Exported for the package's external
+// tests too; it exists only in test builds.
+func TrackingClientID(t *testing.T, srv *redistest.Server, name, kind string) string {
 	t.Helper()
 	list, err := srv.Do("CLIENT", "LIST")
 	require.NoError(t, err)

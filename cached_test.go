@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -400,7 +399,7 @@ func TestClientCacheKilledConnection(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, 1, r.Stats().CacheEntries)
 
-				id := clientID(t, srv, "killme", kind)
+				id := justredis.TrackingClientID(t, srv, "killme", kind)
 				_, err = srv.Do("CLIENT", "KILL", "ID", id)
 				require.NoError(t, err)
 				eventually(t, func() bool { return r.Stats().CacheEntries == 0 }, "the %s connection's entries stayed", kind)
@@ -420,30 +419,6 @@ func TestClientCacheKilledConnection(t *testing.T) {
 			})
 		}
 	})
-}
-
-// clientID finds the connection of a client named name: the tracked one
-// (flag t), or the one invalidations are redirected to (subscribed, flag P).
-func clientID(t *testing.T, srv *redistest.Server, name, kind string) string {
-	t.Helper()
-	list, err := srv.Do("CLIENT", "LIST")
-	require.NoError(t, err)
-	flag := "t"
-	if kind == "invalidation" {
-		flag = "P"
-	}
-	for _, line := range splitLines(list) {
-		fields := map[string]string{}
-		for _, f := range strings.Fields(line) {
-			k, v, _ := strings.Cut(f, "=")
-			fields[k] = v
-		}
-		if fields["name"] == name && strings.Contains(fields["flags"], flag) {
-			return fields["id"]
-		}
-	}
-	t.Fatalf("no %s connection in %s", kind, list)
-	return ""
 }
 
 // maxBytes holds however many distinct keys are read.
