@@ -725,3 +725,32 @@ func TestClientCacheSentinel(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// An entry read again and again outlives any number of entries read once
+// while the cache is full, and those go: eviction is least recently used
+// first, as second chance approximates it, not in order of storing.
+func TestClientCacheKeepsWhatIsRead(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	ctx := testCtx(t)
+	r, cached := cachedClient(t, srv.Addr(), 64<<10) // one shard, some 200 entries
+	hot := key(t, "hot")
+	_, err := r.Do(ctx, "SET", hot, "v")
+	require.NoError(t, err)
+	const n = 2000 // ten times what the cache holds
+	for i := 0; i < n; i++ {
+		v, err := cached.Do(ctx, "GET", hot)
+		require.NoError(t, err)
+		require.Equal(t, "v", v)
+		_, err = cached.Do(ctx, "GET", fmt.Sprintf("%s:cold:%d", hot, i))
+		require.NoError(t, err)
+	}
+	st := r.Stats()
+	require.Greater(t, st.CacheEvictions, uint64(n/2), "the cache was full")
+	require.EqualValues(t, n+1, st.CacheMisses, "the hot key was read from the server once, then each cold key")
+
+	before := r.Stats().CacheMisses
+	_, err = cached.Do(ctx, "GET", hot+":cold:0")
+	require.NoError(t, err)
+	require.Equal(t, before+1, r.Stats().CacheMisses, "the first key read once went")
+}

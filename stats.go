@@ -21,7 +21,7 @@ type Stats struct {
 	CacheEntries       int    // replies held
 	CacheBytes         int    // their size, as counted against the bound
 	CacheInvalidations uint64 // entries dropped because a key changed, or the connection tracking them broke
-	CacheEvictions     uint64 // entries dropped to make room, least recently used first
+	CacheEvictions     uint64 // entries dropped to make room, about least recently used first (second chance)
 	CacheExpirations   uint64 // entries found past their WithCache ttl or their keys' expiry
 }
 
