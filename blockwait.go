@@ -29,10 +29,23 @@ type blockWait struct {
 // a wrapped sum that may come out as a short wait and time out a command
 // still rightly waiting.
 func (b blockWait) add(o blockWait) blockWait {
-	if b.wait > math.MaxInt64-o.wait {
+	w := saturatingAdd(int64(b.wait), int64(o.wait))
+	if w == math.MaxInt64 {
 		return blockWait{forever: true}
 	}
-	return blockWait{wait: b.wait + o.wait, forever: b.forever || o.forever}
+	return blockWait{wait: time.Duration(w), forever: b.forever || o.forever}
+}
+
+// saturatingAdd is a+b for a, b >= 0, or math.MaxInt64 for a sum past it.
+// Waits, timeouts and expiries in nanoseconds come from callers and
+// servers near that bound (WithCache(math.MaxInt64), XREAD BLOCK
+// 9223372036854, a key's PTTL centuries off): a wrapped sum would read
+// as a time long past or a wait cut short.
+func saturatingAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // nanos is b as conn.wait holds it.

@@ -141,7 +141,7 @@ func (c *clientCache) finish(f *cacheFill, vals []any, cn *conn, now int64, ttl 
 		c.abandon(f) // not tracked: CLIENT CACHING was refused
 		return frame, true, true
 	}
-	expires := addClamped(now, int64(ttl))
+	expires := saturatingAdd(now, int64(ttl))
 	for _, v := range vals[2:] {
 		b, _ := v.([]byte)
 		if len(b) < 3 || Kind(b[0]) != KindInt {
@@ -152,21 +152,11 @@ func (c *clientCache) finish(f *cacheFill, vals []any, cn *conn, now int64, ttl 
 			if ms <= math.MaxInt64/int64(time.Millisecond) {
 				d = ms * int64(time.Millisecond)
 			}
-			expires = min(expires, addClamped(now, d))
+			expires = min(expires, saturatingAdd(now, d))
 		}
 	}
 	c.store(f, frame, cn, now, expires)
 	return frame, true, true
-}
-
-// addClamped is now+d, d >= 0, or the greatest time for a sum past it: a
-// ttl or a key's expiry too far off to add to the clock (WithCache of
-// math.MaxInt64, say) is no expiry, not one long past.
-func addClamped(now, d int64) int64 {
-	if now > math.MaxInt64-d {
-		return math.MaxInt64
-	}
-	return now + d
 }
 
 // fillContext bounds a read through a tracked connection, which has no

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -987,11 +988,11 @@ func (cn *conn) replyDeadline() time.Time {
 	if w == noDeadline {
 		return time.Time{}
 	}
-	d := cn.socketTimeout + time.Duration(w)
-	if d < cn.socketTimeout {
-		return time.Time{} // a wait so long the sum wraps: none in effect
+	d := saturatingAdd(int64(cn.socketTimeout), w)
+	if d == math.MaxInt64 {
+		return time.Time{} // a wait too long to count: none in effect
 	}
-	return time.Now().Add(d)
+	return time.Now().Add(time.Duration(d))
 }
 
 // unsend takes the calls of the write under way back from those sent, when
