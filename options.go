@@ -348,7 +348,8 @@ func WithConnMaxLifetime(d time.Duration) Option {
 }
 
 // WithTCPKeepAlive sets the TCP keep-alive period; a negative value turns
-// keep-alives off. The default is Go's (15s).
+// keep-alives off. The default is Go's (15s). Periods above 32767s (about
+// 9 hours, Linux's limit) are taken as 32767s.
 func WithTCPKeepAlive(d time.Duration) Option {
 	return poolOption(func(s *settings) error {
 		s.keepAlive = d

@@ -27,8 +27,8 @@ type Config struct {
 	ConnectTimeout time.Duration
 
 	// KeepAlive is the TCP keep-alive period. 0 means the Go default
-	// (currently 15s); negative turns keep-alive off. Ignored for unix
-	// sockets.
+	// (currently 15s); negative turns keep-alive off. Periods above
+	// MaxKeepAlive are taken as MaxKeepAlive. Ignored for unix sockets.
 	KeepAlive time.Duration
 
 	// TLS, when not nil, wraps the connection in TLS. If ServerName is empty,
@@ -52,6 +52,13 @@ type Config struct {
 	Backoff func(attempt int) time.Duration
 }
 
+// MaxKeepAlive is the longest keep-alive period a socket gets: Linux's limit
+// for TCP_KEEPIDLE and TCP_KEEPINTVL. Past it setsockopt fails, Go drops that
+// error, and the kernel's default of two hours would apply instead; the limit
+// is nearer to what was asked. It applies on every system, so one setting
+// means the same everywhere.
+const MaxKeepAlive = 32767 * time.Second
+
 // IsUnix reports whether addr names a unix socket path rather than a
 // host:port: anything containing a '/' or ending in ".sock". Neither can
 // appear in a valid host:port, so the two never collide.
@@ -72,7 +79,7 @@ func Dial(ctx context.Context, addr string, cfg Config) (net.Conn, error) {
 	if IsUnix(addr) {
 		network = "unix"
 	}
-	dialer := &net.Dialer{KeepAlive: cfg.KeepAlive}
+	dialer := &net.Dialer{KeepAlive: min(cfg.KeepAlive, MaxKeepAlive)}
 	backoff := cfg.Backoff
 	if backoff == nil {
 		backoff = defaultBackoff

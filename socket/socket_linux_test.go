@@ -81,3 +81,53 @@ func TestConnectHonoursContextDeadline(t *testing.T) {
 		mustContain(t, err, addr)
 	}
 }
+
+// keepIdle reads the keep-alive idle time, in seconds, the kernel has for c.
+func keepIdle(t *testing.T, c net.Conn) int {
+	t.Helper()
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idle int
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		idle, serr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	return idle
+}
+
+// A period past Linux's limit for TCP_KEEPIDLE makes setsockopt fail, and Go
+// drops that error: the kernel's default (two hours) would apply instead of
+// something near what was asked. It is taken as the limit.
+func TestKeepAlivePastLinuxLimit(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, tc := range []struct {
+		period time.Duration
+		want   int
+	}{
+		{90 * time.Second, 90},
+		{32767 * time.Second, 32767},
+		{32768 * time.Second, 32767},
+		{1000 * time.Hour, 32767},
+		{time.Duration(1<<63 - 1), 32767},
+	} {
+		c, err := Dial(context.Background(), ln.Addr().String(), Config{KeepAlive: tc.period})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keepIdle(t, c); got != tc.want {
+			t.Errorf("KeepAlive %v: kernel keep-alive idle %d s, want %d s", tc.period, got, tc.want)
+		}
+		c.Close()
+	}
+}
