@@ -839,6 +839,9 @@ func (p *urlParser) duration(name, s string) (time.Duration, error) {
 		return time.Duration(secs), nil
 	}
 	d, err := time.ParseDuration(s)
+	if err != nil && durationShaped(s) {
+		return 0, p.errf("parameter %s: %s is too long (Go durations end at about 292 years)", name, p.show(s))
+	}
 	if err != nil {
 		return 0, p.errf("parameter %s: %s is not a duration (want e.g. 3s, 500ms, or seconds: 0.5)", name, p.show(s))
 	}
@@ -846,6 +849,34 @@ func (p *urlParser) duration(name, s string) (time.Duration, error) {
 		return 0, p.errf("parameter %s: %s is negative (only -1, for none, is allowed)", name, p.show(s))
 	}
 	return d, nil
+}
+
+// durationShaped reports whether s is written the way time.ParseDuration
+// reads durations (numbers, each followed by a unit), so that its failing can
+// only mean the value is out of range.
+func durationShaped(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	if s == "" {
+		return false
+	}
+	for s != "" {
+		n := strings.IndexFunc(s, func(c rune) bool { return (c < '0' || c > '9') && c != '.' })
+		if n <= 0 || strings.Trim(s[:n], ".") == "" || strings.Count(s[:n], ".") > 1 {
+			return false
+		}
+		s = s[n:]
+		unit := false
+		for _, u := range []string{"ns", "us", "µs", "μs", "ms", "s", "m", "h"} {
+			if strings.HasPrefix(s, u) {
+				s, unit = s[len(u):], true
+				break
+			}
+		}
+		if !unit {
+			return false
+		}
+	}
+	return true
 }
 
 // boolean parses a boolean parameter.
