@@ -68,7 +68,7 @@ type dedicated struct {
 
 // String describes the connection without credentials.
 func (c *Connection) String() string {
-	if c.d == nil {
+	if c == nil || c.d == nil {
 		return "justredis.Connection{not made by Redis.Connection}"
 	}
 	return fmt.Sprintf("justredis.Connection{addr: %s}", c.d.sv.addr)
@@ -81,6 +81,11 @@ func (c *Connection) GoString() string { return c.String() }
 // same server connection. WithDatabase switches the connection's database
 // before each call that needs it.
 func (c *Connection) Modify(opts ...CallOption) *Connection {
+	if c == nil {
+		// A copy of nothing: its calls fail as those of a zero
+		// Connection do, rather than Modify panicking.
+		c = &Connection{}
+	}
 	m := *c
 	m.call, m.err = modifiedBound(m.call, m.err, opts, "Connection")
 	return &m
@@ -103,6 +108,9 @@ func (c *Connection) Do(ctx context.Context, args ...any) (any, error) {
 // DoMulti sends cmds as one pipeline and returns one reply per command, in
 // order, as Redis.DoMulti does, LOADING replies included (not in MULTI).
 func (c *Connection) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
+	if c == nil || c.d == nil {
+		return nil, errNotConnection
+	}
 	for i, args := range cmds {
 		if len(args) == 0 {
 			return nil, invalidArg(fmt.Sprintf("command %d is empty", i))
@@ -121,7 +129,7 @@ func (c *Connection) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) 
 
 // observed is run, seen by the client's hooks when it has any.
 func (c *Connection) observed(ctx context.Context, op string, cmds [][]any) (vals []any, err error) {
-	if c.d == nil {
+	if c == nil || c.d == nil {
 		return nil, errNotConnection
 	}
 	hooks := c.d.p.s.hooks
@@ -424,10 +432,10 @@ func (d *dedicated) learnQueued(v any) {
 // back only once they succeeded, else closed. Redis.Close ends such a
 // reset at once.
 func (c *Connection) Close() error {
-	d := c.d
-	if d == nil {
+	if c == nil || c.d == nil {
 		return errNotConnection
 	}
+	d := c.d
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()

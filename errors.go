@@ -81,6 +81,7 @@ func invalidArg(msg string) error { return &argError{msg} }
 var (
 	errNotNew        = invalidArg("the Redis was not made by New: use New (or FromURL)")
 	errNotConnection = invalidArg("the Connection was not made by Redis.Connection: use it")
+	errNotPush       = invalidArg("the PushConnection was not made by Redis.PushConnection: use it")
 	errNilContext    = invalidArg("nil context: pass context.Background() or a context of your own")
 )
 
