@@ -246,7 +246,11 @@ func (c *Connection) send(ctx context.Context, cmds [][]any) (vals []any, loadin
 	var scripts *scriptBatch
 	var enc []byte
 	if script {
+		// nil when no script call can go as EVALSHA (an EVAL without its
+		// script or count of keys): then the commands go as written.
 		scripts = d.p.planScripts(d.sv, t, sent)
+	}
+	if scripts != nil {
 		var err error
 		if enc, err = scripts.encode(sent, false); err != nil {
 			return nil, false, err
