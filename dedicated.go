@@ -59,7 +59,8 @@ type dedicated struct {
 	// script commands, for transparent EVALSHA.
 	queued        int
 	queuedScripts []queuedScript
-	queuedWrites  [][]any // with a client-side cache: the commands queued
+	queuedSelects []queuedSelect // run at EXEC, which tells whether they did
+	queuedWrites  [][]any        // with a client-side cache: the commands queued
 
 	mu     sync.Mutex // guards closed and busy
 	closed bool
@@ -363,10 +364,12 @@ func (d *dedicated) observe(args []any, v any, use *scriptUse) (noScript bool) {
 	case "multi":
 		if !failed && !d.inMulti {
 			d.inMulti, d.queued, d.queuedScripts, d.queuedWrites = true, 0, nil, nil
+			d.queuedSelects = nil
 		}
 	case "exec", "discard":
 		if string(name) == "exec" {
 			d.learnQueued(v)
+			d.learnSelects(v)
 			if cache := d.p.cache; cache != nil {
 				cache.written(d.p.cmds.Load(), d.queuedWrites)
 			}
@@ -375,6 +378,7 @@ func (d *dedicated) observe(args []any, v any, use *scriptUse) (noScript bool) {
 		// returned.
 		d.inMulti, d.watching = false, false
 		d.queued, d.queuedScripts, d.queuedWrites = 0, nil, nil
+		d.queuedSelects = nil
 	case "watch":
 		d.watching = d.watching || !failed
 	case "unwatch":
@@ -385,8 +389,17 @@ func (d *dedicated) observe(args []any, v any, use *scriptUse) (noScript bool) {
 		if failed {
 			return
 		}
-		if d.inMulti || len(args) < 2 {
-			d.unknown = true // it takes effect at EXEC, if at all
+		if len(args) < 2 {
+			d.unknown = true
+			return
+		}
+		if d.inMulti {
+			// It takes effect at EXEC, if at all: learnSelects.
+			q := queuedSelect{pos: d.queued - 1, db: -1}
+			if db, ok := argInt(args[1]); ok {
+				q.db = int(db)
+			}
+			d.queuedSelects = append(d.queuedSelects, q)
 			return
 		}
 		if db, ok := argInt(args[1]); ok {
@@ -404,6 +417,43 @@ func (d *dedicated) observe(args []any, v any, use *scriptUse) (noScript bool) {
 type queuedScript struct {
 	pos int
 	use scriptUse
+}
+
+// queuedSelect is a SELECT of database db (-1 when its argument was not
+// a number) queued in a transaction, at position pos of EXEC's reply.
+type queuedSelect struct{ pos, db int }
+
+// learnSelects follows the SELECTs queued in the transaction that EXEC,
+// answering v, ended: one that ran switched the server connection's
+// database, and, as a SELECT outside MULTI does, made it the Connection's
+// own. Without this the client would take the connection for being where
+// it was before, and send the calls of a copy made with WithDatabase of
+// that database to the one the transaction selected.
+func (d *dedicated) learnSelects(v any) {
+	if len(d.queuedSelects) == 0 {
+		return
+	}
+	if _, refused := v.(error); refused {
+		return // EXECABORT, say: nothing ran
+	}
+	replies, aborted, err := execReplies(v)
+	if aborted {
+		return
+	}
+	for _, q := range d.queuedSelects {
+		if err == nil && q.pos < len(replies) {
+			if _, failed := replies[q.pos].(error); failed {
+				continue
+			}
+		}
+		if err != nil || q.pos >= len(replies) || q.db < 0 {
+			// Where it is is not known: the next call selects its
+			// database first, and Close the one to restore.
+			d.cn.db = -1
+			continue
+		}
+		d.cn.db, d.ownDB = q.db, q.db
+	}
 }
 
 // learnQueued takes in what EXEC's reply v tells of the scripts queued
