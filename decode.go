@@ -494,7 +494,7 @@ func decodeReplyFrame(r *Reader, frame []byte, d Decoder) (any, error) {
 		}
 	}
 	r.buf, r.pos = frame, 0
-	v, err := d.Decode(r)
+	v, err := decodeWith(d, r)
 	if err != nil {
 		return nil, err
 	}
@@ -505,6 +505,22 @@ func decodeReplyFrame(r *Reader, frame []byte, d Decoder) (any, error) {
 		return nil, e
 	}
 	return v, nil
+}
+
+// decodeWith runs d on r, turning a panic into an error for the one reply
+// it was decoding. A reply is decoded by whichever goroutine reads the
+// connection: often another caller, whose call d is not, or a goroutine of
+// the client's own, where a panic would end the program; and a panic that
+// a caller recovers from would leave the connection's reading role held,
+// hanging every call after it. The frame is whole and its end known, so
+// the replies after it are read as usual.
+func decodeWith(d Decoder, r *Reader) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("justredis: the Decoder (%T) panicked: %v", d, p)
+		}
+	}()
+	return d.Decode(r)
 }
 
 // parseDouble parses a RESP3 double, which spells infinities "inf" and
