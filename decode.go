@@ -270,6 +270,8 @@ func (bytesDecoder) Decode(r *Reader) (any, error) { return decodeValue(r, true)
 // Where one call gives several replies, which cannot all lie in one
 // buffer, it decodes as BytesDecoder: DoMulti, Do with WithEndpoint(Masters),
 // and the messages of a PushConnection.
+//
+// buf must not be nil: WithDecoder refuses BytesInto(nil).
 func BytesInto(buf *[]byte) Decoder { return bytesInto{buf} }
 
 // forSeveral is d for a call that gives several replies, which BytesInto
