@@ -96,7 +96,16 @@ func (r *Reader) redacted(data []byte) []byte {
 // never sees the streamed forms. An attribute precedes the value it
 // describes. The text of an error, wherever it stands in the reply, hides
 // the client's password, should the server have quoted it.
+//
+// Past the end of the reply, Next returns an error: a Decoder that asks
+// for more than one value's tokens.
 func (r *Reader) Next() (Token, error) {
+	if r.pos >= len(r.buf) {
+		// The reply was framed whole before decoding began, so only a
+		// Decoder can get here: the error is its call's, not the
+		// server's, and the connection, in step, stays open.
+		return Token{}, errReadPastReply
+	}
 	for {
 		line, next, err := scanLine(r.buf, r.pos)
 		if err != nil {

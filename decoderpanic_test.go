@@ -96,3 +96,42 @@ func TestDecoderPanicIsTheCallsError(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// greedyDecoder reads one token more than the reply has.
+type greedyDecoder struct{}
+
+func (greedyDecoder) Decode(r *justredis.Reader) (any, error) {
+	if err := r.Skip(); err != nil {
+		return nil, err
+	}
+	if _, err := r.Next(); err != nil {
+		return nil, err
+	}
+	return "read two", nil
+}
+
+// A Decoder that reads past the end of its reply gets an error saying so,
+// for its call alone. It used to get ErrProtocol's "reply ended early",
+// blaming the server, and the connection was closed: a Connection's next
+// call then failed too.
+func TestDecoderReadingPastTheReply(t *testing.T) {
+	ctx := testCtx(t)
+	r := newRedis(t)
+	check := func(where string, err error) {
+		t.Helper()
+		require.Error(t, err, where)
+		require.NotErrorIs(t, err, justredis.ErrProtocol, where)
+		require.Contains(t, err.Error(), "Decoder read past the end of the reply", where)
+	}
+	_, err := r.Modify(justredis.WithDecoder(greedyDecoder{})).Do(ctx, "ECHO", "x")
+	check("Do", err)
+
+	c, err := r.Connection(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Modify(justredis.WithDecoder(greedyDecoder{})).Do(ctx, "ECHO", "x")
+	check("Connection", err)
+	v, err := c.Do(ctx, "ECHO", "next")
+	require.NoError(t, err, "the Connection stays usable")
+	require.Equal(t, "next", v)
+}

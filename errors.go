@@ -85,6 +85,9 @@ var (
 	errNilContext    = invalidArg("nil context: pass context.Background() or a context of your own")
 )
 
+// errReadPastReply is what a Decoder gets that reads more than one value.
+var errReadPastReply = errors.New("justredis: the Decoder read past the end of the reply (Decode must consume exactly one value)")
+
 // protocolError describes a malformed reply. It matches ErrProtocol.
 type protocolError struct{ msg string }
 
