@@ -100,13 +100,14 @@ func (r *Reader) redacted(data []byte) []byte {
 // Past the end of the reply, Next returns an error: a Decoder that asks
 // for more than one value's tokens.
 func (r *Reader) Next() (Token, error) {
-	if r.pos >= len(r.buf) {
-		// The reply was framed whole before decoding began, so only a
-		// Decoder can get here: the error is its call's, not the
-		// server's, and the connection, in step, stays open.
-		return Token{}, errReadPastReply
-	}
 	for {
+		if r.pos >= len(r.buf) {
+			// The reply was framed whole before decoding began, so only
+			// a Decoder can get here (past a streamed aggregate's end,
+			// too): the error is its call's, not the server's, and the
+			// connection, in step, stays open.
+			return Token{}, errReadPastReply
+		}
 		line, next, err := scanLine(r.buf, r.pos)
 		if err != nil {
 			return Token{}, err

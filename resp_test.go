@@ -564,6 +564,15 @@ func TestRESPReaderTokens(t *testing.T) {
 	require.ErrorIs(t, err, errReadPastReply, "reading past the reply")
 	require.NotErrorIs(t, err, ErrProtocol, "reading past the reply")
 
+	// So it is past the end of a streamed aggregate that ends the reply.
+	r = Reader{buf: []byte("*?\r\n:1\r\n.\r\n")}
+	for range 2 {
+		_, err := r.Next()
+		require.NoError(t, err)
+	}
+	_, err = r.Next()
+	require.ErrorIs(t, err, errReadPastReply, "reading past a streamed aggregate")
+
 	n, err := Token{Kind: KindInt, Data: []byte("-12")}.Int()
 	require.NoError(t, err)
 	require.Equal(t, int64(-12), n)
