@@ -14,6 +14,10 @@ import (
 // only until it returns: copy what you keep.
 //
 // A Decoder is used by many goroutines at once and must be safe for that.
+// It may run in a goroutine other than its caller's, one that reads the
+// connection for several callers, so a Decoder with a bug fails only its
+// own call: a panic in Decode, or reading past the end of the reply,
+// becomes that call's error, and the connection stays in use.
 type Decoder interface {
 	Decode(r *Reader) (any, error)
 }
