@@ -38,9 +38,9 @@ func (r *Redis) dispatchCached(ctx context.Context, cmds [][]any, multi bool) (v
 // a tracked connection and keeps the reply. done is false for a command
 // the cache does not serve, and when the read must go the usual way.
 func (r *Redis) cachedDo(ctx context.Context, args []any) (v any, err error, done bool) {
-	t := r.p.cmds.Load()
+	t := r.cacheTable(ctx)
 	if t == nil {
-		return nil, nil, false // the first call brings the table
+		return nil, nil, false
 	}
 	cmd := t.lookup(args)
 	if cmd == nil || !cmd.cacheable {
@@ -72,6 +72,29 @@ func (r *Redis) cachedDo(ctx context.Context, args []any) (v any, err error, don
 		}
 		return r.fillOne(ctx, cmd, args, mine)
 	}
+}
+
+// cacheTable returns the COMMAND table, which says what is cacheable.
+// The table comes with the first connection's handshake, so the first
+// call of a new client would find none and go uncached, and a read would
+// be answered locally only from its third call on. Before it is there,
+// cacheTable makes sure of a shared connection to the server a connection
+// without keys goes to, as the usual path would make one. nil when that
+// fails: the call then goes the usual way, which reports the failure.
+func (r *Redis) cacheTable(ctx context.Context) *commandTable {
+	if t := r.p.cmds.Load(); t != nil {
+		return t
+	}
+	sv, err := r.p.serverFor(ctx, &r.call, nil)
+	if err != nil {
+		return nil
+	}
+	cn, err := sv.sharedConn(ctx, r.call.db)
+	if err != nil {
+		return nil
+	}
+	cn.done()
+	return r.p.cmds.Load()
 }
 
 // fillOne reads one miss through the tracked connection of the server

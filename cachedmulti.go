@@ -18,7 +18,7 @@ import (
 // apart would take the caller's commands into a slice of the client's,
 // which would make every DoMulti copy its arguments (see dispatch).
 func (r *Redis) cachedMulti(ctx context.Context, cmds [][]any) (vals []any, err error, done bool) {
-	t := r.p.cmds.Load()
+	t := r.cacheTable(ctx)
 	if t == nil {
 		return nil, nil, false
 	}

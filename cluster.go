@@ -75,7 +75,7 @@ func (c *cluster) serverFor(ctx context.Context, cs *callSettings, keys []string
 	for i, k := range keys {
 		slots.add(i+1, k)
 	}
-	slot, err := slots.result([]any{"keys"})
+	slot, err := slots.keysResult()
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,10 @@ import (
 // only until it returns: copy what you keep.
 //
 // A Decoder is used by many goroutines at once and must be safe for that.
+// It may run in a goroutine other than its caller's, one that reads the
+// connection for several callers, so a Decoder with a bug fails only its
+// own call: a panic in Decode, or reading past the end of the reply,
+// becomes that call's error, and the connection stays in use.
 type Decoder interface {
 	Decode(r *Reader) (any, error)
 }
@@ -96,8 +100,18 @@ func (r *Reader) redacted(data []byte) []byte {
 // never sees the streamed forms. An attribute precedes the value it
 // describes. The text of an error, wherever it stands in the reply, hides
 // the client's password, should the server have quoted it.
+//
+// Past the end of the reply, Next returns an error: a Decoder that asks
+// for more than one value's tokens.
 func (r *Reader) Next() (Token, error) {
 	for {
+		if r.pos >= len(r.buf) {
+			// The reply was framed whole before decoding began, so only
+			// a Decoder can get here (past a streamed aggregate's end,
+			// too): the error is its call's, not the server's, and the
+			// connection, in step, stays open.
+			return Token{}, errReadPastReply
+		}
 		line, next, err := scanLine(r.buf, r.pos)
 		if err != nil {
 			return Token{}, err
@@ -270,6 +284,8 @@ func (bytesDecoder) Decode(r *Reader) (any, error) { return decodeValue(r, true)
 // Where one call gives several replies, which cannot all lie in one
 // buffer, it decodes as BytesDecoder: DoMulti, Do with WithEndpoint(Masters),
 // and the messages of a PushConnection.
+//
+// buf must not be nil: WithDecoder refuses BytesInto(nil).
 func BytesInto(buf *[]byte) Decoder { return bytesInto{buf} }
 
 // forSeveral is d for a call that gives several replies, which BytesInto
@@ -494,7 +510,7 @@ func decodeReplyFrame(r *Reader, frame []byte, d Decoder) (any, error) {
 		}
 	}
 	r.buf, r.pos = frame, 0
-	v, err := d.Decode(r)
+	v, err := decodeWith(d, r)
 	if err != nil {
 		return nil, err
 	}
@@ -505,6 +521,22 @@ func decodeReplyFrame(r *Reader, frame []byte, d Decoder) (any, error) {
 		return nil, e
 	}
 	return v, nil
+}
+
+// decodeWith runs d on r, turning a panic into an error for the one reply
+// it was decoding. A reply is decoded by whichever goroutine reads the
+// connection: often another caller, whose call d is not, or a goroutine of
+// the client's own, where a panic would end the program; and a panic that
+// a caller recovers from would leave the connection's reading role held,
+// hanging every call after it. The frame is whole and its end known, so
+// the replies after it are read as usual.
+func decodeWith(d Decoder, r *Reader) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("justredis: the Decoder (%T) panicked: %v", d, p)
+		}
+	}()
+	return d.Decode(r)
 }
 
 // parseDouble parses a RESP3 double, which spells infinities "inf" and

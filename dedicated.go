@@ -59,7 +59,8 @@ type dedicated struct {
 	// script commands, for transparent EVALSHA.
 	queued        int
 	queuedScripts []queuedScript
-	queuedWrites  [][]any // with a client-side cache: the commands queued
+	queuedSelects []queuedSelect // run at EXEC, which tells whether they did
+	queuedWrites  [][]any        // with a client-side cache: the commands queued
 
 	mu     sync.Mutex // guards closed and busy
 	closed bool
@@ -68,7 +69,7 @@ type dedicated struct {
 
 // String describes the connection without credentials.
 func (c *Connection) String() string {
-	if c.d == nil {
+	if c == nil || c.d == nil {
 		return "justredis.Connection{not made by Redis.Connection}"
 	}
 	return fmt.Sprintf("justredis.Connection{addr: %s}", c.d.sv.addr)
@@ -81,6 +82,11 @@ func (c *Connection) GoString() string { return c.String() }
 // same server connection. WithDatabase switches the connection's database
 // before each call that needs it.
 func (c *Connection) Modify(opts ...CallOption) *Connection {
+	if c == nil {
+		// A copy of nothing: its calls fail as those of a zero
+		// Connection do, rather than Modify panicking.
+		c = &Connection{}
+	}
 	m := *c
 	m.call, m.err = modifiedBound(m.call, m.err, opts, "Connection")
 	return &m
@@ -103,6 +109,9 @@ func (c *Connection) Do(ctx context.Context, args ...any) (any, error) {
 // DoMulti sends cmds as one pipeline and returns one reply per command, in
 // order, as Redis.DoMulti does, LOADING replies included (not in MULTI).
 func (c *Connection) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) {
+	if c == nil || c.d == nil {
+		return nil, errNotConnection
+	}
 	for i, args := range cmds {
 		if len(args) == 0 {
 			return nil, invalidArg(fmt.Sprintf("command %d is empty", i))
@@ -121,7 +130,7 @@ func (c *Connection) DoMulti(ctx context.Context, cmds ...[]any) ([]any, error) 
 
 // observed is run, seen by the client's hooks when it has any.
 func (c *Connection) observed(ctx context.Context, op string, cmds [][]any) (vals []any, err error) {
-	if c.d == nil {
+	if c == nil || c.d == nil {
 		return nil, errNotConnection
 	}
 	hooks := c.d.p.s.hooks
@@ -238,7 +247,11 @@ func (c *Connection) send(ctx context.Context, cmds [][]any) (vals []any, loadin
 	var scripts *scriptBatch
 	var enc []byte
 	if script {
+		// nil when no script call can go as EVALSHA (an EVAL without its
+		// script or count of keys): then the commands go as written.
 		scripts = d.p.planScripts(d.sv, t, sent)
+	}
+	if scripts != nil {
 		var err error
 		if enc, err = scripts.encode(sent, false); err != nil {
 			return nil, false, err
@@ -351,10 +364,12 @@ func (d *dedicated) observe(args []any, v any, use *scriptUse) (noScript bool) {
 	case "multi":
 		if !failed && !d.inMulti {
 			d.inMulti, d.queued, d.queuedScripts, d.queuedWrites = true, 0, nil, nil
+			d.queuedSelects = nil
 		}
 	case "exec", "discard":
 		if string(name) == "exec" {
 			d.learnQueued(v)
+			d.learnSelects(v)
 			if cache := d.p.cache; cache != nil {
 				cache.written(d.p.cmds.Load(), d.queuedWrites)
 			}
@@ -363,6 +378,7 @@ func (d *dedicated) observe(args []any, v any, use *scriptUse) (noScript bool) {
 		// returned.
 		d.inMulti, d.watching = false, false
 		d.queued, d.queuedScripts, d.queuedWrites = 0, nil, nil
+		d.queuedSelects = nil
 	case "watch":
 		d.watching = d.watching || !failed
 	case "unwatch":
@@ -373,8 +389,17 @@ func (d *dedicated) observe(args []any, v any, use *scriptUse) (noScript bool) {
 		if failed {
 			return
 		}
-		if d.inMulti || len(args) < 2 {
-			d.unknown = true // it takes effect at EXEC, if at all
+		if len(args) < 2 {
+			d.unknown = true
+			return
+		}
+		if d.inMulti {
+			// It takes effect at EXEC, if at all: learnSelects.
+			q := queuedSelect{pos: d.queued - 1, db: -1}
+			if db, ok := argInt(args[1]); ok {
+				q.db = int(db)
+			}
+			d.queuedSelects = append(d.queuedSelects, q)
 			return
 		}
 		if db, ok := argInt(args[1]); ok {
@@ -392,6 +417,43 @@ func (d *dedicated) observe(args []any, v any, use *scriptUse) (noScript bool) {
 type queuedScript struct {
 	pos int
 	use scriptUse
+}
+
+// queuedSelect is a SELECT of database db (-1 when its argument was not
+// a number) queued in a transaction, at position pos of EXEC's reply.
+type queuedSelect struct{ pos, db int }
+
+// learnSelects follows the SELECTs queued in the transaction that EXEC,
+// answering v, ended: one that ran switched the server connection's
+// database, and, as a SELECT outside MULTI does, made it the Connection's
+// own. Without this the client would take the connection for being where
+// it was before, and send the calls of a copy made with WithDatabase of
+// that database to the one the transaction selected.
+func (d *dedicated) learnSelects(v any) {
+	if len(d.queuedSelects) == 0 {
+		return
+	}
+	if _, refused := v.(error); refused {
+		return // EXECABORT, say: nothing ran
+	}
+	replies, aborted, err := execReplies(v)
+	if aborted {
+		return
+	}
+	for _, q := range d.queuedSelects {
+		if err == nil && q.pos < len(replies) {
+			if _, failed := replies[q.pos].(error); failed {
+				continue
+			}
+		}
+		if err != nil || q.pos >= len(replies) || q.db < 0 {
+			// Where it is is not known: the next call selects its
+			// database first, and Close the one to restore.
+			d.cn.db = -1
+			continue
+		}
+		d.cn.db, d.ownDB = q.db, q.db
+	}
 }
 
 // learnQueued takes in what EXEC's reply v tells of the scripts queued
@@ -424,10 +486,10 @@ func (d *dedicated) learnQueued(v any) {
 // back only once they succeeded, else closed. Redis.Close ends such a
 // reset at once.
 func (c *Connection) Close() error {
-	d := c.d
-	if d == nil {
+	if c == nil || c.d == nil {
 		return errNotConnection
 	}
+	d := c.d
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()

@@ -81,8 +81,12 @@ func invalidArg(msg string) error { return &argError{msg} }
 var (
 	errNotNew        = invalidArg("the Redis was not made by New: use New (or FromURL)")
 	errNotConnection = invalidArg("the Connection was not made by Redis.Connection: use it")
+	errNotPush       = invalidArg("the PushConnection was not made by Redis.PushConnection: use it")
 	errNilContext    = invalidArg("nil context: pass context.Background() or a context of your own")
 )
+
+// errReadPastReply is what a Decoder gets that reads more than one value.
+var errReadPastReply = errors.New("justredis: the Decoder read past the end of the reply (Decode must consume exactly one value)")
 
 // protocolError describes a malformed reply. It matches ErrProtocol.
 type protocolError struct{ msg string }

@@ -342,10 +342,12 @@ func parseInt(b []byte) (int64, bool) {
 	return int64(n), true
 }
 
-// truncate keeps error messages about hostile input short.
+// truncate keeps error messages about hostile input short. What it cuts
+// ends in "...", so that a long value is not shown as a shorter one (a
+// 37-digit number as a 32-digit one).
 func truncate(b []byte) []byte {
 	if len(b) > 32 {
-		return b[:32]
+		return append(b[:32:32], "..."...) // a copy: b may be the caller's
 	}
 	return b
 }

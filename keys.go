@@ -242,15 +242,31 @@ func (s *slotOf) result(args []any) (int, error) {
 	if !s.err {
 		return s.slot, nil
 	}
+	name, _ := argText(nil, args[0])
+	return -1, s.crossSlot(string(bytes.ToUpper(name))+" argument", s.at, s.other)
+}
+
+// keysResult is result for the keys given to Connection, Transaction or
+// PushConnection, which the error names as such (key 1 is the first):
+// the name of a command would send the reader looking for one.
+func (s *slotOf) keysResult() (int, error) {
+	if !s.err {
+		return s.slot, nil
+	}
+	return -1, s.crossSlot("key", s.at, s.other)
+}
+
+// crossSlot describes two keys in different slots, each as what and its
+// position (0 when not known).
+func (s *slotOf) crossSlot(what string, at, other int) error {
 	var where string
-	if s.at > 0 && s.other > 0 {
-		where = fmt.Sprintf("argument %d (slot %d) and argument %d (slot %d)", s.at, s.slot, s.other, s.otherSlot)
+	if at > 0 && other > 0 {
+		where = fmt.Sprintf("%s %d (slot %d) and %s %d (slot %d)", what, at, s.slot, what, other, s.otherSlot)
 	} else {
 		where = fmt.Sprintf("slots %d and %d", s.slot, s.otherSlot)
 	}
-	name, _ := argText(nil, args[0])
-	return -1, &crossSlotError{fmt.Sprintf("CROSSSLOT Keys in request don't hash to the same slot: %s %s; nothing was sent (give keys that must go together a common hash tag, such as {user1000})",
-		bytes.ToUpper(name), where)}
+	return &crossSlotError{fmt.Sprintf("CROSSSLOT Keys in request don't hash to the same slot: %s; nothing was sent (give keys that must go together a common hash tag, such as {user1000})",
+		where)}
 }
 
 // crossSlotError refuses a command whose keys live in different slots of a

@@ -403,6 +403,11 @@ func WithDecoder(d Decoder) CallOption {
 		if d == nil {
 			return invalidArg("WithDecoder: nil Decoder")
 		}
+		if b, ok := d.(bytesInto); ok && b.buf == nil {
+			// Refused here, as a nil Decoder is, rather than failing
+			// every call with a nil pointer.
+			return invalidArg("WithDecoder: BytesInto(nil): give it a pointer to a []byte of yours, such as &buf")
+		}
 		c.decoder = d
 		return nil
 	})

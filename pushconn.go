@@ -134,8 +134,24 @@ func (r *Redis) PushConnection(ctx context.Context, keys ...string) (*PushConnec
 	return &PushConnection{ps: ps, call: r.call}, nil
 }
 
+// usable checks what every method checks first: a PushConnection made by
+// Redis.PushConnection (a zero value, or a nil pointer, has no connection
+// to use and would panic) and a ctx.
+func (p *PushConnection) usable(ctx context.Context) error {
+	if p == nil || p.ps == nil {
+		return errNotPush
+	}
+	if ctx == nil {
+		return errNilContext
+	}
+	return p.err
+}
+
 // String describes the connection without credentials.
 func (p *PushConnection) String() string {
+	if p == nil || p.ps == nil {
+		return "justredis.PushConnection{not made by Redis.PushConnection}"
+	}
 	addr := ""
 	if a := p.ps.addr.Load(); a != nil {
 		addr = *a
@@ -154,6 +170,11 @@ func (p *PushConnection) GoString() string { return p.String() }
 // Other options (WithDatabase, WithEndpoint) have no effect on a
 // PushConnection.
 func (p *PushConnection) Modify(opts ...CallOption) *PushConnection {
+	if p == nil {
+		// A copy of nothing: its calls fail as those of a zero
+		// PushConnection do, rather than Modify panicking.
+		p = &PushConnection{}
+	}
 	m := *p
 	m.call, m.err = modifiedBound(m.call, m.err, opts, "PushConnection")
 	return &m
@@ -191,11 +212,8 @@ func (p *PushConnection) Modify(opts ...CallOption) *PushConnection {
 // NextMessage returns the same refusal. An SSUBSCRIBE on a connection
 // without shard channels goes to the node that serves it.
 func (p *PushConnection) Do(ctx context.Context, args ...any) error {
-	if ctx == nil {
-		return errNilContext
-	}
-	if p.err != nil {
-		return p.err
+	if err := p.usable(ctx); err != nil {
+		return err
 	}
 	if len(args) == 0 {
 		return invalidArg("empty command")
@@ -223,11 +241,8 @@ func (p *PushConnection) Do(ctx context.Context, args ...any) error {
 // After Close, and after the Redis it came from is closed, NextMessage
 // returns ErrClosed, even while it waits.
 func (p *PushConnection) NextMessage(ctx context.Context) (Message, error) {
-	if ctx == nil {
-		return Message{}, errNilContext
-	}
-	if p.err != nil {
-		return Message{}, p.err
+	if err := p.usable(ctx); err != nil {
+		return Message{}, err
 	}
 	ctx, cancel := p.call.withTimeout(ctx)
 	if cancel != nil {
@@ -270,8 +285,8 @@ func (p *PushConnection) next(ctx context.Context) (Message, error) {
 // WithTimeout does not apply to Messages.
 func (p *PushConnection) Messages(ctx context.Context) iter.Seq2[Message, error] {
 	return func(yield func(Message, error) bool) {
-		if p.err != nil {
-			yield(Message{}, p.err)
+		if err := p.usable(ctx); err != nil {
+			yield(Message{}, err)
 			return
 		}
 		for ctx.Err() == nil {
@@ -288,8 +303,11 @@ func (p *PushConnection) Messages(ctx context.Context) iter.Seq2[Message, error]
 
 // Close closes the connection for good and ends its goroutine. A
 // NextMessage waiting on it, on any copy, returns ErrClosed. Close always
-// returns nil.
+// returns nil, but on a PushConnection not made by Redis.PushConnection.
 func (p *PushConnection) Close() error {
+	if p == nil || p.ps == nil {
+		return errNotPush
+	}
 	ps := p.ps
 	if !ps.closing.Swap(true) {
 		ps.finish()

@@ -63,7 +63,7 @@ func decodePush(frame []byte, d Decoder, secret string) (Message, error) {
 		if m.Channel, err = textElem(&r); err != nil {
 			return Message{}, err
 		}
-		if m.Data, err = d.Decode(&r); err != nil {
+		if m.Data, err = decodeWith(d, &r); err != nil {
 			return Message{}, err
 		}
 		if m.Kind == "message" && m.Channel == trackingChannel {
@@ -77,20 +77,20 @@ func decodePush(frame []byte, d Decoder, secret string) (Message, error) {
 		if m.Channel, err = textElem(&r); err != nil {
 			return Message{}, err
 		}
-		if m.Data, err = d.Decode(&r); err != nil {
+		if m.Data, err = decodeWith(d, &r); err != nil {
 			return Message{}, err
 		}
 		return m, nil
 	case n == 1:
 		// "pong" (PING while subscribed, RESP2), "invalidate" (RESP3), ...
-		if m.Data, err = d.Decode(&r); err != nil {
+		if m.Data, err = decodeWith(d, &r); err != nil {
 			return Message{}, err
 		}
 		return m, nil
 	}
 	rest := make([]any, n)
 	for i := range rest {
-		if rest[i], err = d.Decode(&r); err != nil {
+		if rest[i], err = decodeWith(d, &r); err != nil {
 			return Message{}, err
 		}
 	}

@@ -59,6 +59,11 @@ func (r *Redis) GoString() string { return r.String() }
 // copy shares r's connections, so it is cheap: make one per call if you
 // like.
 func (r *Redis) Modify(opts ...CallOption) *Redis {
+	if r == nil {
+		// A copy of nothing: its calls fail with the error of a Redis
+		// not made by New, rather than Modify panicking.
+		r = &Redis{}
+	}
 	c := *r
 	c.call, c.err = modified(c.call, c.err, opts)
 	return &c

@@ -559,7 +559,19 @@ func TestRESPReaderTokens(t *testing.T) {
 	}
 	require.Equal(t, len(frame), r.pos)
 	_, err := r.Next()
-	require.ErrorIs(t, err, ErrProtocol, "reading past the reply")
+	// The reply was whole: only a Decoder reads past it, and the error is
+	// its own, not a malformed reply's.
+	require.ErrorIs(t, err, errReadPastReply, "reading past the reply")
+	require.NotErrorIs(t, err, ErrProtocol, "reading past the reply")
+
+	// So it is past the end of a streamed aggregate that ends the reply.
+	r = Reader{buf: []byte("*?\r\n:1\r\n.\r\n")}
+	for range 2 {
+		_, err := r.Next()
+		require.NoError(t, err)
+	}
+	_, err = r.Next()
+	require.ErrorIs(t, err, errReadPastReply, "reading past a streamed aggregate")
 
 	n, err := Token{Kind: KindInt, Data: []byte("-12")}.Int()
 	require.NoError(t, err)

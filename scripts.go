@@ -171,9 +171,11 @@ func (l *loadedScripts) clear() {
 }
 
 // scriptSHA returns the SHA1 of the script of an EVAL or EVAL_RO; false
-// for any other command, and for an EVAL without a script.
+// for any other command, and for an EVAL without a script or a count of
+// keys: the server refuses that one, and sent as written its error names
+// the command the caller wrote, not an EVALSHA the caller never sent.
 func (p *pool) scriptSHA(cmd *command, args []any) (string, bool) {
-	if cmd == nil || cmd.evalsha != scriptEval || len(args) < 2 {
+	if cmd == nil || cmd.evalsha != scriptEval || len(args) < 3 {
 		return "", false
 	}
 	return p.shas.of(args[1])
