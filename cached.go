@@ -204,7 +204,8 @@ func (r *Redis) readServer(ctx context.Context, cmd *command, args []any) (*serv
 		if err := rt.check(cs); err != nil {
 			return nil, key, err
 		}
-		return r.p.server(cs.endpoint), key, nil
+		sv, err := r.p.endpoint(ctx, cs.endpoint)
+		return sv, key, err
 	}
 	switch rt := rt.(type) {
 	case *standalone:

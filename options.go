@@ -424,7 +424,9 @@ const Masters = "masters"
 
 // WithEndpoint sends calls to one server, given by an address from
 // Endpoints, or to every master at once with Masters. "" restores routing
-// by key.
+// by key. A call given an address that is none of the deployment's fails
+// with ErrInvalidArgument before anything is dialled: the client would
+// otherwise log in there with its credentials.
 func WithEndpoint(addr string) CallOption {
 	return callOption(func(c *callSettings) error {
 		c.endpoint = addr

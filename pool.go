@@ -2,6 +2,7 @@ package justredis
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -90,7 +91,38 @@ func (p *pool) serverFor(ctx context.Context, cs *callSettings, keys []string) (
 	if err := p.router().check(cs); err != nil {
 		return nil, err
 	}
-	return p.server(cs.endpoint), nil
+	return p.endpoint(ctx, cs.endpoint)
+}
+
+// endpoint returns the server WithEndpoint names, which must be one of the
+// deployment's: one the client has met (a seed, a node of the slot map, a
+// master or replica a sentinel named) or one Endpoints lists now. Any other
+// address is refused, not dialled: the client would log in there with its
+// credentials.
+func (p *pool) endpoint(ctx context.Context, addr string) (*server, error) {
+	if sv := p.known(addr); sv != nil {
+		return sv, nil
+	}
+	eps, err := p.router().endpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range eps {
+		if e.Address == addr {
+			return p.server(addr), nil
+		}
+	}
+	if sv := p.known(addr); sv != nil {
+		return sv, nil // met while finding the endpoints
+	}
+	return nil, invalidArg(fmt.Sprintf("WithEndpoint(%q): no server of this deployment has that address (Endpoints lists them)", addr))
+}
+
+// known returns the server of addr if the client has met it, else nil.
+func (p *pool) known(addr string) *server {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.servers[addr]
 }
 
 // lost tells the router that sv could not be reached.

@@ -261,7 +261,10 @@ func (r *Redis) onEndpoint(ctx context.Context, cmds [][]any, multi bool) (any, 
 		c.call.endpoint = ""
 		return c.route(ctx, cmds, multi)
 	}
-	sv := r.p.server(cs.endpoint)
+	sv, err := r.p.endpoint(ctx, cs.endpoint)
+	if err != nil {
+		return nil, nil, err
+	}
 	if multi {
 		vals, err := r.p.doMultiOn(ctx, sv, cs, cmds, true)
 		return nil, vals, err
