@@ -21,7 +21,9 @@ import (
 // SSCAN, and pairs, flat, for HSCAN (field, value, field, value, ...) and
 // ZSCAN (member, score, ...: the score as Redis writes it, such as "1.5").
 // Redis's guarantees hold: an element present from start to end is yielded,
-// perhaps more than once; the caller dedupes when that matters.
+// perhaps more than once; the caller dedupes when that matters. When a page
+// comes from another server than the one before (the key's slot moved, a
+// failover), the cursor meant nothing there: the walk starts again on it.
 //
 // On a cluster, SCAN walks every master in turn, from the list Endpoints
 // gives, or only the node given by WithEndpoint when r has one. HSCAN,
@@ -120,10 +122,13 @@ func (r *Redis) scanNode(ctx context.Context, name string, args []any, at int, y
 	cmd := make([]any, len(args)+1)
 	copy(cmd, args[:at])
 	copy(cmd[at+1:], args[at:])
-	cursor := "0"
+	cursor, addr := "0", ""
 	for {
 		cmd[at] = cursor
-		v, err := r.Do(ctx, cmd...)
+		var trace callTrace // which server answered
+		page := *r
+		page.call.trace = &trace
+		v, err := page.Do(ctx, cmd...)
 		if err != nil {
 			yield("", err)
 			return false
@@ -133,15 +138,26 @@ func (r *Redis) scanNode(ctx context.Context, name string, args []any, at int, y
 			yield("", fmt.Errorf("justredis: %s: %w", name, err))
 			return false
 		}
+		// A cursor is a place in one server's table, which hashes with a
+		// seed of its own: on another server (the key's slot moved, a
+		// failover) it means nothing, and going on from it skips
+		// elements. The page is true all the same, but the walk starts
+		// again there, which may yield elements twice, as Redis may.
+		moved := cursor != "0" && trace.addr != addr
+		addr = trace.addr
 		for _, e := range elems {
 			if !yield(e, nil) {
 				return false
 			}
 		}
-		if next == "0" {
+		switch {
+		case moved:
+			cursor = "0"
+		case next == "0":
 			return true
+		default:
+			cursor = next
 		}
-		cursor = next
 	}
 }
 
