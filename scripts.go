@@ -15,9 +15,11 @@ import (
 // a script's text crosses the network once per server rather than once
 // per call. The client learns it from an EVAL that ran (a script that ran,
 // even into an error, is loaded), and forgets it on NOSCRIPT, on a SCRIPT
-// FLUSH sent through the client, and whenever a connection to the server
-// is found broken by the server or the network (a restart or a failover
-// empties the server's script cache): see forgetLocked, in server.go. The
+// FLUSH sent through the client, whenever a connection to the server is
+// found broken by the server or the network (a restart or a failover
+// empties the server's script cache), and when the client closes its last
+// connection to it, after which none would break to tell of a restart:
+// see forgetLocked, in server.go. The
 // rewrite is decided once the connection is in hand, so that a call that
 // replaces a broken connection sends the script.
 //
