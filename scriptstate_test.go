@@ -65,3 +65,60 @@ func TestEvalSHAOnFreshConnectionAfterRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []any{"OK", "QUEUED", []any{"hi"}}, vals)
 }
+
+// TestEvalSHASlotMoves moves a key's slot, with the script known on its
+// first node only, to nodes that never saw it: by a finished migration
+// (MOVED) and one under way (ASK). Every call must run the script exactly
+// once and answer, alone or in a pipeline.
+func TestEvalSHASlotMoves(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t, 3, 0, redistest.Options{})
+	r := clusterClient(t, c.Nodes()[0].Addr())
+	ctx := testCtx(t)
+	m := c.Masters()
+	k := keyOn(t, c, m[0], "slotmoves")
+	slot := keySlot(t, c, k)
+	runs := int64(0)
+	check := func(vals []any, what string) {
+		t.Helper()
+		for i, v := range vals {
+			require.Equal(t, "ran", v, "%s: reply %d", what, i)
+		}
+		runs += int64(len(vals))
+		n, err := justredis.Int64(r.Do(ctx, "GET", k))
+		require.NoError(t, err)
+		require.Equal(t, runs, n, "%s: one run per reply", what)
+	}
+	eval := []any{"EVAL", countingScript, 1, k}
+	for i := 0; i < 2; i++ {
+		v, err := r.Do(ctx, eval...)
+		require.NoError(t, err)
+		check([]any{v}, "known on the first node")
+	}
+
+	// Finished migrations, followed by MOVED.
+	require.NoError(t, c.MoveSlot(slot, m[0], m[1]))
+	v, err := r.Do(ctx, eval...)
+	require.NoError(t, err)
+	check([]any{v}, "Do after MOVED")
+	require.NoError(t, c.MoveSlot(slot, m[1], m[2]))
+	vals, err := r.DoMulti(ctx, eval, eval)
+	require.NoError(t, err)
+	check(vals, "DoMulti after MOVED")
+	require.NoError(t, c.MoveSlot(slot, m[2], m[0]))
+	tx, err := r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) { return [][]any{eval}, nil }, k)
+	require.NoError(t, err)
+	check(tx, "Transaction after MOVED")
+
+	// A migration under way: the key is on the target already, which
+	// never ran the script; calls get ASK.
+	require.NoError(t, c.BeginMigration(slot, m[0], m[1], k))
+	v, err = r.Do(ctx, eval...)
+	require.NoError(t, err)
+	check([]any{v}, "Do after ASK")
+	require.NoError(t, c.MoveSlot(slot, m[0], m[1]))
+	require.NoError(t, c.BeginMigration(slot, m[1], m[2], k))
+	vals, err = r.DoMulti(ctx, eval, eval)
+	require.NoError(t, err)
+	check(vals, "DoMulti after ASK")
+}
