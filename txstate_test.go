@@ -1,0 +1,64 @@
+package justredis_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/justredis/justredis"
+	"github.com/justredis/justredis/redistest"
+	"github.com/stretchr/testify/require"
+)
+
+// TestTransactionConnectionLost breaks a Transaction's connection while
+// fn runs, between WATCH and EXEC: by CLIENT KILL from another client,
+// which also writes the watched key, and by a server restart. Nothing of
+// MULTI ... EXEC was sent, so nothing ran; the WATCH went with the
+// connection, so the transaction must start again from WATCH on a new
+// one, and fn's commands must run only as fn decided after reading
+// afresh.
+func TestTransactionConnectionLost(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	ctx := testCtx(t)
+	r, err := justredis.New(justredis.WithAddress(srv.Addr()))
+	require.NoError(t, err)
+	defer r.Close()
+	other, err := justredis.New(justredis.WithAddress(srv.Addr()))
+	require.NoError(t, err)
+	defer other.Close()
+
+	for _, how := range []string{"kill", "restart"} {
+		k := "tx:" + how
+		_, err := r.Do(ctx, "SET", k, "0")
+		require.NoError(t, err)
+		calls := 0
+		vals, err := r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) {
+			calls++
+			v, err := justredis.String(c.Do(ctx, "GET", k))
+			if err != nil && err != justredis.ErrNil {
+				return nil, err
+			}
+			if calls == 1 {
+				switch how {
+				case "kill":
+					id, err := c.Do(ctx, "CLIENT", "ID")
+					require.NoError(t, err)
+					_, err = other.Do(ctx, "SET", k, "changed")
+					require.NoError(t, err)
+					_, err = srv.Do("CLIENT", "KILL", "ID", fmt.Sprint(id))
+					require.NoError(t, err)
+				case "restart":
+					require.NoError(t, srv.Restart()) // the key is gone with it
+				}
+			}
+			return [][]any{{"SET", k, "saw:" + v}}, nil
+		}, k)
+		require.NoError(t, err, how)
+		require.Equal(t, []any{"OK"}, vals, how)
+		require.Equal(t, 2, calls, "%s: fn again, on a new connection", how)
+		want := map[string]string{"kill": "saw:changed", "restart": "saw:"}[how]
+		v, err := r.Do(ctx, "GET", k)
+		require.NoError(t, err)
+		require.Equal(t, want, v, how)
+	}
+}
