@@ -24,6 +24,8 @@ import (
 // perhaps more than once; the caller dedupes when that matters. When a page
 // comes from another server than the one before (the key's slot moved, a
 // failover), the cursor meant nothing there: the walk starts again on it.
+// A cluster's SCAN may miss the keys of a slot that moves between masters
+// during the walk.
 //
 // On a cluster, SCAN walks every master in turn, from the list Endpoints
 // gives, or only the node given by WithEndpoint when r has one. HSCAN,
