@@ -96,7 +96,7 @@ func cursorPosition(args []any) (name string, at int, err error) {
 }
 
 // scanNodes lists the copies of r that SCAN walks: one per master in a
-// cluster, r itself otherwise.
+// cluster, r without an endpoint otherwise.
 func (r *Redis) scanNodes(ctx context.Context) ([]*Redis, error) {
 	ectx, cancel := r.withTimeout(ctx)
 	if cancel != nil {
@@ -105,6 +105,12 @@ func (r *Redis) scanNodes(ctx context.Context) ([]*Redis, error) {
 	eps, err := r.Endpoints(ectx)
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := r.p.router().(*cluster); !ok {
+		// One master, found afresh by each page: through Sentinel, a
+		// failover mid-scan must not leave the walk on the old master,
+		// a replica now, or gone.
+		return []*Redis{r.Modify(WithEndpoint(""))}, nil
 	}
 	var nodes []*Redis
 	for _, ep := range eps {

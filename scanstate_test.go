@@ -118,3 +118,49 @@ func TestScanClusterSlotMovesMidIteration(t *testing.T) {
 	require.True(t, moved)
 	require.Equal(t, 2*n, len(seen), "every key present from start to end")
 }
+
+// TestScanSentinelFailoverMidIteration fails a Sentinel deployment over
+// while SCAN walks the master, then kills the old one: the walk must go
+// on on the new master, as any call would, and start again there, since
+// its table hashes with a seed of its own and the old cursor means
+// nothing there.
+func TestScanSentinelFailoverMidIteration(t *testing.T) {
+	t.Parallel()
+	d := redistest.StartSentinel(t, redistest.SentinelOptions{})
+	r := sentinelClient(t, d)
+	ctx := testCtx(t)
+	const n = 2000
+	cmds := make([][]any, n)
+	for i := range cmds {
+		cmds[i] = []any{"SET", fmt.Sprint("failscan:", i), i}
+	}
+	_, err := r.DoMulti(ctx, cmds...)
+	require.NoError(t, err)
+	_, err = r.Do(ctx, "WAIT", 2, 5000) // on the replicas before the failover
+	require.NoError(t, err)
+
+	old := d.Master().Addr()
+	seen := map[string]bool{}
+	failedOver := false
+	for k, err := range r.Scan(ctx, "SCAN", "MATCH", "failscan:*", "COUNT", 10) {
+		require.NoError(t, err)
+		seen[k] = true
+		if !failedOver && len(seen) >= n/4 {
+			failedOver = true
+			require.NoError(t, d.Failover(ctx))
+			require.NotEqual(t, old, d.Master().Addr())
+			eventually(t, func() bool {
+				eps, err := r.Endpoints(ctx)
+				require.NoError(t, err)
+				return len(eps) > 0 && eps[0].Role == "master" && eps[0].Address == d.Master().Addr()
+			}, "the client never took the new master")
+			for _, node := range d.Nodes() {
+				if node.Addr() == old {
+					require.NoError(t, node.Kill()) // the walk must not stay there
+				}
+			}
+		}
+	}
+	require.True(t, failedOver)
+	require.Equal(t, n, len(seen), "every key, though the master changed")
+}
