@@ -246,7 +246,8 @@ func (s *sentinel) do(ctx context.Context, cs *callSettings, args []any) (any, e
 
 // doMulti sends cmds to the master in one round trip. Commands answered
 // READONLY (the master had become a replica) did not run: they go again,
-// in order, each as Do would send it, to the master found anew. (One at a
+// with the reads after them, in order, each as Do would send it, to the
+// master found anew. (One at a
 // time, as that happens only amid a failover: a batch of them would be a
 // slice that Do's arguments escape into, see router.go.)
 func (s *sentinel) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) ([]any, error) {
@@ -276,10 +277,23 @@ func (s *sentinel) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) 
 			return nil, err
 		}
 	}
-	for i, v := range vals {
-		if !isReadOnly(v) {
-			continue
+	first := slices.IndexFunc(vals, isReadOnly)
+	if first < 0 {
+		return vals, nil
+	}
+	// The commands after the first write answered READONLY ran on the
+	// replica before that write runs on the new master: sent alone, it
+	// would come after reads that followed it in the pipeline, whose
+	// replies then miss it. So they go again too, in order, when running
+	// them twice is harmless (reads); else the replies come back as they
+	// are, each READONLY proving that its write did not run.
+	t := s.p.cmds.Load()
+	for i := first + 1; i < len(vals); i++ {
+		if !isReadOnly(vals[i]) && (t == nil || !t.lookup(cmds[i]).repeatable()) {
+			return vals, nil
 		}
+	}
+	for i := first; i < len(vals); i++ {
 		v, err := s.do(ctx, cs, cmds[i])
 		if err == nil || isServerError(err) {
 			vals[i] = v
@@ -288,12 +302,11 @@ func (s *sentinel) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) 
 			}
 			continue
 		}
-		// The error stands for the commands that did not run; the others
-		// keep their replies, as in a cluster.
+		// The error stands for the commands that did not run, in the
+		// order given; those before them keep their replies, as in a
+		// cluster.
 		for k := i; k < len(vals); k++ {
-			if k == i || isReadOnly(vals[k]) {
-				vals[k] = err
-			}
+			vals[k] = err
 		}
 		return vals, err
 	}

@@ -1,0 +1,63 @@
+package justredis_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/justredis/justredis/redistest"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSentinelPipelineReadOnlyKeepsOrder sends a pipeline to a master that
+// has just become a replica, before the client knows: its writes are
+// answered READONLY, its reads are answered there. Sending the writes
+// again to the new master, alone, would run them after the reads that
+// followed them in the pipeline, whose replies then miss them.
+func TestSentinelPipelineReadOnlyKeepsOrder(t *testing.T) {
+	t.Parallel()
+	// One sentinel that would take a minute to act: the test moves the
+	// master itself, then tells it.
+	d := redistest.StartSentinel(t, redistest.SentinelOptions{Sentinels: 1, DownAfter: time.Minute})
+	m, rep := d.Master(), d.Replicas()[0]
+	r := sentinelClient(t, d)
+	ctx := testCtx(t)
+	_, err := r.Do(ctx, "SET", "order", "before")
+	require.NoError(t, err)
+	_, err = r.Do(ctx, "WAIT", 1, 5000)
+	require.NoError(t, err)
+
+	// switch makes to a replica of from, unknown to the client, and
+	// tells the sentinel.
+	switchMaster := func(from, to *redistest.Server) {
+		t.Helper()
+		host, port, _ := strings.Cut(to.Addr(), ":")
+		_, err := to.Do("REPLICAOF", "NO", "ONE")
+		require.NoError(t, err)
+		_, err = from.Do("REPLICAOF", host, port)
+		require.NoError(t, err)
+		sn := d.Sentinels()[0]
+		_, err = sn.Do("SENTINEL", "REMOVE", d.MasterName())
+		require.NoError(t, err)
+		_, err = sn.Do("SENTINEL", "MONITOR", d.MasterName(), host, port, "1")
+		require.NoError(t, err)
+	}
+
+	switchMaster(m, rep)
+	vals, err := r.DoMulti(ctx, []any{"SET", "order", "after"}, []any{"GET", "order"}, []any{"INCR", "order:n"}, []any{"GET", "order:n"})
+	require.NoError(t, err)
+	require.Equal(t, []any{"OK", "after", int64(1), "1"}, vals, "the replies of the commands run in order")
+
+	// A command that may not run twice (PUBLISH runs on a replica too)
+	// after the write: nothing goes again, and the READONLY stays.
+	_, err = r.Do(ctx, "WAIT", 1, 5000)
+	require.NoError(t, err)
+	switchMaster(rep, m)
+	vals, err = r.DoMulti(ctx, []any{"SET", "order", "again"}, []any{"PUBLISH", "order:news", "x"}, []any{"GET", "order"})
+	require.NoError(t, err)
+	require.ErrorContains(t, vals[0].(error), "READONLY")
+	require.Equal(t, []any{int64(0), "after"}, vals[1:])
+	v, err := r.Do(ctx, "GET", "order")
+	require.NoError(t, err)
+	require.Equal(t, "after", v)
+}
