@@ -5,16 +5,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/justredis/justredis"
 	"github.com/justredis/justredis/redistest"
 	"github.com/stretchr/testify/require"
 )
 
-// TestSentinelPipelineReadOnlyKeepsOrder sends a pipeline to a master that
+// TestSentinelReadOnlyFromOldMaster sends a pipeline to a master that
 // has just become a replica, before the client knows: its writes are
 // answered READONLY, its reads are answered there. Sending the writes
 // again to the new master, alone, would run them after the reads that
-// followed them in the pipeline, whose replies then miss them.
-func TestSentinelPipelineReadOnlyKeepsOrder(t *testing.T) {
+// followed them in the pipeline, whose replies then miss them. Then a
+// Transaction, whose commands the old master refuses as they are queued.
+func TestSentinelReadOnlyFromOldMaster(t *testing.T) {
 	t.Parallel()
 	// One sentinel that would take a minute to act: the test moves the
 	// master itself, then tells it.
@@ -60,4 +62,21 @@ func TestSentinelPipelineReadOnlyKeepsOrder(t *testing.T) {
 	v, err := r.Do(ctx, "GET", "order")
 	require.NoError(t, err)
 	require.Equal(t, "after", v)
+
+	// A transaction queued on the old master is refused there with
+	// READONLY, so nothing ran: it starts again on the new master.
+	_, err = r.Do(ctx, "WAIT", 1, 5000)
+	require.NoError(t, err)
+	switchMaster(m, rep)
+	calls := 0
+	tx, err := r.Transaction(ctx, func(c *justredis.Connection) ([][]any, error) {
+		calls++
+		return [][]any{{"SET", "order", "tx"}}, nil
+	}, "order")
+	require.NoError(t, err)
+	require.Equal(t, []any{"OK"}, tx)
+	require.Equal(t, 2, calls)
+	got, err := rep.Do("GET", "order")
+	require.NoError(t, err)
+	require.Equal(t, "tx", got)
 }

@@ -57,7 +57,8 @@ const txMaxAttempts = 32
 // being queued, is answered MOVED (or ASK, TRYAGAIN, CLUSTERDOWN while the
 // slot moves), nothing ran, so Transaction starts again on a new connection
 // to the node the cluster named (after a pause, unless it was MOVED),
-// within the same 32 attempts. So it does, in any deployment, after a
+// within the same 32 attempts. Through Sentinel, so it does on the new
+// master when a command being queued is answered READONLY by the old one. So it does, in any deployment, after a
 // pause, when they are answered LOADING: the server is still loading its
 // data set.
 //
@@ -196,10 +197,18 @@ func (c *Connection) watch(ctx context.Context, keys []string, probe bool) (repl
 // nothing follows redirections: the refusal is final. LOADING, from a
 // server still loading its data set, proves nothing was watched or
 // queued in any deployment: the transaction starts again after a pause.
+// Through Sentinel, READONLY to a command being queued says the master
+// became a replica: it starts again at once on the new master.
 func (c *Connection) clusterClass(v any) replyClass {
 	class, _ := classify(v)
 	if class == replyLoading {
 		return class
+	}
+	if s, ok := c.d.p.router().(*sentinel); ok && isReadOnly(v) {
+		// The master became a replica: the next connection goes to the
+		// one the sentinels name now, as for a MOVED in a cluster.
+		s.lost(c.d.sv)
+		return replyMoved
 	}
 	if _, ok := c.d.p.router().(*cluster); !ok {
 		return replyFinal
