@@ -80,3 +80,24 @@ func TestSentinelReadOnlyFromOldMaster(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "tx", got)
 }
+
+// TestSentinelScriptReadOnlyErrorRunsOnce runs scripts whose own error
+// reply reads READONLY, on a master that is one: the text is the script's,
+// not a replica's refusal, and the script, which ran and wrote, must not
+// be sent again, alone or in a pipeline, nor the master given up.
+func TestSentinelScriptReadOnlyErrorRunsOnce(t *testing.T) {
+	t.Parallel()
+	d := redistest.StartSentinel(t, redistest.SentinelOptions{Sentinels: 1, DownAfter: time.Minute})
+	r := sentinelClient(t, d)
+	ctx := testCtx(t)
+	const script = "redis.call('INCR', KEYS[1]) return redis.error_reply('READONLY not a replica, a script')"
+	_, err := r.Do(ctx, "EVAL", script, 1, "ro:runs")
+	require.ErrorContains(t, err, "READONLY not a replica")
+	vals, err := r.DoMulti(ctx, []any{"EVAL", script, 1, "ro:runs"}, []any{"GET", "ro:runs"})
+	require.NoError(t, err)
+	require.ErrorContains(t, vals[0].(error), "READONLY not a replica")
+	require.Equal(t, "2", vals[1])
+	n, err := justredis.Int64(r.Do(ctx, "GET", "ro:runs"))
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n, "each script ran once")
+}
