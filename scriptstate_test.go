@@ -1,6 +1,7 @@
 package justredis_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/justredis/justredis"
@@ -121,4 +122,45 @@ func TestEvalSHASlotMoves(t *testing.T) {
 	vals, err = r.DoMulti(ctx, eval, eval)
 	require.NoError(t, err)
 	check(vals, "DoMulti after ASK")
+}
+
+// TestEvalSHAScriptsOwnNoScript runs, as EVALSHA, a script that writes and
+// then returns an error reading NOSCRIPT: the text is the script's, the
+// script ran, and it must not be sent again as EVAL. A real NOSCRIPT
+// still is.
+func TestEvalSHAScriptsOwnNoScript(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	ctx := testCtx(t)
+	r, err := justredis.New(justredis.WithAddress(srv.Addr()))
+	require.NoError(t, err)
+	defer r.Close()
+	c, err := r.Connection(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	const script = "redis.call('INCR', KEYS[1]) " +
+		"if ARGV[1] == 'lie' then return redis.error_reply('NOSCRIPT but I ran') end return 'ran'"
+	runs := int64(0)
+	check := func(want int64) {
+		t.Helper()
+		runs += want
+		n, err := justredis.Int64(r.Do(ctx, "GET", "own:runs"))
+		require.NoError(t, err)
+		require.Equal(t, runs, n)
+	}
+	for _, do := range []func(ctx context.Context, args ...any) (any, error){r.Do, c.Do} {
+		v, err := do(ctx, "EVAL", script, 1, "own:runs", "truth") // learnt
+		require.NoError(t, err)
+		require.Equal(t, "ran", v)
+		check(1)
+		_, err = do(ctx, "EVAL", script, 1, "own:runs", "lie") // as EVALSHA
+		require.ErrorContains(t, err, "NOSCRIPT but I ran")
+		check(1)
+		_, err = srv.Do("SCRIPT", "FLUSH")
+		require.NoError(t, err)
+		v, err = do(ctx, "EVAL", script, 1, "own:runs", "truth") // a real NOSCRIPT, then EVAL
+		require.NoError(t, err)
+		require.Equal(t, "ran", v)
+		check(1)
+	}
 }
