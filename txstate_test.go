@@ -62,3 +62,46 @@ func TestTransactionConnectionLost(t *testing.T) {
 		require.Equal(t, want, v, how)
 	}
 }
+
+// TestTransactionSlotMovesDuringFn moves the watched key's slot to another
+// master after WATCH, before fn reads it: the read is answered MOVED, and
+// fn gives up with it, as fn does with any error. Nothing was queued, so
+// the transaction must start again on the key's new node, as it does when
+// WATCH itself is answered MOVED.
+func TestTransactionSlotMovesDuringFn(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t, 2, 0, redistest.Options{})
+	r := clusterClient(t, c.Nodes()[0].Addr())
+	ctx := testCtx(t)
+	from, to := c.Masters()[0], c.Masters()[1]
+	for _, present := range []bool{false, true} {
+		k := keyOn(t, c, from, fmt.Sprint("txmove:", present))
+		if present {
+			_, err := r.Do(ctx, "SET", k, "v")
+			require.NoError(t, err)
+		}
+		calls := 0
+		vals, err := r.Transaction(ctx, func(cn *justredis.Connection) ([][]any, error) {
+			calls++
+			if calls == 1 {
+				require.NoError(t, c.MoveSlot(keySlot(t, c, k), from, to))
+			}
+			v, err := justredis.String(cn.Do(ctx, "GET", k))
+			if err != nil && err != justredis.ErrNil {
+				return nil, fmt.Errorf("reading %s: %w", k, err) // wrapped, as fn may
+			}
+			return [][]any{{"SET", k, v + "+"}}, nil
+		}, k)
+		require.NoError(t, err, "present %v", present)
+		require.Equal(t, []any{"OK"}, vals)
+		require.Equal(t, 2, calls)
+		want := "+"
+		if present {
+			want = "v+"
+		}
+		v, err := r.Do(ctx, "GET", k)
+		require.NoError(t, err)
+		require.Equal(t, want, v)
+		from, to = to, from
+	}
+}
