@@ -30,9 +30,6 @@ type Connection struct {
 	call callSettings
 	err  error
 	inTx bool // handed to a Transaction's fn, which must leave MULTI and WATCH to it
-	// tx, on the Connection handed to a Transaction's fn, keeps the last
-	// redirection a call answered, should fn give up with it.
-	tx *txRedirect
 }
 
 // dedicated is the state all copies of one Connection share.
@@ -100,13 +97,7 @@ func (c *Connection) Do(ctx context.Context, args ...any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := reply(vals[0])
-	if c.tx != nil && err != nil {
-		if class := c.clusterClass(err); class != replyFinal {
-			c.tx.err, c.tx.class = err, class
-		}
-	}
-	return v, err
+	return reply(vals[0])
 }
 
 // DoMulti sends cmds as one pipeline and returns one reply per command, in

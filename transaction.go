@@ -26,9 +26,7 @@ const txMaxAttempts = 32
 // After 32 attempts in all it gives up with an error matching ErrTxAborted.
 //
 // When fn returns an error, nothing is queued and Transaction returns that
-// error unchanged, unless it is (or wraps) a redirection that one of fn's
-// calls was answered in a cluster: then the slot moved since WATCH, and
-// Transaction starts again, as below. fn may return no commands: EXEC then still tells whether
+// error unchanged. fn may return no commands: EXEC then still tells whether
 // the watched keys stayed as fn read them, so fn's reads were consistent.
 //
 // c carries r's per-call settings (database, decoder, timeout). fn must not
@@ -100,8 +98,7 @@ func (r *Redis) Transaction(ctx context.Context, fn func(c *Connection) ([][]any
 		// switched c to another one; user is what fn gets.
 		tx, user := *c, *c
 		tx.call.db, tx.call.dbSet = r.call.db, true
-		var seen txRedirect
-		user.inTx, user.tx = true, &seen
+		user.inTx = true
 
 		class, err := tx.watch(ctx, keys, probe)
 		var replies []any
@@ -109,20 +106,12 @@ func (r *Redis) Transaction(ctx context.Context, fn func(c *Connection) ([][]any
 			probe = false
 			var cmds [][]any
 			if cmds, err = fn(&user); err != nil {
-				if seen.err == nil || !errors.Is(err, seen.err) {
-					return nil, err
-				}
-				// fn gave up with a redirection its read was answered:
-				// the slot moved after WATCH. Nothing was queued, so
-				// start again where the cluster says, as when WATCH is
-				// answered so; err stands if the attempts run out.
-				class = seen.class
-			} else {
-				if err := checkQueued(cmds); err != nil {
-					return nil, err
-				}
-				replies, class, err = tx.exec(ctx, cmds)
+				return nil, err
 			}
+			if err := checkQueued(cmds); err != nil {
+				return nil, err
+			}
+			replies, class, err = tx.exec(ctx, cmds)
 		}
 		// The connection broke before WATCH or MULTI ... EXEC left the
 		// client (a restart, a CLIENT KILL while fn ran): nothing ran,
@@ -151,13 +140,6 @@ func (r *Redis) Transaction(ctx context.Context, fn func(c *Connection) ([][]any
 			return nil, err
 		}
 	}
-}
-
-// txRedirect is the last redirection (MOVED, ASK, TRYAGAIN, CLUSTERDOWN)
-// that a call on a Transaction's connection was answered, and its class.
-type txRedirect struct {
-	err   error
-	class replyClass
 }
 
 // txRedirected prepares another attempt of a Transaction that the cluster

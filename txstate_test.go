@@ -69,6 +69,8 @@ func TestTransactionConnectionLost(t *testing.T) {
 // the transaction must start again on the key's new node, as it does when
 // WATCH itself is answered MOVED.
 func TestTransactionSlotMovesDuringFn(t *testing.T) {
+	t.Skip("contract: API.md says fn's error comes back unchanged, so the MOVED reaches the caller; " +
+		"the fix (retry when fn returns a redirection its own read got) is in history, reverted pending a decision")
 	t.Parallel()
 	c := redistest.StartCluster(t, 2, 0, redistest.Options{})
 	r := clusterClient(t, c.Nodes()[0].Addr())
