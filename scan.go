@@ -32,7 +32,9 @@ import (
 // SSCAN and ZSCAN go to the node of their key, as Do sends them.
 //
 // Each page is one call of r.Do: it honours ctx and r's settings, so
-// WithDatabase picks the database and WithTimeout bounds each page. An
+// WithDatabase picks the database and WithTimeout bounds each page; but
+// not WithReplicaReads, unless WithEndpoint names the server: replicas
+// take reads in turn, and each would need a cursor of its own. An
 // error, such as WRONGTYPE as an *Error, a network error, or one matching
 // ErrInvalidArgument for args that are not one of the four commands, is
 // yielded once, with "", and ends the iteration. Breaking out of the loop
@@ -40,9 +42,15 @@ import (
 func (r *Redis) Scan(ctx context.Context, args ...any) iter.Seq2[string, error] {
 	args = slices.Clone(args) // the iterator may run long after the caller's slice changed
 	return func(yield func(string, error) bool) {
+		r := r
 		if err := r.usable(ctx); err != nil {
 			yield("", err)
 			return
+		}
+		if r.call.replicaReads && (r.call.endpoint == "" || r.call.endpoint == Masters) {
+			// Replicas serve reads in turn, and a cursor means something
+			// only to the server that gave it: the pages go to the master.
+			r = r.Modify(WithReplicaReads(false))
 		}
 		name, at, err := cursorPosition(args)
 		if err != nil {

@@ -164,3 +164,33 @@ func TestScanSentinelFailoverMidIteration(t *testing.T) {
 	require.True(t, failedOver)
 	require.Equal(t, n, len(seen), "every key, though the master changed")
 }
+
+// TestScanReplicaReads scans through Sentinel with WithReplicaReads and two
+// replicas, which take reads in turn: a cursor from one means nothing to
+// the other, so the walk skipped keys, and starting again at each change
+// of server would never end. Every key must come, in a bounded walk.
+func TestScanReplicaReads(t *testing.T) {
+	t.Parallel()
+	d := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 2})
+	r := sentinelClient(t, d)
+	ctx := testCtx(t)
+	const n = 500
+	cmds := make([][]any, n)
+	for i := range cmds {
+		cmds[i] = []any{"SET", fmt.Sprint("replicascan:", i), i}
+	}
+	_, err := r.DoMulti(ctx, cmds...)
+	require.NoError(t, err)
+	_, err = r.Do(ctx, "WAIT", 2, 5000) // on both replicas
+	require.NoError(t, err)
+
+	seen := map[string]bool{}
+	yielded := 0
+	for k, err := range r.Modify(justredis.WithReplicaReads(true)).Scan(ctx, "SCAN", "MATCH", "replicascan:*", "COUNT", 10) {
+		require.NoError(t, err)
+		seen[k] = true
+		yielded++
+		require.Less(t, yielded, 10*n, "the walk does not end")
+	}
+	require.Equal(t, n, len(seen), "every key")
+}
