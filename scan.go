@@ -159,8 +159,11 @@ func (r *Redis) scanNode(ctx context.Context, name string, args []any, at int, y
 		// failover) it means nothing, and going on from it skips
 		// elements. The page is true all the same, but the walk starts
 		// again there, which may yield elements twice, as Redis may.
-		moved := cursor != "0" && trace.addr != addr
-		addr = trace.addr
+		// (A page no server answered, from a cache say, moves nothing.)
+		moved := cursor != "0" && trace.addr != "" && trace.addr != addr
+		if trace.addr != "" {
+			addr = trace.addr
+		}
 		for _, e := range elems {
 			if !yield(e, nil) {
 				return false
