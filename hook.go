@@ -183,6 +183,9 @@ type callTrace struct {
 	retried    bool
 	redirected bool
 	cacheHit   bool
+	// also is told of the servers too: the trace a caller inside the
+	// package (Scan) set on the call, which the hooks' own replaces.
+	also *callTrace
 }
 
 func (t *callTrace) served(addr string) {
@@ -195,6 +198,7 @@ func (t *callTrace) served(addr string) {
 		t.addr = addr
 	}
 	t.mu.Unlock()
+	t.also.served(addr)
 }
 
 func (t *callTrace) retry() {
@@ -311,6 +315,7 @@ func (r *Redis) dispatchHooked(ctx context.Context, cmds [][]any, multi bool) (v
 	call := newCall(r.p.s.hooks, op, r.call.db, cmds)
 	hooked(ctx, r.p.s.hooks, call, func(ctx context.Context, trace *callTrace) error {
 		c := *r
+		trace.also = r.call.trace
 		c.call.trace = trace
 		v, vals, err = c.dispatch(ctx, cmds, multi)
 		return err

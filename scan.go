@@ -21,14 +21,20 @@ import (
 // SSCAN, and pairs, flat, for HSCAN (field, value, field, value, ...) and
 // ZSCAN (member, score, ...: the score as Redis writes it, such as "1.5").
 // Redis's guarantees hold: an element present from start to end is yielded,
-// perhaps more than once; the caller dedupes when that matters.
+// perhaps more than once; the caller dedupes when that matters. When a page
+// comes from another server than the one before (the key's slot moved, a
+// failover), the cursor meant nothing there: the walk starts again on it.
+// A cluster's SCAN may miss the keys of a slot that moves between masters
+// during the walk.
 //
 // On a cluster, SCAN walks every master in turn, from the list Endpoints
 // gives, or only the node given by WithEndpoint when r has one. HSCAN,
 // SSCAN and ZSCAN go to the node of their key, as Do sends them.
 //
 // Each page is one call of r.Do: it honours ctx and r's settings, so
-// WithDatabase picks the database and WithTimeout bounds each page. An
+// WithDatabase picks the database and WithTimeout bounds each page; but
+// not WithReplicaReads, unless WithEndpoint names the server: replicas
+// take reads in turn, and each would need a cursor of its own. An
 // error, such as WRONGTYPE as an *Error, a network error, or one matching
 // ErrInvalidArgument for args that are not one of the four commands, is
 // yielded once, with "", and ends the iteration. Breaking out of the loop
@@ -36,9 +42,15 @@ import (
 func (r *Redis) Scan(ctx context.Context, args ...any) iter.Seq2[string, error] {
 	args = slices.Clone(args) // the iterator may run long after the caller's slice changed
 	return func(yield func(string, error) bool) {
+		r := r
 		if err := r.usable(ctx); err != nil {
 			yield("", err)
 			return
+		}
+		if r.call.replicaReads && (r.call.endpoint == "" || r.call.endpoint == Masters) {
+			// Replicas serve reads in turn, and a cursor means something
+			// only to the server that gave it: the pages go to the master.
+			r = r.Modify(WithReplicaReads(false))
 		}
 		name, at, err := cursorPosition(args)
 		if err != nil {
@@ -92,7 +104,7 @@ func cursorPosition(args []any) (name string, at int, err error) {
 }
 
 // scanNodes lists the copies of r that SCAN walks: one per master in a
-// cluster, r itself otherwise.
+// cluster, r without an endpoint otherwise.
 func (r *Redis) scanNodes(ctx context.Context) ([]*Redis, error) {
 	ectx, cancel := r.withTimeout(ctx)
 	if cancel != nil {
@@ -101,6 +113,12 @@ func (r *Redis) scanNodes(ctx context.Context) ([]*Redis, error) {
 	eps, err := r.Endpoints(ectx)
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := r.p.router().(*cluster); !ok {
+		// One master, found afresh by each page: through Sentinel, a
+		// failover mid-scan must not leave the walk on the old master,
+		// a replica now, or gone.
+		return []*Redis{r.Modify(WithEndpoint(""))}, nil
 	}
 	var nodes []*Redis
 	for _, ep := range eps {
@@ -120,10 +138,13 @@ func (r *Redis) scanNode(ctx context.Context, name string, args []any, at int, y
 	cmd := make([]any, len(args)+1)
 	copy(cmd, args[:at])
 	copy(cmd[at+1:], args[at:])
-	cursor := "0"
+	cursor, addr := "0", ""
 	for {
 		cmd[at] = cursor
-		v, err := r.Do(ctx, cmd...)
+		var trace callTrace // which server answered
+		page := *r
+		page.call.trace = &trace
+		v, err := page.Do(ctx, cmd...)
 		if err != nil {
 			yield("", err)
 			return false
@@ -133,15 +154,29 @@ func (r *Redis) scanNode(ctx context.Context, name string, args []any, at int, y
 			yield("", fmt.Errorf("justredis: %s: %w", name, err))
 			return false
 		}
+		// A cursor is a place in one server's table, which hashes with a
+		// seed of its own: on another server (the key's slot moved, a
+		// failover) it means nothing, and going on from it skips
+		// elements. The page is true all the same, but the walk starts
+		// again there, which may yield elements twice, as Redis may.
+		// (A page no server answered, from a cache say, moves nothing.)
+		moved := cursor != "0" && trace.addr != "" && trace.addr != addr
+		if trace.addr != "" {
+			addr = trace.addr
+		}
 		for _, e := range elems {
 			if !yield(e, nil) {
 				return false
 			}
 		}
-		if next == "0" {
+		switch {
+		case moved:
+			cursor = "0"
+		case next == "0":
 			return true
+		default:
+			cursor = next
 		}
-		cursor = next
 	}
 }
 

@@ -15,9 +15,11 @@ import (
 // a script's text crosses the network once per server rather than once
 // per call. The client learns it from an EVAL that ran (a script that ran,
 // even into an error, is loaded), and forgets it on NOSCRIPT, on a SCRIPT
-// FLUSH sent through the client, and whenever a connection to the server
-// is found broken by the server or the network (a restart or a failover
-// empties the server's script cache): see forgetLocked, in server.go. The
+// FLUSH sent through the client, whenever a connection to the server is
+// found broken by the server or the network (a restart or a failover
+// empties the server's script cache), and when the client closes its last
+// connection to it, after which none would break to tell of a restart:
+// see forgetLocked, in server.go. The
 // rewrite is decided once the connection is in hand, so that a call that
 // replaces a broken connection sends the script.
 //
@@ -29,8 +31,9 @@ import (
 // since one answered after a flush may have run before it (on another
 // connection) or after it.
 //
-// NOSCRIPT proves the script did not run, so a single call answered so is
-// sent again as EVAL. In a pipeline the commands after it have already
+// The server's NOSCRIPT proves the script did not run, so a single call
+// answered so is sent again as EVAL; a script's own error that starts with
+// NOSCRIPT is not (isServerNoScript). In a pipeline the commands after it have already
 // run, so the NOSCRIPT stays at its index: resending would reorder.
 //
 // The rewrite is made per server, after routing, and encodes the EVALSHA
@@ -229,6 +232,27 @@ func isErrorReply(v any) bool {
 	return false
 }
 
+// noScriptText is the whole of the server's NOSCRIPT reply.
+const noScriptText = "NOSCRIPT No matching script. Please use EVAL."
+
+// isServerNoScript reports whether v is the server's own NOSCRIPT reply,
+// which proves that nothing ran. A script may return any error after it
+// ran, one starting with NOSCRIPT included; so it is told by its whole
+// text. (A password that is one of its words, hidden in it, makes the
+// server's reply pass for a script's: the call then fails, rather than
+// perhaps run twice, and the next one sends the script.)
+func isServerNoScript(v any) bool {
+	switch v := v.(type) {
+	case *Error:
+		return v.msg == noScriptText
+	case RawValue:
+		return (v.Kind == KindError || v.Kind == KindBlobError) && string(v.Data) == noScriptText
+	}
+	return false
+}
+
+// isNoScript reports whether v reads NOSCRIPT: the server's reply, or a
+// script's own error; either way the script is not known to be loaded.
 func isNoScript(v any) bool {
 	switch v := v.(type) {
 	case *Error:
@@ -252,7 +276,7 @@ func (sv *server) evalOn(ctx context.Context, cn *conn, d Decoder, cmd *command,
 			return nil, err
 		}
 		v, err := cn.roundTripEncoded(ctx, enc, d, nil)
-		if err != nil || !isNoScript(v) {
+		if err != nil || !isServerNoScript(v) {
 			if err == nil {
 				learnScript(&sv.scripts, sha, epoch, v)
 			}
@@ -369,7 +393,7 @@ func (u *scriptUse) learn(sv *server, v any) (noScript bool) {
 		return false
 	}
 	learnScript(&sv.scripts, u.sha, u.epoch, v)
-	return u.asSHA && isNoScript(v)
+	return u.asSHA && isServerNoScript(v)
 }
 
 // use returns the script command at index i of the pipeline; nil when it

@@ -61,15 +61,19 @@ func TestScriptEncodeAndLearn(t *testing.T) {
 	require.Equal(t, plain, string(enc), "evalOnly")
 
 	b.encode(cmds, false)
-	require.False(t, b.learn([]any{"v", &Error{msg: "NOSCRIPT No matching script."}, int64(1)}),
+	require.False(t, b.learn([]any{"v", &Error{msg: noScriptText}, int64(1)}),
 		"in a pipeline, NOSCRIPT stays at its index")
 	require.True(t, known(), "the EVALSHA_RO after it ran")
 
 	one := cmds[1:2]
 	b = p.planScripts(sv, &table, one)
 	b.encode(one, false)
-	require.True(t, b.learn([]any{&Error{msg: "NOSCRIPT No matching script."}}), "a single call goes again")
+	require.True(t, b.learn([]any{&Error{msg: noScriptText}}), "a single call goes again")
 	require.False(t, known(), "NOSCRIPT forgets")
+	sv.scripts.add(sha, sv.scripts.epoch)
+	b.encode(one, false)
+	require.False(t, b.learn([]any{&Error{msg: "NOSCRIPT the script's own"}}), "a script's own error: it ran")
+	require.False(t, known(), "but it is not known to be loaded")
 
 	sv.scripts.add(sha, sv.scripts.epoch)
 	flush := [][]any{{"SCRIPT", "FLUSH"}}

@@ -238,15 +238,39 @@ func (s *sentinel) do(ctx context.Context, cs *callSettings, args []any) (any, e
 			return nil, err
 		}
 		v, err := s.p.doOn(ctx, sv, cs, args, true)
+		if isReadOnly(err) && s.runsScript(args) && s.scriptsOwn(ctx, sv, cs.db) {
+			return v, err
+		}
 		if err == nil || !s.again(ctx, cs, sv, err, attempt) {
 			return v, err
 		}
 	}
 }
 
+// runsScript reports whether args run a script, whose error reply may be
+// any text, READONLY included.
+func (s *sentinel) runsScript(args []any) bool {
+	var cmd *command
+	if t := s.p.cmds.Load(); t != nil {
+		cmd = t.lookup(args)
+	}
+	return runsScript(cmd, args)
+}
+
+// scriptsOwn reports whether a READONLY error that a script answered on
+// sv is the script's own text: sv still says it is a master, or will not
+// say. Only a replica's refusal proves that the script wrote nothing (a
+// replica refuses every write) and may go to the new master; a script
+// that ran on a master is never sent again.
+func (s *sentinel) scriptsOwn(ctx context.Context, sv *server, db int) bool {
+	role, err := s.role(ctx, sv, db)
+	return err != nil || role == "master"
+}
+
 // doMulti sends cmds to the master in one round trip. Commands answered
 // READONLY (the master had become a replica) did not run: they go again,
-// in order, each as Do would send it, to the master found anew. (One at a
+// with the reads after them, in order, each as Do would send it, to the
+// master found anew. (One at a
 // time, as that happens only amid a failover: a batch of them would be a
 // slice that Do's arguments escape into, see router.go.)
 func (s *sentinel) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) ([]any, error) {
@@ -267,6 +291,9 @@ func (s *sentinel) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) 
 		}
 		if vals, err = s.p.doMultiOn(ctx, sv, cs, cmds, true); err == nil {
 			if slices.ContainsFunc(vals, isReadOnly) {
+				if s.scriptSaidReadOnly(ctx, sv, cs.db, cmds, vals) {
+					return vals, nil // from a master: no READONLY is a refusal
+				}
 				s.lost(sv)
 				cs.trace.redirect()
 			}
@@ -276,10 +303,23 @@ func (s *sentinel) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) 
 			return nil, err
 		}
 	}
-	for i, v := range vals {
-		if !isReadOnly(v) {
-			continue
+	first := slices.IndexFunc(vals, isReadOnly)
+	if first < 0 {
+		return vals, nil
+	}
+	// The commands after the first write answered READONLY ran on the
+	// replica before that write runs on the new master: sent alone, it
+	// would come after reads that followed it in the pipeline, whose
+	// replies then miss it. So they go again too, in order, when running
+	// them twice is harmless (reads); else the replies come back as they
+	// are, each READONLY proving that its write did not run.
+	t := s.p.cmds.Load()
+	for i := first + 1; i < len(vals); i++ {
+		if !isReadOnly(vals[i]) && (t == nil || !t.lookup(cmds[i]).repeatable()) {
+			return vals, nil
 		}
+	}
+	for i := first; i < len(vals); i++ {
 		v, err := s.do(ctx, cs, cmds[i])
 		if err == nil || isServerError(err) {
 			vals[i] = v
@@ -288,16 +328,27 @@ func (s *sentinel) doMulti(ctx context.Context, cs *callSettings, cmds [][]any) 
 			}
 			continue
 		}
-		// The error stands for the commands that did not run; the others
-		// keep their replies, as in a cluster.
+		// The error stands for the commands that did not run, in the
+		// order given; those before them keep their replies, as in a
+		// cluster.
 		for k := i; k < len(vals); k++ {
-			if k == i || isReadOnly(vals[k]) {
-				vals[k] = err
-			}
+			vals[k] = err
 		}
 		return vals, err
 	}
 	return vals, nil
+}
+
+// scriptSaidReadOnly reports whether a READONLY among vals, the replies
+// to cmds from sv, is a script's and sv still says it is a master: then
+// it is the script's own text, and none of them is a replica's refusal.
+func (s *sentinel) scriptSaidReadOnly(ctx context.Context, sv *server, db int, cmds [][]any, vals []any) bool {
+	for i, v := range vals {
+		if isReadOnly(v) && s.runsScript(cmds[i]) {
+			return s.scriptsOwn(ctx, sv, db)
+		}
+	}
+	return false
 }
 
 // again decides, after a call to the master sv failed with err, whether it

@@ -513,15 +513,16 @@ func TestSentinelAuth(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "1", got)
 
-		// In a batch, the commands answered READONLY go on; the reads the
-		// replica answered stand.
+		// In a batch, the commands answered READONLY go on, and with them
+		// the reads after the first of them, in order, so that the GET sees
+		// the SET; the read before them stands.
 		old = d.Master()
 		refused = errorStat(t, old, "READONLY")
 		require.NoError(t, d.Failover(ctx))
 		vals, err := r.DoMulti(ctx, []any{"GET", "auth:readonly:n"}, []any{"INCR", "auth:readonly:n"},
 			[]any{"SET", "auth:readonly", "after"}, []any{"GET", "auth:readonly"})
 		require.NoError(t, err)
-		require.Equal(t, []any{"1", int64(2), "OK", "before"}, vals)
+		require.Equal(t, []any{"1", int64(2), "OK", "after"}, vals)
 		require.Equal(t, refused+2, errorStat(t, old, "READONLY"))
 		got, err = d.Master().Do("GET", "auth:readonly")
 		require.NoError(t, err)

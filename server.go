@@ -210,9 +210,11 @@ func (sv *server) forgetLocked(cn *conn) {
 	if isDedicated {
 		sv.dedicated--
 	}
-	if cn.brokeOnItsOwn() {
+	if cn.brokeOnItsOwn() || len(sv.all) == 0 {
 		// The server may have restarted or failed over, which empties
-		// its script cache (scripts.go).
+		// its script cache (scripts.go). With no connection left open,
+		// none would break to tell of a restart: the next one may be
+		// to a server that never saw the scripts.
 		sv.scripts.clear()
 	}
 }

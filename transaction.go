@@ -57,9 +57,15 @@ const txMaxAttempts = 32
 // being queued, is answered MOVED (or ASK, TRYAGAIN, CLUSTERDOWN while the
 // slot moves), nothing ran, so Transaction starts again on a new connection
 // to the node the cluster named (after a pause, unless it was MOVED),
-// within the same 32 attempts. So it does, in any deployment, after a
+// within the same 32 attempts. Through Sentinel, so it does on the new
+// master when a command being queued is answered READONLY by the old one. So it does, in any deployment, after a
 // pause, when they are answered LOADING: the server is still loading its
 // data set.
+//
+// When the connection is found broken before WATCH, or MULTI ... EXEC,
+// was written (the server restarted, or closed it, while fn ran), nothing
+// ran either, and the WATCH is gone: Transaction starts again on a new
+// connection, after a pause, within the same 32 attempts.
 //
 // ctx, or WithTimeout when ctx has no deadline, bounds the whole
 // transaction, pauses and attempts included. A network error on the round
@@ -107,7 +113,11 @@ func (r *Redis) Transaction(ctx context.Context, fn func(c *Connection) ([][]any
 			}
 			replies, class, err = tx.exec(ctx, cmds)
 		}
-		if class == replyFinal && (replies != nil || err != nil) {
+		// The connection broke before WATCH or MULTI ... EXEC left the
+		// client (a restart, a CLIENT KILL while fn ran): nothing ran,
+		// but the WATCH went with it. Start again on a new connection.
+		lost := err != nil && mayRetryAll(err, false)
+		if class == replyFinal && !lost && (replies != nil || err != nil) {
 			return replies, err
 		}
 		if attempt == txMaxAttempts {
@@ -116,11 +126,11 @@ func (r *Redis) Transaction(ctx context.Context, fn func(c *Connection) ([][]any
 			}
 			return nil, fmt.Errorf("%w: EXEC aborted %d times in a row", ErrTxAborted, attempt)
 		}
-		if class == replyFinal {
+		if class == replyFinal && !lost {
 			err = txPause(ctx, attempt)
 		} else if err = r.txRedirected(ctx, class, waits); err == nil {
-			// The slot map now names the node to go to: a new connection,
-			// which is probed again.
+			// The slot map now names the node to go to, or the old
+			// connection broke: a new connection, which is probed again.
 			waits++
 			c.Close()
 			c, err = r.Connection(ctx, keys...)
@@ -136,7 +146,8 @@ func (r *Redis) Transaction(ctx context.Context, fn func(c *Connection) ([][]any
 // refused, before anything ran, with the reply class: MOVED has updated
 // the slot map already (Connection.run); ASK, TRYAGAIN and CLUSTERDOWN
 // say the slot is moving, or the cluster is busy, and LOADING that the
-// server is still loading its data: wait for it.
+// server is still loading its data: wait for it. So does a connection
+// lost (replyFinal), as a server restarting may not take calls yet.
 func (r *Redis) txRedirected(ctx context.Context, class replyClass, waits int) error {
 	if class == replyMoved && waits == 0 {
 		return nil // the map knows the new owner: go there at once
@@ -186,10 +197,18 @@ func (c *Connection) watch(ctx context.Context, keys []string, probe bool) (repl
 // nothing follows redirections: the refusal is final. LOADING, from a
 // server still loading its data set, proves nothing was watched or
 // queued in any deployment: the transaction starts again after a pause.
+// Through Sentinel, READONLY to a command being queued says the master
+// became a replica: it starts again at once on the new master.
 func (c *Connection) clusterClass(v any) replyClass {
 	class, _ := classify(v)
 	if class == replyLoading {
 		return class
+	}
+	if s, ok := c.d.p.router().(*sentinel); ok && isReadOnly(v) {
+		// The master became a replica: the next connection goes to the
+		// one the sentinels name now, as for a MOVED in a cluster.
+		s.lost(c.d.sv)
+		return replyMoved
 	}
 	if _, ok := c.d.p.router().(*cluster); !ok {
 		return replyFinal
