@@ -419,8 +419,8 @@ func WithDecoder(d Decoder) CallOption {
 // context), its entry holds that error, and Do returns the map together
 // with an error: the first such failure, naming its address. A blocking
 // command (BLPOP, WAIT, ...) runs on a connection of its own per master,
-// as Do runs one. DoMulti runs all its commands on every master, in one
-// round trip to each: each command's entry is such a map.
+// as Do runs one. DoMulti refuses Masters (ErrInvalidArgument): a
+// pipeline goes to one server.
 const Masters = "masters"
 
 // WithEndpoint sends calls to one server, given by an address from

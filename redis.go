@@ -256,8 +256,10 @@ func (r *Redis) onEndpoint(ctx context.Context, cmds [][]any, multi bool) (any, 
 		return v, nil, err
 	}
 	if cs.endpoint == Masters {
-		vals, err := r.onMastersMulti(ctx, cmds)
-		return nil, vals, err
+		// Fanned out, a pipeline's commands would have to outlive the
+		// call in goroutines, and so escape to the heap on every call's
+		// path; refused, rather than sent to one node without a word.
+		return nil, nil, invalidArg("WithEndpoint(Masters) runs one command on every master, through Do: DoMulti needs one server, or routing by key")
 	}
 	sv, err := r.p.endpoint(ctx, cs.endpoint)
 	if err != nil {
@@ -339,60 +341,6 @@ func (r *Redis) onMasters(ctx context.Context, args []any) (any, error) {
 		}()
 	}
 	wg.Wait()
-	for _, err := range failed {
-		if err != nil {
-			return out, err
-		}
-	}
-	return out, nil
-}
-
-// onMastersMulti runs the commands of a DoMulti on every master at once,
-// in one round trip to each. Each command's entry is a map[string]any from
-// a master's address to its reply there, or *Error, as onMasters gives for
-// one command; a master whose round trip failed has that error at every
-// entry, and the first such error in the masters' order is returned too.
-func (r *Redis) onMastersMulti(ctx context.Context, cmds [][]any) ([]any, error) {
-	if d := forSeveral(r.call.decoder); d != r.call.decoder {
-		c := *r
-		c.call.decoder = d
-		r = &c
-	}
-	masters, err := r.p.router().masters(ctx, &r.call)
-	if err != nil {
-		return nil, err
-	}
-	replies := make([][]any, len(masters))
-	failed := make([]error, len(masters))
-	var wg sync.WaitGroup
-	for i, sv := range masters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			vals, err := r.p.doMultiOn(ctx, sv, &r.call, cmds, true)
-			if err != nil && !isServerError(err) {
-				r.p.lost(sv)
-				err = atAddress(sv.addr, err)
-				failed[i] = err
-			}
-			if err != nil {
-				vals = make([]any, len(cmds))
-				for j := range vals {
-					vals[j] = err
-				}
-			}
-			replies[i] = vals
-		}()
-	}
-	wg.Wait()
-	out := make([]any, len(cmds))
-	for j := range cmds {
-		m := make(map[string]any, len(masters))
-		for i, sv := range masters {
-			m[sv.addr] = replies[i][j]
-		}
-		out[j] = m
-	}
 	for _, err := range failed {
 		if err != nil {
 			return out, err
