@@ -12,16 +12,18 @@ import (
 
 // Transparent EVALSHA: EVAL and EVAL_RO go out as EVALSHA and EVALSHA_RO
 // once the client knows the script is loaded on the server they go to, so
-// a script's text crosses the network once per server rather than once
-// per call. The client learns it from an EVAL that ran (a script that ran,
-// even into an error, is loaded), and forgets it on NOSCRIPT, on a SCRIPT
-// FLUSH sent through the client, whenever a connection to the server is
-// found broken by the server or the network (a restart or a failover
-// empties the server's script cache), and when the client closes its last
-// connection to it, after which none would break to tell of a restart:
-// see forgetLocked, in server.go. The
-// rewrite is decided once the connection is in hand, so that a call that
-// replaces a broken connection sends the script.
+// a script's text crosses the network once per server and connection
+// dialled rather than once per call. The client learns it from an EVAL
+// that ran (a script that ran, even into an error, is loaded), and
+// forgets it on NOSCRIPT, on a SCRIPT FLUSH sent through the client,
+// whenever a connection to the server is found broken by the server or the
+// network (a restart or a failover empties the server's script cache), when
+// the client closes its last connection to it, after which none would
+// break to tell of a restart (see forgetLocked, in server.go), and when it
+// dials a new one, which may reach a restarted server while the idle
+// connections that would tell so have not been looked at (see connect).
+// The rewrite is decided once the connection is in hand, so that a call
+// that replaces a broken connection sends the script.
 //
 // A SCRIPT FLUSH, through whatever path and connection, makes the client
 // forget a server's scripts before it is encoded, so that every command

@@ -44,8 +44,6 @@ func TestEvalSHAForgottenWithoutConnections(t *testing.T) {
 // dials a new one: the idle one, not looked at yet, has told nothing of the
 // restart. A transaction on the new one must not go as EVALSHA.
 func TestEvalSHAOnFreshConnectionAfterRestart(t *testing.T) {
-	t.Skip("design: a new connection cannot tell a restarted server from the old one; " +
-		"forgetting the scripts at every dial fixes it at one EVAL per script per dial")
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	ctx := testCtx(t)

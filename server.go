@@ -299,6 +299,11 @@ func (sv *server) connect(ctx context.Context, plan setupPlan, dedicated bool) (
 		return nil, serverInfo{}, err
 	}
 	sv.all[cn] = dedicated
+	// A new connection may have reached a server that restarted, or one
+	// that took over the address, with an empty script cache, while the
+	// connections that would tell of it by breaking sit idle: what is
+	// sent on it must not rely on scripts learnt before (scripts.go).
+	sv.scripts.clear()
 	return cn, info, nil
 }
 
