@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,17 +67,30 @@ func StartClusterServer(masters, replicasPerMaster int, opts Options) (*Cluster,
 		}
 		cfg.ca = ca
 	}
-	c := &Cluster{nodes: make([]*Server, masters*(1+replicasPerMaster)), opts: opts}
-	if err := c.startNodes(cfg); err != nil {
+	for attempt := 1; ; attempt++ {
+		c := &Cluster{nodes: make([]*Server, masters*(1+replicasPerMaster)), opts: opts}
+		if err := c.startNodes(cfg); err != nil {
+			c.Close()
+			return nil, err
+		}
+		err := c.build(masters, replicasPerMaster)
+		if err == nil {
+			return c, nil
+		}
 		c.Close()
-		return nil, err
+		if !errors.Is(err, errStrayMeet) || attempt == 3 {
+			return nil, fmt.Errorf("redistest: building the cluster: %w", err)
+		}
 	}
-	if err := c.build(masters, replicasPerMaster); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("redistest: building the cluster: %w", err)
-	}
-	return c, nil
 }
+
+// errStrayMeet is why a new node knew other nodes before it was introduced
+// to any: a node of another cluster (of another test binary, which picks
+// its ports on its own) had a peer on this port that died, and when a node
+// of that cluster hears of the peer again by gossip it greets whatever
+// listens there with MEET, which makes it join. The build starts again on
+// fresh ports.
+var errStrayMeet = errors.New("a node was met by a node of another cluster before the build introduced it to any")
 
 // startNodes starts all nodes at once; containers especially start much
 // faster side by side.
@@ -103,6 +117,9 @@ func (c *Cluster) build(masters, replicasPerMaster int) error {
 		}
 		// Distinct epochs spare the cluster its epoch collision dance.
 		if _, err := s.Do("CLUSTER", "SET-CONFIG-EPOCH", strconv.Itoa(i+1)); err != nil {
+			if strings.Contains(err.Error(), "does not know any other node") {
+				return fmt.Errorf("%w: %s: %v", errStrayMeet, s.Addr(), err)
+			}
 			return err
 		}
 	}

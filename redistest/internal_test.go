@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -111,4 +112,39 @@ func TestRemoveOrphans(t *testing.T) {
 	require.ErrorAs(t, err, &missing)
 	_, err = client.InspectContainer(alive)
 	require.NoError(t, err)
+}
+
+// TestBuildNoticesStrayMeet: a node that a node of another cluster met
+// before the build introduced it to any (that cluster had a peer on its
+// port) is noticed, so that StartCluster starts again on fresh ports
+// instead of failing, or building a cluster with a stranger in it.
+func TestBuildNoticesStrayMeet(t *testing.T) {
+	cfg := nodeConfig{cluster: true}
+	stray, err := startNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stray.Close()
+	ours, err := startNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ours.Close()
+	if _, err := stray.Do("CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(ours.l.port), strconv.Itoa(ours.l.busPort)); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; {
+		v, err := ours.view()
+		if err == nil && len(v) > 1 {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("the MEET never reached the node")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c := &Cluster{nodes: []*Server{ours}}
+	if err := c.build(1, 0); !errors.Is(err, errStrayMeet) {
+		t.Fatalf("build = %v, want errStrayMeet", err)
+	}
 }
