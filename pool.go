@@ -96,7 +96,8 @@ func (p *pool) serverFor(ctx context.Context, cs *callSettings, keys []string) (
 
 // endpoint returns the server WithEndpoint names, which must be one of the
 // deployment's: one the client has met (a seed, a node of the slot map, a
-// master or replica a sentinel named) or one Endpoints lists now. Any other
+// master or replica a sentinel named), one Endpoints lists now, or, in a
+// cluster, one CLUSTER NODES lists (see member). Any other
 // address is refused, not dialled: the client would log in there with its
 // credentials.
 func (p *pool) endpoint(ctx context.Context, addr string) (*server, error) {
@@ -114,6 +115,17 @@ func (p *pool) endpoint(ctx context.Context, addr string) (*server, error) {
 	}
 	if sv := p.known(addr); sv != nil {
 		return sv, nil // met while finding the endpoints
+	}
+	if cl, ok := p.router().(*cluster); ok {
+		// Endpoints lists the nodes of the slot map; a cluster also has
+		// masters that serve no slot yet, and nodes that joined since.
+		member, err := cl.member(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		if member {
+			return p.server(addr), nil
+		}
 	}
 	return nil, invalidArg(fmt.Sprintf("WithEndpoint(%q): no server of this deployment has that address (Endpoints lists them)", addr))
 }

@@ -1,0 +1,61 @@
+package justredis_test
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/justredis/justredis"
+	"github.com/justredis/justredis/redistest"
+	"github.com/stretchr/testify/require"
+)
+
+// freePort returns a loopback port nothing listens on at the moment.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestEndpointOfSlotlessMaster: a master that joined the cluster and
+// serves no slot yet (a resharding's target, before its first slot) is a
+// node of the deployment, though CLUSTER SLOTS does not list it. Naming
+// it with WithEndpoint is how a user prepares it (CLUSTER SETSLOT ...
+// IMPORTING); refusing it would leave no way to address it.
+func TestEndpointOfSlotlessMaster(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t, 3, 0, redistest.Options{})
+	bus := freePort(t)
+	n := redistest.Start(t, redistest.Options{Args: []string{
+		"--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
+	}})
+	_, err := c.Nodes()[0].Do("CLUSTER", "MEET", "127.0.0.1", strings.Split(n.Addr(), ":")[1], strconv.Itoa(bus))
+	require.NoError(t, err)
+	joined := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		nodes, err := n.Do("CLUSTER", "NODES")
+		if err == nil && strings.Count(strings.TrimSpace(nodes), "\n") == 3 {
+			joined = true
+			break
+		}
+	}
+	nodes, _ := n.Do("CLUSTER", "NODES")
+	require.True(t, joined, "the new node joined the cluster: %q", nodes)
+
+	ctx := testCtx(t)
+	r := clusterClient(t, c.Addrs()[0])
+	_, err = r.Do(ctx, "PING")
+	require.NoError(t, err)
+	want, err := n.Do("CLUSTER", "MYID")
+	require.NoError(t, err)
+	id, err := justredis.String(r.Modify(justredis.WithEndpoint(n.Addr())).Do(ctx, "CLUSTER", "MYID"))
+	require.NoError(t, err, "a slotless master of the cluster is taken")
+	require.Equal(t, want, id)
+	conn, err := r.Modify(justredis.WithEndpoint(n.Addr())).Connection(ctx)
+	require.NoError(t, err, "a Connection to it too")
+	require.NoError(t, conn.Close())
+}
