@@ -59,3 +59,28 @@ func TestEndpointOfSlotlessMaster(t *testing.T) {
 	require.NoError(t, err, "a Connection to it too")
 	require.NoError(t, conn.Close())
 }
+
+// TestEndpointRefusedOnCacheHit: an address that is none of the
+// deployment's is refused whether or not the cache holds the reply, as
+// WithEndpoint's doc says; a hit must not make the same call succeed.
+func TestEndpointRefusedOnCacheHit(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t, redistest.Options{})
+	addr, accepted := stranger(t)
+	r := newRedisOf(t, s.Addr(), justredis.WithClientCache(1<<20))
+	ctx := testCtx(t)
+	cached := r.Modify(justredis.WithCache(time.Minute))
+	_, err := r.Do(ctx, "SET", "hit", "v")
+	require.NoError(t, err)
+	for range 3 {
+		_, err = cached.Do(ctx, "GET", "hit")
+		require.NoError(t, err)
+	}
+	require.NotZero(t, r.Stats().CacheHits, "the reply is cached")
+	bad := cached.Modify(justredis.WithEndpoint(addr))
+	_, err = bad.Do(ctx, "GET", "hit")
+	require.ErrorIs(t, err, justredis.ErrInvalidArgument, "Do")
+	_, err = bad.DoMulti(ctx, []any{"GET", "hit"}, []any{"GET", "hit"})
+	require.ErrorIs(t, err, justredis.ErrInvalidArgument, "DoMulti")
+	require.Zero(t, accepted.Load(), "nothing was dialled")
+}
