@@ -84,3 +84,27 @@ func TestEndpointRefusedOnCacheHit(t *testing.T) {
 	require.ErrorIs(t, err, justredis.ErrInvalidArgument, "DoMulti")
 	require.Zero(t, accepted.Load(), "nothing was dialled")
 }
+
+// TestEndpointOfReplicaWhileMasterDown: through Sentinel, a replica is a
+// server of the deployment while its master is down, and that is when an
+// operator names it (to see what it has, or to promote it by hand): a new
+// client's WithEndpoint takes it, and nothing else is dialled.
+func TestEndpointOfReplicaWhileMasterDown(t *testing.T) {
+	t.Parallel()
+	// DownAfter long: the sentinels leave the dead master in place.
+	d := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 1, DownAfter: time.Minute})
+	replica := d.Replicas()[0]
+	require.NoError(t, d.Master().Kill())
+	addr, accepted := stranger(t)
+	ctx := testCtx(t)
+
+	r, err := justredis.New(justredis.WithSentinel(d.MasterName(), d.SentinelAddrs()...))
+	require.NoError(t, err)
+	defer r.Close()
+	role, err := justredis.Values(r.Modify(justredis.WithEndpoint(replica.Addr())).Do(ctx, "ROLE"))
+	require.NoError(t, err, "the replica answers though its master is down")
+	require.Equal(t, "slave", role[0])
+	_, err = r.Modify(justredis.WithEndpoint(addr)).Do(ctx, "PING")
+	require.ErrorIs(t, err, justredis.ErrInvalidArgument, "a stranger is still refused")
+	require.Zero(t, accepted.Load(), "nothing was dialled")
+}
