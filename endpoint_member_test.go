@@ -32,6 +32,7 @@ func TestEndpointOfSlotlessMaster(t *testing.T) {
 	bus := freePort(t)
 	n := redistest.Start(t, redistest.Options{Args: []string{
 		"--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
+		"--cluster-announce-hostname", "localhost",
 	}})
 	_, err := c.Nodes()[0].Do("CLUSTER", "MEET", "127.0.0.1", strings.Split(n.Addr(), ":")[1], strconv.Itoa(bus))
 	require.NoError(t, err)
@@ -58,6 +59,12 @@ func TestEndpointOfSlotlessMaster(t *testing.T) {
 	conn, err := r.Modify(justredis.WithEndpoint(n.Addr())).Connection(ctx)
 	require.NoError(t, err, "a Connection to it too")
 	require.NoError(t, conn.Close())
+
+	// By the hostname it announces, as CLUSTER SLOTS would name it.
+	byName := "localhost:" + strings.Split(n.Addr(), ":")[1]
+	id, err = justredis.String(clusterClient(t, c.Addrs()[0]).Modify(justredis.WithEndpoint(byName)).Do(ctx, "CLUSTER", "MYID"))
+	require.NoError(t, err, "named by its hostname")
+	require.Equal(t, want, id)
 }
 
 // TestEndpointRefusedOnCacheHit: an address that is none of the

@@ -464,7 +464,9 @@ func (c *slotKeeper) member(ctx context.Context, addr string) (bool, error) {
 		if len(f) < 3 || strings.Contains(f[2], "handshake") || strings.Contains(f[2], "noaddr") {
 			continue
 		}
-		hostPort, _, _ := strings.Cut(f[1], "@")
+		// ip:port@cport, then ",hostname" when the node announces one,
+		// by which CLUSTER SLOTS may name it instead.
+		hostPort, rest, _ := strings.Cut(f[1], "@")
 		i := strings.LastIndexByte(hostPort, ':')
 		if i < 0 {
 			continue
@@ -473,7 +475,8 @@ func (c *slotKeeper) member(ctx context.Context, addr string) (bool, error) {
 		if host == "" {
 			host = fromHost
 		}
-		if net.JoinHostPort(host, port) == addr {
+		_, hostname, _ := strings.Cut(rest, ",")
+		if net.JoinHostPort(host, port) == addr || (hostname != "" && net.JoinHostPort(hostname, port) == addr) {
 			return true, nil
 		}
 	}
