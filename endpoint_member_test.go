@@ -115,3 +115,33 @@ func TestEndpointOfReplicaWhileMasterDown(t *testing.T) {
 	require.ErrorIs(t, err, justredis.ErrInvalidArgument, "a stranger is still refused")
 	require.Zero(t, accepted.Load(), "nothing was dialled")
 }
+
+// TestEndpointOfOwnAddresses: a new client's first call may name any
+// address it was given: a unix socket, a TLS address, each of several
+// seeds, the standby seed included.
+func TestEndpointOfOwnAddresses(t *testing.T) {
+	t.Parallel()
+	a := redistest.Start(t, redistest.Options{UnixSocket: true, TLS: true})
+	b := redistest.Start(t, redistest.Options{})
+	ctx := testCtx(t)
+	for _, tc := range []struct {
+		name string
+		addr string
+		opts []justredis.Option
+	}{
+		{"unix", a.UnixPath(), []justredis.Option{justredis.WithAddress(a.UnixPath())}},
+		{"tls", a.TLSAddr(), []justredis.Option{justredis.WithAddress(a.TLSAddr()), justredis.WithTLS(a.TLSConfig())}},
+		{"first seed", a.Addr(), []justredis.Option{justredis.WithAddresses(a.Addr(), b.Addr())}},
+		{"standby seed", b.Addr(), []justredis.Option{justredis.WithAddresses(a.Addr(), b.Addr())}},
+		{"standby seed, standalone", b.Addr(), []justredis.Option{justredis.WithAddresses(a.Addr(), b.Addr()), justredis.WithMode(justredis.ModeStandalone)}},
+	} {
+		r, err := justredis.New(tc.opts...)
+		require.NoError(t, err)
+		_, err = r.Modify(justredis.WithEndpoint(tc.addr)).Do(ctx, "PING")
+		require.NoError(t, err, tc.name)
+		p, err := r.Modify(justredis.WithEndpoint(tc.addr)).PushConnection(ctx)
+		require.NoError(t, err, tc.name)
+		require.NoError(t, p.Close())
+		r.Close()
+	}
+}
