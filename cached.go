@@ -19,6 +19,13 @@ import (
 // dispatchCached is dispatch for a client with a cache.
 func (r *Redis) dispatchCached(ctx context.Context, cmds [][]any, multi bool) (v any, vals []any, err error) {
 	if r.call.cacheTTL > 0 && r.call.endpoint != Masters {
+		if r.call.endpoint != "" {
+			// A hit dials nothing, but an address that is none of the
+			// deployment's is refused all the same, hit or miss.
+			if _, err := r.p.endpoint(ctx, r.call.endpoint); err != nil {
+				return nil, nil, err
+			}
+		}
 		var done bool
 		if multi {
 			vals, err, done = r.cachedMulti(ctx, cmds)

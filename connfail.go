@@ -12,6 +12,10 @@ import (
 // How a connection breaks: who learns of it, which calls fail and how, and
 // the error that says so.
 
+// closedByClient reports whether err, why a connection broke, says the
+// client closed it on purpose: Close, or after a closing command.
+func closedByClient(err error) bool { return errors.Is(err, ErrClosed) || err == errEnded }
+
 // peerClosed reports whether a write failed because the server closed the
 // connection.
 func peerClosed(err error) bool {

@@ -112,10 +112,6 @@ func (cn *conn) afterClosing() {
 	} // else the reader ends it, once nothing is owed
 }
 
-// closedByClient reports whether err, why a connection broke, says the
-// client closed it on purpose: Close, or after a closing command.
-func closedByClient(err error) bool { return errors.Is(err, ErrClosed) || err == errEnded }
-
 // goingAway reports whether the connection is to be leased to nobody new:
 // it sent a command after which the server may close it.
 func (cn *conn) goingAway() bool { return cn.closing.Load() > 0 || cn.ending.Load() }

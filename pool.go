@@ -96,24 +96,52 @@ func (p *pool) serverFor(ctx context.Context, cs *callSettings, keys []string) (
 
 // endpoint returns the server WithEndpoint names, which must be one of the
 // deployment's: one the client has met (a seed, a node of the slot map, a
-// master or replica a sentinel named) or one Endpoints lists now. Any other
-// address is refused, not dialled: the client would log in there with its
-// credentials.
+// master or replica a sentinel named), one Endpoints lists now, or one the
+// deployment lists whatever its state: in a cluster, CLUSTER NODES (see
+// slotKeeper.member); through Sentinel, the sentinels (see
+// sentinel.member). Any other address is refused, not dialled: the client
+// would log in there with its credentials.
 func (p *pool) endpoint(ctx context.Context, addr string) (*server, error) {
 	if sv := p.known(addr); sv != nil {
 		return sv, nil
 	}
-	eps, err := p.router().endpoints(ctx)
+	rt := p.router()
+	if d, ok := rt.(*detector); ok {
+		var err error
+		if rt, err = d.detect(ctx, false); err != nil {
+			return nil, err
+		}
+		if sv := p.known(addr); sv != nil {
+			return sv, nil // met while finding out what the deployment is
+		}
+	}
+	var member bool
+	var err error
+	switch rt := rt.(type) {
+	case *sentinel:
+		// Not by Endpoints, which needs the master up and lists only the
+		// replicas fit to serve: a replica is the deployment's all the
+		// same, and is named most when the master is down.
+		member, err = rt.member(ctx, addr)
+	case *cluster:
+		// Endpoints lists the nodes of the slot map; a cluster also has
+		// masters that serve no slot yet, and nodes that joined since.
+		member, err = rt.member(ctx, addr)
+	default:
+		var eps []Endpoint
+		eps, err = rt.endpoints(ctx)
+		for _, e := range eps {
+			member = member || e.Address == addr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range eps {
-		if e.Address == addr {
-			return p.server(addr), nil
-		}
+	if member {
+		return p.server(addr), nil
 	}
 	if sv := p.known(addr); sv != nil {
-		return sv, nil // met while finding the endpoints
+		return sv, nil // met while finding out
 	}
 	return nil, invalidArg(fmt.Sprintf("WithEndpoint(%q): no server of this deployment has that address (Endpoints lists them)", addr))
 }

@@ -2,7 +2,8 @@ package justredis
 
 // The read buffer of a connection: how it grows while a large reply
 // arrives, how a reply's bytes are lent to its caller, and how it shrinks
-// again once idle.
+// again once idle, along with the write buffers a large command grew
+// (trim).
 
 // makeRoom makes space at the end of the read buffer: it moves the
 // unfinished frame to the front, or gives a frame that fills the buffer

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,6 +18,7 @@ type sentinelView struct {
 	from      string   // the sentinel that said it
 	master    string   // the master's address
 	replicas  []string // the replicas it sees up and linked
+	listed    []string // every replica it lists, whatever its state
 	sentinels []string // the other sentinels it sees up
 }
 
@@ -144,6 +146,7 @@ func (s *sentinel) ask(ctx context.Context, addr string) (sentinelView, error) {
 	}
 	// Sentinels that refuse the lists (an ACL) still told the master.
 	v.replicas = instances(vals[1], "slave")
+	v.listed = listed(vals[1])
 	v.sentinels = instances(vals[2], "sentinel")
 	return v, nil
 }
@@ -183,6 +186,31 @@ func instances(v any, kind string) []string {
 		addrs = append(addrs, net.JoinHostPort(f["ip"], f["port"]))
 	}
 	return addrs
+}
+
+// listed reads the addresses of every instance a sentinel lists, down or
+// cut off as well.
+func listed(v any) []string {
+	list, _ := v.([]any)
+	var addrs []string
+	for _, e := range list {
+		if f := fields(e); f["ip"] != "" && f["port"] != "" {
+			addrs = append(addrs, net.JoinHostPort(f["ip"], f["port"]))
+		}
+	}
+	return addrs
+}
+
+// member reports whether addr is the master or a replica of the
+// deployment as a sentinel lists them now, whatever their state: the
+// master need not answer, nor a replica be fit to serve reads, for
+// WithEndpoint to name it.
+func (s *sentinel) member(ctx context.Context, addr string) (bool, error) {
+	v, err := s.lookup(ctx)
+	if err != nil {
+		return false, err
+	}
+	return addr == v.master || slices.Contains(v.listed, addr), nil
 }
 
 // fit reports whether a sentinel's flags for an instance say it is of the

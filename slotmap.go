@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -431,4 +432,53 @@ func (m *slotMap) listed() map[string]bool {
 		out[ep.Address] = true
 	}
 	return out
+}
+
+// member reports whether addr is a node of the cluster as a master it
+// knows sees it now, CLUSTER NODES listing every node: the map, from
+// CLUSTER SLOTS, leaves out a master that serves no slot yet (the target
+// of a resharding, before its first slot) and any node that joined since
+// the last refresh. The question goes to a node the client knows, never
+// to addr.
+func (c *slotKeeper) member(ctx context.Context, addr string) (bool, error) {
+	sv := c.slots.Load().anyMaster()
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	cn, err := sv.sharedConn(ctx, 0)
+	if err != nil {
+		return false, err
+	}
+	v, err := cn.roundTrip(ctx, [][]any{{"CLUSTER", "NODES"}}, StringDecoder, nil)
+	cn.done()
+	if err != nil {
+		return false, ownCommand(err)
+	}
+	text, ok := v.(string)
+	if !ok {
+		return false, nil // an error reply: no proof addr is a node
+	}
+	fromHost, _, _ := net.SplitHostPort(sv.addr)
+	for _, line := range strings.Split(text, "\n") {
+		// <id> <ip:port@cport[,hostname]> <flags> ...
+		f := strings.Fields(line)
+		if len(f) < 3 || strings.Contains(f[2], "handshake") || strings.Contains(f[2], "noaddr") {
+			continue
+		}
+		// ip:port@cport, then ",hostname" when the node announces one,
+		// by which CLUSTER SLOTS may name it instead.
+		hostPort, rest, _ := strings.Cut(f[1], "@")
+		i := strings.LastIndexByte(hostPort, ':')
+		if i < 0 {
+			continue
+		}
+		host, port := hostPort[:i], hostPort[i+1:]
+		if host == "" {
+			host = fromHost
+		}
+		_, hostname, _ := strings.Cut(rest, ",")
+		if net.JoinHostPort(host, port) == addr || (hostname != "" && net.JoinHostPort(hostname, port) == addr) {
+			return true, nil
+		}
+	}
+	return false, nil
 }

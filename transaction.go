@@ -58,9 +58,11 @@ const txMaxAttempts = 32
 // slot moves), nothing ran, so Transaction starts again on a new connection
 // to the node the cluster named (after a pause, unless it was MOVED),
 // within the same 32 attempts. Through Sentinel, so it does on the new
-// master when a command being queued is answered READONLY by the old one. So it does, in any deployment, after a
-// pause, when they are answered LOADING: the server is still loading its
-// data set.
+// master when a command being queued is answered READONLY by the old one.
+// So it does, in any deployment, after a pause, when they are answered
+// LOADING: the server is still loading its data set. When WithEndpoint
+// names the server, every attempt would go back to it: its MOVED, ASK or
+// READONLY is returned at once.
 //
 // When the connection is found broken before WATCH, or MULTI ... EXEC,
 // was written (the server restarted, or closed it, while fn ran), nothing
@@ -198,11 +200,18 @@ func (c *Connection) watch(ctx context.Context, keys []string, probe bool) (repl
 // server still loading its data set, proves nothing was watched or
 // queued in any deployment: the transaction starts again after a pause.
 // Through Sentinel, READONLY to a command being queued says the master
-// became a replica: it starts again at once on the new master.
+// became a replica: it starts again at once on the new master. A
+// Connection that WithEndpoint pinned follows neither.
 func (c *Connection) clusterClass(v any) replyClass {
 	class, _ := classify(v)
 	if class == replyLoading {
 		return class
+	}
+	if c.call.endpoint != "" && (class == replyMoved || class == replyAsk || isReadOnly(v)) {
+		// WithEndpoint pins every attempt to this server, which would
+		// redirect or refuse the same again: the refusal is final. (Nor
+		// is a pinned replica's READONLY news of a failover.)
+		return replyFinal
 	}
 	if s, ok := c.d.p.router().(*sentinel); ok && isReadOnly(v) {
 		// The master became a replica: the next connection goes to the

@@ -855,7 +855,10 @@ func (p *urlParser) duration(name, s string) (time.Duration, error) {
 // reads durations (numbers, each followed by a unit), so that its failing can
 // only mean the value is out of range.
 func durationShaped(s string) bool {
-	s = strings.TrimLeft(s, "+-")
+	// One sign at most, as ParseDuration reads it: "--1s" is malformed.
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
 	if s == "" {
 		return false
 	}
