@@ -27,7 +27,8 @@ import (
 //   - "monitor": one line of MONITOR output, as a string in Data.
 //   - "invalidate": client-side caching (CLIENT TRACKING, RESP3) says that
 //     the keys in Data ([]any) changed; Data is nil when the whole database
-//     was flushed. Under RESP2, the messages of the __redis__:invalidate
+//     was flushed, and when the connection broke, taking the server's
+//     tracking with it: anything read before may be stale. Under RESP2, the messages of the __redis__:invalidate
 //     channel (CLIENT TRACKING ... REDIRECT) are given this Kind too, with
 //     Channel "__redis__:invalidate".
 //   - "dropped": the buffer (WithPushBuffer) was full and Data (int64)
@@ -82,7 +83,10 @@ type Message struct {
 // and sends MONITOR and CLIENT TRACKING again if they were on; the fresh
 // confirmations arrive as messages and tell you it happened. What the
 // server refused is not among them. Messages published while it was away
-// are lost, as Redis pub/sub does not keep them.
+// are lost, as Redis pub/sub does not keep them. CLIENT TRACKING and
+// MONITOR have no confirmation to deliver: with CLIENT TRACKING on, an
+// "invalidate" with nil Data comes first, as for a flush; MONITOR lines
+// of the gap are lost without a word.
 //
 // In a cluster, a PushConnection is one connection to one node, so its
 // shard channels must all be served by one node; use one PushConnection per

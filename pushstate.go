@@ -458,6 +458,9 @@ func (ps *pushState) write(ctx context.Context, cn *conn, buf []byte) (written i
 
 var (
 	trackingChannel = "__redis__:invalidate"
+	// invalidateAllFrame is the RESP3 push by which the server invalidates
+	// every key (FLUSHALL), for a PushConnection that lost its tracking.
+	invalidateAllFrame = []byte(">2\r\n$10\r\ninvalidate\r\n_\r\n")
 	errNotConnected = errors.New("not connected")
 )
 
@@ -791,7 +794,16 @@ func (ps *pushState) lost(cn *conn, err error) {
 		// connection sets it up.
 		ps.smu.Lock()
 		ps.base, ps.pending = ps.want.clone(), nil
+		tracking := len(ps.want.tracking) > 0
 		ps.smu.Unlock()
+		if tracking && !ps.closing.Load() {
+			// The server's tracking went with the connection, and what
+			// it would have invalidated until the next one is set up
+			// is lost. Unlike subscriptions, CLIENT TRACKING has no
+			// confirmation to tell the user: say what a flush says,
+			// that everything read before may be stale.
+			ps.push(invalidateAllFrame)
+		}
 	}
 	ps.wmu.Unlock()
 	ps.cur.CompareAndSwap(cn, nil)
