@@ -461,7 +461,7 @@ var (
 	// invalidateAllFrame is the RESP3 push by which the server invalidates
 	// every key (FLUSHALL), for a PushConnection that lost its tracking.
 	invalidateAllFrame = []byte(">2\r\n$10\r\ninvalidate\r\n_\r\n")
-	errNotConnected = errors.New("not connected")
+	errNotConnected    = errors.New("not connected")
 )
 
 // keepAlive sends a PING unless a write is under way; it reports whether
