@@ -38,7 +38,9 @@ import (
 //     NextMessage also returns as its error. In a cluster, it is also the
 //     client refusing or giving up shard channels that another node serves
 //     than the connection's others (see PushConnection.Do); Data is then an
-//     error that matches ErrInvalidArgument and names them.
+//     error that matches ErrInvalidArgument and names them. So it is for a
+//     MONITOR given on a subscribed RESP2 connection while it is down,
+//     which the client refuses, as the server would.
 //
 // Anything else the server pushes keeps the name it was sent with as Kind,
 // and its remaining elements in Data (one as itself, several as []any); a

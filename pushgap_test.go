@@ -1,8 +1,11 @@
 package justredis
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/justredis/justredis/redistest"
 	"github.com/stretchr/testify/require"
@@ -37,22 +40,74 @@ func TestPushTrackingReconnectInvalidatesAll(t *testing.T) {
 		key := fmt.Sprintf("gap:after:%d", i)
 		_, err = r.Do(ctx, "SET", key, 1)
 		require.NoError(t, err)
-		do(t, p, "PING")
+		// Its invalidation comes once tracking is back; until then,
+		// nothing does.
+		wait, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		for {
-			msg := next(t, p)
-			if msg.Kind == "pong" {
+			msg, err := p.NextMessage(wait)
+			if errors.Is(err, context.DeadlineExceeded) {
 				break
 			}
+			require.NoError(t, err)
 			require.Equal(t, "invalidate", msg.Kind, "%+v", msg)
 			if msg.Data == nil {
 				flushed = true
 				continue
 			}
 			if keys, _ := msg.Data.([]any); len(keys) == 1 && keys[0] == key {
+				cancel()
 				require.True(t, flushed, "an invalidation came on the new connection, but nothing said that those of the gap may be lost")
 				return
 			}
 		}
+		cancel()
 	}
 	t.Fatal("tracking never came back")
+}
+
+// TestPushMonitorWhileDownAndSubscribedRESP2: under RESP2 the server
+// refuses MONITOR on a subscribed connection, and says so through
+// NextMessage. A MONITOR given while the connection is down is not sent
+// for that reason, but the user must be told the same, not left waiting
+// for MONITOR lines that never come.
+func TestPushMonitorWhileDownAndSubscribedRESP2(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t, redistest.Options{})
+	ctx := pushCtx(t)
+	r := pushClient(t, s, WithRESP(2))
+	p := openPush(t, r)
+	do(t, p, "SUBSCRIBE", "mon-down")
+	require.Equal(t, "subscribe", next(t, p).Kind)
+
+	require.NoError(t, s.Kill())
+	down := false
+	for i := 0; i < 200 && !down; i++ {
+		down = p.Do(ctx, "PING") != nil // PING is not remembered: it fails while down
+		if !down {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	require.True(t, down, "the connection never went down")
+	do(t, p, "MONITOR")
+	require.NoError(t, s.Restart())
+
+	refused := false
+	for i := 0; ; i++ {
+		require.Less(t, i, 200, "the connection never came back")
+		if p.Do(ctx, "PING", "back") == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for {
+		msg, err := p.NextMessage(ctx)
+		if msg.Kind == "pong" && msg.Data == "back" {
+			break
+		}
+		if msg.Kind == "error" {
+			require.Error(t, err)
+			refused = true
+		}
+	}
+	require.True(t, refused, "MONITOR was dropped without a word")
 }

@@ -367,7 +367,12 @@ func (ps *pushState) remember(op pushOp, args []string) {
 	ps.smu.Lock()
 	defer ps.smu.Unlock()
 	if op.kind == opMonitor && ps.resp == 2 && ps.want.subscribed() {
-		return // under RESP2 the server refuses MONITOR while subscribed
+		// Under RESP2 the server refuses MONITOR while subscribed, and
+		// says so through NextMessage; so does the client for one it
+		// does not send, or its user would wait for lines that never
+		// come.
+		ps.pushError("MONITOR is refused on a subscribed RESP2 connection, as the server would refuse it: unsubscribe from all first, or use RESP3 (WithRESP(3))")
+		return
 	}
 	ps.want.apply(op, args)
 	ps.base.apply(op, args)
