@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 )
 
 // Message is one thing the server pushed to a PushConnection.
@@ -35,7 +36,9 @@ import (
 //     messages, the oldest, were thrown away. It comes before the messages
 //     that were kept.
 //   - "error": the server refused a command; Data is the *Error, which
-//     NextMessage also returns as its error. In a cluster, it is also the
+//     NextMessage also returns as its error. It also stands for the reply
+//     to a PING lost with a connection that broke (see PushConnection.Do);
+//     Data is then that error. In a cluster, it is also the
 //     client refusing or giving up shard channels that another node serves
 //     than the connection's others (see PushConnection.Do); Data is then an
 //     error that matches ErrInvalidArgument and names them. So it is for a
@@ -202,7 +205,9 @@ func (p *PushConnection) Modify(opts ...CallOption) *PushConnection {
 // command takes effect when the connection is back, one channel, pattern
 // or shard channel at a time, so that the server refusing one costs only
 // that one. PING is not
-// remembered: it then fails with the network error. A command the server
+// remembered: it then fails with the network error; and when the connection
+// breaks after sending it, before its reply, NextMessage returns that error
+// in the pong's place, with a Message of Kind "error". A command the server
 // refuses changes nothing, now or after a reconnect: an SSUBSCRIBE refused
 // with CROSSSLOT is not sent again, an UNSUBSCRIBE refused leaves the
 // subscription in place. To tell which command an error answers, Do sends
@@ -265,8 +270,13 @@ func (p *PushConnection) next(ctx context.Context) (Message, error) {
 	if dropped > 0 {
 		return Message{Kind: "dropped", Data: dropped}, nil
 	}
-	if frame[0] == clientErrorFrame {
+	switch frame[0] {
+	case clientErrorFrame:
 		err := invalidArg(string(frame[1:]))
+		return Message{Kind: "error", Data: err}, err
+	case lostFrame:
+		addr, what, _ := strings.Cut(string(frame[1:]), "\x00")
+		err := &netError{addr: addr, err: errors.New(what), written: true}
 		return Message{Kind: "error", Data: err}, err
 	}
 	return decodeMessage(frame, forSeveral(p.call.decoder), p.ps.p.s.password)

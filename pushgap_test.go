@@ -111,3 +111,40 @@ func TestPushMonitorWhileDownAndSubscribedRESP2(t *testing.T) {
 	}
 	require.True(t, refused, "MONITOR was dropped without a word")
 }
+
+// TestPushPingLostWithConnection: a PING written to a server that then
+// dies is never answered. The docs tell users to PING and wait for the
+// pong to know the server acted on what came before; a user that waits
+// must learn that the pong will not come, before what the next connection
+// brings.
+func TestPushPingLostWithConnection(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t, redistest.Options{})
+	ctx := pushCtx(t)
+	r := pushClient(t, s)
+	p := openPush(t, r)
+	do(t, p, "SUBSCRIBE", "ping-lost")
+	require.Equal(t, "subscribe", next(t, p).Kind)
+
+	require.NoError(t, s.Pause())
+	require.NoError(t, p.Do(ctx, "PING", "unanswered"), "the PING goes out to a frozen server")
+	require.NoError(t, s.Kill())
+	require.NoError(t, s.Restart())
+
+	told := false
+	for {
+		msg, err := p.NextMessage(ctx)
+		require.NoError(t, ctx.Err())
+		switch {
+		case msg.Kind == "pong":
+			require.Fail(t, "a pong from a dead server", "%+v", msg)
+		case msg.Kind == "error":
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "PING")
+			told = true
+		case msg.Kind == "subscribe" && msg.Channel == "ping-lost":
+			require.True(t, told, "the PING's reply was lost with the connection, and nothing said so")
+			return
+		}
+	}
+}

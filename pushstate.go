@@ -798,9 +798,22 @@ func (ps *pushState) lost(cn *conn, err error) {
 		// What is in flight and not refused is still wanted: the next
 		// connection sets it up.
 		ps.smu.Lock()
+		pings := 0
+		for _, e := range ps.pending {
+			if e.op.kind == opPing && !e.keepAlive {
+				pings++
+			}
+		}
 		ps.base, ps.pending = ps.want.clone(), nil
 		tracking := len(ps.want.tracking) > 0
 		ps.smu.Unlock()
+		if !ps.closing.Load() {
+			// A PING is not sent again, and its pong will not come:
+			// its user, waiting for it, is told so in its place.
+			for range pings {
+				ps.pushLost(fmt.Sprintf("the connection broke before the reply to PING: %v", err))
+			}
+		}
 		if tracking && !ps.closing.Load() {
 			// The server's tracking went with the connection, and what
 			// it would have invalidated until the next one is set up
