@@ -204,7 +204,9 @@ func (p *PushConnection) Modify(opts ...CallOption) *PushConnection {
 // the connection is down, or breaks while sending, Do returns nil and the
 // command takes effect when the connection is back, one channel, pattern
 // or shard channel at a time, so that the server refusing one costs only
-// that one. PING is not
+// that one. An UNSUBSCRIBE (of any kind) that was not confirmed when the
+// connection broke, or was given while it was down, is sent first on the
+// next connection, for its confirmation. PING is not
 // remembered: it then fails with the network error; and when the connection
 // breaks after sending it, before its reply, NextMessage returns that error
 // in the pong's place, with a Message of Kind "error". A command the server

@@ -148,3 +148,70 @@ func TestPushPingLostWithConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestPushUnsubscribeConfirmedAfterReconnect: the confirmation of an
+// UNSUBSCRIBE is the user's sign that no more messages come from the
+// channel. An UNSUBSCRIBE whose connection broke before its confirmation,
+// or given while the connection was down, must still be confirmed (by the
+// next connection), as a SUBSCRIBE is; and it must not undo a SUBSCRIBE of
+// the same channel given after it.
+func TestPushUnsubscribeConfirmedAfterReconnect(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t, redistest.Options{})
+	forBothRESP(t, func(t *testing.T, resp int) {
+		ctx := pushCtx(t)
+		r := pushClient(t, s, WithRESP(resp))
+		p := openPush(t, r)
+		do(t, p, "SUBSCRIBE", "u-inflight", "u-down", "u-again", "u-stay")
+		confirmations(t, p, "subscribe u-inflight", "subscribe u-down", "subscribe u-again", "subscribe u-stay")
+
+		// In flight when the server dies.
+		require.NoError(t, s.Pause())
+		do(t, p, "UNSUBSCRIBE", "u-inflight")
+		require.NoError(t, s.Kill())
+		// Given while it is down.
+		down := false
+		for i := 0; i < 200 && !down; i++ {
+			down = p.Do(ctx, "PING") != nil
+			if !down {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		require.True(t, down, "the connection never went down")
+		do(t, p, "UNSUBSCRIBE", "u-down")
+		do(t, p, "UNSUBSCRIBE", "u-again")
+		do(t, p, "SUBSCRIBE", "u-again")
+		require.NoError(t, s.Restart())
+		// Last, whether the reconnect sends it (in name order) or it follows.
+		do(t, p, "SUBSCRIBE", "u-zmarker")
+
+		seen := map[string]bool{}
+		for {
+			msg, err := p.NextMessage(ctx)
+			require.NoError(t, ctx.Err())
+			if err != nil {
+				continue // a PING's lost reply
+			}
+			seen[msg.Kind+" "+msg.Channel] = true
+			if msg.Kind == "subscribe" && msg.Channel == "u-zmarker" {
+				break
+			}
+		}
+		require.True(t, seen["unsubscribe u-inflight"], "UNSUBSCRIBE in flight never confirmed: %v", seen)
+		require.True(t, seen["unsubscribe u-down"], "UNSUBSCRIBE while down never confirmed: %v", seen)
+		for _, ch := range []string{"u-inflight", "u-down", "u-again", "u-stay"} {
+			_, err := r.Do(ctx, "PUBLISH", ch, "x")
+			require.NoError(t, err)
+		}
+		do(t, p, "PING", "end")
+		var got []string
+		for {
+			msg := next(t, p)
+			if msg.Kind == "pong" {
+				break
+			}
+			got = append(got, msg.Kind+" "+msg.Channel)
+		}
+		require.Equal(t, []string{"message u-again", "message u-stay"}, got)
+	})
+}

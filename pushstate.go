@@ -55,6 +55,12 @@ type pushState struct {
 	want    pushSetup
 	base    pushSetup
 	pending []*pushEntry
+	// owed are the (P|S)UNSUBSCRIBE commands given while there was no
+	// connection, or whose connection broke before confirming them. The
+	// next connection sends them first, though it is subscribed to
+	// nothing yet, for their confirmations: a user may wait for one to
+	// know no more messages come from a channel.
+	owed []*pushEntry
 
 	// mu guards the queue of frames.
 	mu      sync.Mutex
@@ -183,7 +189,7 @@ func (ps *pushState) install(ctx context.Context, cn *conn, sv *server, resp int
 	ps.wmu.Lock()
 	defer ps.wmu.Unlock()
 	ps.smu.Lock()
-	setup := ps.want.commands()
+	setup := append(slices.Clone(ps.owed), ps.want.commands()...)
 	ps.smu.Unlock()
 	if len(setup) > 0 {
 		var buf []byte
@@ -197,7 +203,7 @@ func (ps *pushState) install(ctx context.Context, cn *conn, sv *server, resp int
 	}
 	// The reader of cn has not begun: nothing of it is answered yet.
 	ps.smu.Lock()
-	ps.base, ps.pending = newPushSetup(), setup
+	ps.base, ps.pending, ps.owed = newPushSetup(), setup, nil
 	ps.smu.Unlock()
 	ps.cn, ps.sv, ps.resp = cn, sv, resp
 	ps.addr.Store(&sv.addr)
@@ -376,6 +382,9 @@ func (ps *pushState) remember(op pushOp, args []string) {
 	}
 	ps.want.apply(op, args)
 	ps.base.apply(op, args)
+	if op.kind == opUnsubscribe {
+		ps.owed = append(ps.owed, &pushEntry{op: op, args: args})
+	}
 }
 
 // sent records e, a command about to be written on the connection in
@@ -800,8 +809,11 @@ func (ps *pushState) lost(cn *conn, err error) {
 		ps.smu.Lock()
 		pings := 0
 		for _, e := range ps.pending {
-			if e.op.kind == opPing && !e.keepAlive {
+			switch {
+			case e.op.kind == opPing && !e.keepAlive:
 				pings++
+			case e.op.kind == opUnsubscribe && !e.refused && !e.confirmed:
+				ps.owed = append(ps.owed, &pushEntry{op: e.op, args: e.args})
 			}
 		}
 		ps.base, ps.pending = ps.want.clone(), nil
