@@ -708,7 +708,8 @@ func quietFrame(f []byte) bool {
 
 // push queues a copy of frame, dropping the oldest when the queue is full.
 // The observers hear of the first drop since the user last learnt of
-// drops, not of every one: a flood would otherwise flood the log too.
+// drops, not of every one: a flood would otherwise flood the log too; take
+// tells them of the rest.
 func (ps *pushState) push(frame []byte) {
 	f := bytes.Clone(frame)
 	ps.mu.Lock()
@@ -748,6 +749,11 @@ func (ps *pushState) take(ctx context.Context) ([]byte, int64, error) {
 		if n := ps.dropped; n > 0 {
 			ps.dropped = 0
 			ps.mu.Unlock()
+			if n > 1 && ps.p.s.observed() {
+				// push told of the first only: the rest now, so that
+				// the observers' counts add up to what was dropped.
+				ps.p.s.emit(ctx, &Event{Kind: EventDropped, Addr: ps.addrText(), Count: int(n - 1)})
+			}
 			return nil, n, nil
 		}
 		if ps.head < len(ps.frames) {
