@@ -383,7 +383,18 @@ func (ps *pushState) remember(op pushOp, args []string) {
 	ps.want.apply(op, args)
 	ps.base.apply(op, args)
 	if op.kind == opUnsubscribe {
-		ps.owed = append(ps.owed, &pushEntry{op: op, args: args})
+		ps.owe(&pushEntry{op: op, args: args})
+	}
+}
+
+// owe adds e to the UNSUBSCRIBEs the next connection sends, unless the
+// same is there already: one confirmation serves both, and a loop that
+// subscribes and unsubscribes while the server is away must not grow the
+// list without bound. smu is held.
+func (ps *pushState) owe(e *pushEntry) {
+	same := func(o *pushEntry) bool { return o.op == e.op && slices.Equal(o.args, e.args) }
+	if !slices.ContainsFunc(ps.owed, same) {
+		ps.owed = append(ps.owed, e)
 	}
 }
 
@@ -819,7 +830,7 @@ func (ps *pushState) lost(cn *conn, err error) {
 			case e.op.kind == opPing && !e.keepAlive:
 				pings++
 			case e.op.kind == opUnsubscribe && !e.refused && !e.confirmed:
-				ps.owed = append(ps.owed, &pushEntry{op: e.op, args: e.args})
+				ps.owe(&pushEntry{op: e.op, args: e.args})
 			}
 		}
 		ps.base, ps.pending = ps.want.clone(), nil
