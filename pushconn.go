@@ -296,8 +296,8 @@ func (p *PushConnection) next(ctx context.Context) (Message, error) {
 //
 // The loop ends, without an error, when ctx ends or p is closed (check
 // ctx.Err() if you need to know which). Other errors (error replies from the
-// server, shard channels given up, a failing Decoder) are given to the loop,
-// which may carry on.
+// server, shard channels given up, a PING's reply lost with its connection,
+// a failing Decoder) are given to the loop, which may carry on.
 // Breaking out of the loop loses nothing: the connection stays usable and
 // the next message is returned by the next NextMessage or Messages.
 // WithTimeout does not apply to Messages.
