@@ -105,9 +105,10 @@ const (
 	// under WithMaxConnections; Err is set when it gave up (ErrPoolTimeout).
 	EventPoolWait
 	// EventDropped: a push connection's buffer was full, so it began
-	// dropping messages. It comes once per overflow, at its first dropped
-	// message (Count 1), not once per message; NextMessage tells the user
-	// how many went.
+	// dropping messages. It comes at the first dropped message of an
+	// overflow (Count 1), not once per message, and again when NextMessage
+	// tells the user how many went, with the rest of them (Count, when
+	// more than one went): the Counts add up to the messages dropped.
 	EventDropped
 )
 

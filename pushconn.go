@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 )
 
 // Message is one thing the server pushed to a PushConnection.
@@ -27,17 +28,22 @@ import (
 //   - "monitor": one line of MONITOR output, as a string in Data.
 //   - "invalidate": client-side caching (CLIENT TRACKING, RESP3) says that
 //     the keys in Data ([]any) changed; Data is nil when the whole database
-//     was flushed. Under RESP2, the messages of the __redis__:invalidate
+//     was flushed, and when the connection broke, taking the server's
+//     tracking with it: anything read before may be stale. Under RESP2, the messages of the __redis__:invalidate
 //     channel (CLIENT TRACKING ... REDIRECT) are given this Kind too, with
 //     Channel "__redis__:invalidate".
 //   - "dropped": the buffer (WithPushBuffer) was full and Data (int64)
 //     messages, the oldest, were thrown away. It comes before the messages
 //     that were kept.
 //   - "error": the server refused a command; Data is the *Error, which
-//     NextMessage also returns as its error. In a cluster, it is also the
+//     NextMessage also returns as its error. It also stands for the reply
+//     to a PING lost with a connection that broke (see PushConnection.Do);
+//     Data is then that error. In a cluster, it is also the
 //     client refusing or giving up shard channels that another node serves
 //     than the connection's others (see PushConnection.Do); Data is then an
-//     error that matches ErrInvalidArgument and names them.
+//     error that matches ErrInvalidArgument and names them. So it is for a
+//     MONITOR given on a subscribed RESP2 connection while it is down,
+//     which the client refuses, as the server would.
 //
 // Anything else the server pushes keeps the name it was sent with as Kind,
 // and its remaining elements in Data (one as itself, several as []any); a
@@ -82,7 +88,10 @@ type Message struct {
 // and sends MONITOR and CLIENT TRACKING again if they were on; the fresh
 // confirmations arrive as messages and tell you it happened. What the
 // server refused is not among them. Messages published while it was away
-// are lost, as Redis pub/sub does not keep them.
+// are lost, as Redis pub/sub does not keep them. CLIENT TRACKING and
+// MONITOR have no confirmation to deliver: with CLIENT TRACKING on, an
+// "invalidate" with nil Data comes first, as for a flush; MONITOR lines
+// of the gap are lost without a word.
 //
 // In a cluster, a PushConnection is one connection to one node, so its
 // shard channels must all be served by one node; use one PushConnection per
@@ -195,8 +204,12 @@ func (p *PushConnection) Modify(opts ...CallOption) *PushConnection {
 // the connection is down, or breaks while sending, Do returns nil and the
 // command takes effect when the connection is back, one channel, pattern
 // or shard channel at a time, so that the server refusing one costs only
-// that one. PING is not
-// remembered: it then fails with the network error. A command the server
+// that one. An UNSUBSCRIBE (of any kind) that was not confirmed when the
+// connection broke, or was given while it was down, is sent first on the
+// next connection, for its confirmation. PING is not
+// remembered: it then fails with the network error; and when the connection
+// breaks after sending it, before its reply, NextMessage returns that error
+// in the pong's place, with a Message of Kind "error". A command the server
 // refuses changes nothing, now or after a reconnect: an SSUBSCRIBE refused
 // with CROSSSLOT is not sent again, an UNSUBSCRIBE refused leaves the
 // subscription in place. To tell which command an error answers, Do sends
@@ -259,8 +272,13 @@ func (p *PushConnection) next(ctx context.Context) (Message, error) {
 	if dropped > 0 {
 		return Message{Kind: "dropped", Data: dropped}, nil
 	}
-	if frame[0] == clientErrorFrame {
+	switch frame[0] {
+	case clientErrorFrame:
 		err := invalidArg(string(frame[1:]))
+		return Message{Kind: "error", Data: err}, err
+	case lostFrame:
+		addr, what, _ := strings.Cut(string(frame[1:]), "\x00")
+		err := &netError{addr: addr, err: errors.New(what), written: true}
 		return Message{Kind: "error", Data: err}, err
 	}
 	return decodeMessage(frame, forSeveral(p.call.decoder), p.ps.p.s.password)
@@ -278,8 +296,8 @@ func (p *PushConnection) next(ctx context.Context) (Message, error) {
 //
 // The loop ends, without an error, when ctx ends or p is closed (check
 // ctx.Err() if you need to know which). Other errors (error replies from the
-// server, shard channels given up, a failing Decoder) are given to the loop,
-// which may carry on.
+// server, shard channels given up, a PING's reply lost with its connection,
+// a failing Decoder) are given to the loop, which may carry on.
 // Breaking out of the loop loses nothing: the connection stays usable and
 // the next message is returned by the next NextMessage or Messages.
 // WithTimeout does not apply to Messages.

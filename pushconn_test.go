@@ -386,6 +386,9 @@ func TestPushResubscribeAfterClientKill(t *testing.T) {
 		confirmations(t, p, append(want, "subscribe gone", "unsubscribe gone")...)
 
 		killPubSub(t, s)
+		if resp == 3 {
+			require.Equal(t, Message{Kind: "invalidate"}, next(t, p), "tracking was lost with the connection")
+		}
 		confirmations(t, p, want...)
 		publishSequence(t, r, p, "news", 100)
 		_, err := r.Do(ctx, "PUBLISH", "sport.ski", "fast")

@@ -55,6 +55,12 @@ type pushState struct {
 	want    pushSetup
 	base    pushSetup
 	pending []*pushEntry
+	// owed are the (P|S)UNSUBSCRIBE commands given while there was no
+	// connection, or whose connection broke before confirming them. The
+	// next connection sends them first, though it is subscribed to
+	// nothing yet, for their confirmations: a user may wait for one to
+	// know no more messages come from a channel.
+	owed []*pushEntry
 
 	// mu guards the queue of frames.
 	mu      sync.Mutex
@@ -183,7 +189,7 @@ func (ps *pushState) install(ctx context.Context, cn *conn, sv *server, resp int
 	ps.wmu.Lock()
 	defer ps.wmu.Unlock()
 	ps.smu.Lock()
-	setup := ps.want.commands()
+	setup := append(slices.Clone(ps.owed), ps.want.commands()...)
 	ps.smu.Unlock()
 	if len(setup) > 0 {
 		var buf []byte
@@ -197,7 +203,7 @@ func (ps *pushState) install(ctx context.Context, cn *conn, sv *server, resp int
 	}
 	// The reader of cn has not begun: nothing of it is answered yet.
 	ps.smu.Lock()
-	ps.base, ps.pending = newPushSetup(), setup
+	ps.base, ps.pending, ps.owed = newPushSetup(), setup, nil
 	ps.smu.Unlock()
 	ps.cn, ps.sv, ps.resp = cn, sv, resp
 	ps.addr.Store(&sv.addr)
@@ -367,10 +373,29 @@ func (ps *pushState) remember(op pushOp, args []string) {
 	ps.smu.Lock()
 	defer ps.smu.Unlock()
 	if op.kind == opMonitor && ps.resp == 2 && ps.want.subscribed() {
-		return // under RESP2 the server refuses MONITOR while subscribed
+		// Under RESP2 the server refuses MONITOR while subscribed, and
+		// says so through NextMessage; so does the client for one it
+		// does not send, or its user would wait for lines that never
+		// come.
+		ps.pushError("MONITOR is refused on a subscribed RESP2 connection, as the server would refuse it: unsubscribe from all first, or use RESP3 (WithRESP(3))")
+		return
 	}
 	ps.want.apply(op, args)
 	ps.base.apply(op, args)
+	if op.kind == opUnsubscribe {
+		ps.owe(&pushEntry{op: op, args: args})
+	}
+}
+
+// owe adds e to the UNSUBSCRIBEs the next connection sends, unless the
+// same is there already: one confirmation serves both, and a loop that
+// subscribes and unsubscribes while the server is away must not grow the
+// list without bound. smu is held.
+func (ps *pushState) owe(e *pushEntry) {
+	same := func(o *pushEntry) bool { return o.op == e.op && slices.Equal(o.args, e.args) }
+	if !slices.ContainsFunc(ps.owed, same) {
+		ps.owed = append(ps.owed, e)
+	}
 }
 
 // sent records e, a command about to be written on the connection in
@@ -458,7 +483,10 @@ func (ps *pushState) write(ctx context.Context, cn *conn, buf []byte) (written i
 
 var (
 	trackingChannel = "__redis__:invalidate"
-	errNotConnected = errors.New("not connected")
+	// invalidateAllFrame is the RESP3 push by which the server invalidates
+	// every key (FLUSHALL), for a PushConnection that lost its tracking.
+	invalidateAllFrame = []byte(">2\r\n$10\r\ninvalidate\r\n_\r\n")
+	errNotConnected    = errors.New("not connected")
 )
 
 // keepAlive sends a PING unless a write is under way; it reports whether
@@ -691,7 +719,8 @@ func quietFrame(f []byte) bool {
 
 // push queues a copy of frame, dropping the oldest when the queue is full.
 // The observers hear of the first drop since the user last learnt of
-// drops, not of every one: a flood would otherwise flood the log too.
+// drops, not of every one: a flood would otherwise flood the log too; take
+// tells them of the rest.
 func (ps *pushState) push(frame []byte) {
 	f := bytes.Clone(frame)
 	ps.mu.Lock()
@@ -731,6 +760,11 @@ func (ps *pushState) take(ctx context.Context) ([]byte, int64, error) {
 		if n := ps.dropped; n > 0 {
 			ps.dropped = 0
 			ps.mu.Unlock()
+			if n > 1 && ps.p.s.observed() {
+				// push told of the first only: the rest now, so that
+				// the observers' counts add up to what was dropped.
+				ps.p.s.emit(ctx, &Event{Kind: EventDropped, Addr: ps.addrText(), Count: int(n - 1)})
+			}
 			return nil, n, nil
 		}
 		if ps.head < len(ps.frames) {
@@ -790,8 +824,33 @@ func (ps *pushState) lost(cn *conn, err error) {
 		// What is in flight and not refused is still wanted: the next
 		// connection sets it up.
 		ps.smu.Lock()
+		pings := 0
+		for _, e := range ps.pending {
+			switch {
+			case e.op.kind == opPing && !e.keepAlive:
+				pings++
+			case e.op.kind == opUnsubscribe && !e.refused && !e.confirmed:
+				ps.owe(&pushEntry{op: e.op, args: e.args})
+			}
+		}
 		ps.base, ps.pending = ps.want.clone(), nil
+		tracking := len(ps.want.tracking) > 0
 		ps.smu.Unlock()
+		if !ps.closing.Load() {
+			// A PING is not sent again, and its pong will not come:
+			// its user, waiting for it, is told so in its place.
+			for range pings {
+				ps.pushLost(fmt.Sprintf("the connection broke before the reply to PING: %v", err))
+			}
+		}
+		if tracking && !ps.closing.Load() {
+			// The server's tracking went with the connection, and what
+			// it would have invalidated until the next one is set up
+			// is lost. Unlike subscriptions, CLIENT TRACKING has no
+			// confirmation to tell the user: say what a flush says,
+			// that everything read before may be stale.
+			ps.push(invalidateAllFrame)
+		}
 	}
 	ps.wmu.Unlock()
 	ps.cur.CompareAndSwap(cn, nil)

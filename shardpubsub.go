@@ -37,9 +37,20 @@ var errShardMoved = errors.New("the slot of its shard channels moved to another 
 // own, not the server's: the rest is its text.
 const clientErrorFrame = 0
 
+// lostFrame begins a queued frame that stands for a reply lost with its
+// connection: the rest is the address, a NUL, and what happened.
+const lostFrame = 1
+
 // pushError queues an error of the client's own, for NextMessage.
 func (ps *pushState) pushError(msg string) {
 	ps.push(append([]byte{clientErrorFrame}, msg...))
+}
+
+// pushLost queues, for NextMessage, a network error in place of a reply
+// that the connection in use took with it when it broke.
+func (ps *pushState) pushLost(msg string) {
+	f := append([]byte{lostFrame}, ps.addrText()...)
+	ps.push(append(append(f, 0), msg...))
 }
 
 // routeKeys are the keys that choose a push connection's node in a
