@@ -115,8 +115,8 @@ func TestPushMonitorWhileDownAndSubscribedRESP2(t *testing.T) {
 // TestPushPingLostWithConnection: a PING written to a server that then
 // dies is never answered. The docs tell users to PING and wait for the
 // pong to know the server acted on what came before; a user that waits
-// must learn that the pong will not come, before what the next connection
-// brings.
+// must learn that the pong will not come (or get it, from a server that
+// answered just before it died), before what the next connection brings.
 func TestPushPingLostWithConnection(t *testing.T) {
 	t.Parallel()
 	s := redistest.Start(t, redistest.Options{})
@@ -137,7 +137,11 @@ func TestPushPingLostWithConnection(t *testing.T) {
 		require.NoError(t, ctx.Err())
 		switch {
 		case msg.Kind == "pong":
-			require.Fail(t, "a pong from a dead server", "%+v", msg)
+			// A server in a container may run once more before the kill
+			// lands (the engine thaws it to deliver the signal), and
+			// answer: the PING was answered, and so nobody waits.
+			require.Equal(t, "unanswered", msg.Data)
+			told = true
 		case msg.Kind == "error":
 			require.Error(t, err)
 			require.Contains(t, err.Error(), "PING")
