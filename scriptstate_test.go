@@ -17,9 +17,7 @@ func TestEvalSHAForgottenWithoutConnections(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	ctx := testCtx(t)
-	r, err := justredis.New(justredis.WithAddress(srv.Addr()))
-	require.NoError(t, err)
-	defer r.Close()
+	r := newRedisOf(t, srv.Addr())
 	const script = "return 'hi'"
 
 	c, err := r.Connection(ctx)
@@ -47,9 +45,7 @@ func TestEvalSHAOnFreshConnectionAfterRestart(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	ctx := testCtx(t)
-	r, err := justredis.New(justredis.WithAddress(srv.Addr()))
-	require.NoError(t, err)
-	defer r.Close()
+	r := newRedisOf(t, srv.Addr())
 	const script = "return 'hi'"
 	for i := 0; i < 2; i++ {
 		v, err := r.Do(ctx, "EVAL", script, 0)
@@ -130,9 +126,7 @@ func TestEvalSHAScriptsOwnNoScript(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	ctx := testCtx(t)
-	r, err := justredis.New(justredis.WithAddress(srv.Addr()))
-	require.NoError(t, err)
-	defer r.Close()
+	r := newRedisOf(t, srv.Addr())
 	c, err := r.Connection(ctx)
 	require.NoError(t, err)
 	defer c.Close()

@@ -20,12 +20,8 @@ func TestTransactionConnectionLost(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	ctx := testCtx(t)
-	r, err := justredis.New(justredis.WithAddress(srv.Addr()))
-	require.NoError(t, err)
-	defer r.Close()
-	other, err := justredis.New(justredis.WithAddress(srv.Addr()))
-	require.NoError(t, err)
-	defer other.Close()
+	r := newRedisOf(t, srv.Addr())
+	other := newRedisOf(t, srv.Addr())
 
 	for _, how := range []string{"kill", "restart"} {
 		k := "tx:" + how
