@@ -28,6 +28,7 @@ import (
 // only as long as replies are owed.
 type conn struct {
 	nc            net.Conn
+	stream        *socket.Stream // nc's reads and writes
 	addr          string
 	socketTimeout time.Duration
 	db            int         // the selected database; changed only by its one user
@@ -139,6 +140,7 @@ func newConn(nc net.Conn, addr string, socketTimeout time.Duration) *conn {
 	}
 	return &conn{
 		nc:            nc,
+		stream:        socket.NewStream(nc),
 		addr:          addr,
 		socketTimeout: socketTimeout,
 		fragileWrites: fragile,
@@ -463,7 +465,7 @@ func (cn *conn) flush(ctx context.Context) (cut bool) {
 		}
 		rest := buf
 		for len(rest) > 0 {
-			n, err := cn.nc.Write(rest)
+			n, err := cn.stream.Write(rest)
 			rest = rest[n:]
 			if err == nil {
 				continue
@@ -668,7 +670,7 @@ func (cn *conn) readFrame(ctx context.Context, mine *call) ([]byte, error) {
 				return nil, os.ErrDeadlineExceeded
 			}
 		}
-		m, err := cn.nc.Read(cn.rbuf[cn.rend:])
+		m, err := cn.stream.Read(cn.rbuf[cn.rend:])
 		cn.rend += m
 		if err != nil {
 			return nil, err

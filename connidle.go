@@ -68,7 +68,7 @@ func (cn *conn) checkIdle(fresh bool) error {
 	// only ends the wait for TLS records that held no data. (One already
 	// past would fail the read before it looks.)
 	cn.nc.SetReadDeadline(time.Now().Add(time.Millisecond))
-	n, err := cn.nc.Read(cn.rbuf[cn.rend:])
+	n, err := cn.stream.Read(cn.rbuf[cn.rend:])
 	cn.rend += n
 	cn.timedOut = true // the next read sets its own deadline
 	for cn.rstart < cn.rend {

@@ -91,7 +91,7 @@ func (cn *conn) writePush(ctx context.Context, buf []byte, timeout time.Duration
 	unwatch := cn.watchWrite(ctx, deadline)
 	defer unwatch()
 	for written < len(buf) {
-		n, err := cn.nc.Write(buf[written:])
+		n, err := cn.stream.Write(buf[written:])
 		written += n
 		if err == nil {
 			continue

@@ -1,0 +1,162 @@
+package socket
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// A Stream reads and writes a connection's bytes as net.Conn's Read and
+// Write do: the same deadlines, the same errors, and a Write that returns
+// only once all of its bytes are out or it failed.
+//
+// On Linux, for a TCP or unix socket, it makes the read and write system
+// calls itself, as raw ones, and leaves only the waiting to Go's network
+// poller. The socket is non-blocking, so those calls never wait, and Go's
+// runtime need not be told of them: a raw call keeps its P for the
+// microseconds it takes, as any other code does. Being told costs more
+// than the call: a goroutine in a system call leaves its P for the
+// runtime's monitor thread to hand to another thread should the call
+// last, and entering one wakes that thread when it sleeps, which it does
+// whenever every goroutine waits (a caller making round trips alone, once
+// per reply). Measured on a 2-vCPU virtual machine against
+// the same code through net.Conn (six interleaved runs each): client CPU
+// per call fell by a fifth over the board (a third for sequential calls
+// over TCP), and GETs from 64 goroutines went up by 29-40%. Context
+// switches of a caller alone fell from 1.5 to 1.05 per round trip.
+//
+// Elsewhere, and for any other net.Conn (TLS), it calls the net.Conn's
+// own methods. Read is for one goroutine at a time; Write is safe for
+// concurrent use.
+type Stream struct {
+	nc  net.Conn
+	raw syscall.RawConn // nil: nc's own Read and Write are used
+
+	// Arguments and results pass through these fields, so that the
+	// functions given to raw, bound once, allocate nothing per call.
+	readFD, writeFD func(fd uintptr) bool
+	rbuf            []byte
+	rn              int
+	rerr            syscall.Errno
+	wmu             sync.Mutex // held for a whole Write, as net.Conn does
+	wbuf            []byte
+	wn              int
+	werr            syscall.Errno
+}
+
+// NewStream returns a Stream for nc.
+func NewStream(nc net.Conn) *Stream {
+	s := &Stream{nc: nc}
+	if !rawIO {
+		return s
+	}
+	switch c := nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		if raw, err := c.(syscall.Conn).SyscallConn(); err == nil {
+			s.raw = raw
+			s.readFD, s.writeFD = s.readOnce, s.writeAll
+		}
+	}
+	return s
+}
+
+// Read reads into p, as nc.Read does.
+func (s *Stream) Read(p []byte) (int, error) {
+	if s.raw == nil || len(p) == 0 {
+		return s.nc.Read(p)
+	}
+	if len(p) > maxIO {
+		p = p[:maxIO]
+	}
+	s.rbuf, s.rn, s.rerr = p, 0, 0
+	err := s.raw.Read(s.readFD)
+	n, errno := s.rn, s.rerr
+	s.rbuf = nil
+	switch {
+	case err != nil:
+		return n, s.opError("read", err)
+	case errno != 0:
+		return 0, s.opError("read", os.NewSyscallError("read", errno))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// Write writes all of p, as nc.Write does.
+func (s *Stream) Write(p []byte) (int, error) {
+	if s.raw == nil || len(p) == 0 {
+		return s.nc.Write(p)
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.wbuf, s.wn, s.werr = p, 0, 0
+	err := s.raw.Write(s.writeFD)
+	n, errno := s.wn, s.werr
+	s.wbuf = nil
+	switch {
+	case err != nil:
+		return n, s.opError("write", err)
+	case errno != 0:
+		return n, s.opError("write", os.NewSyscallError("write", errno))
+	}
+	return n, nil
+}
+
+// opError gives err the shape net.Conn's methods give theirs. The poller's
+// errors (deadlines, a closed connection) come wrapped already, as a
+// "raw-read" or "raw-write": they get the plain operation's name.
+func (s *Stream) opError(op string, err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		oe.Op = op
+		return oe
+	}
+	return &net.OpError{Op: op, Net: s.nc.LocalAddr().Network(), Source: s.nc.LocalAddr(), Addr: s.nc.RemoteAddr(), Err: err}
+}
+
+// readOnce makes one read into rbuf, unless nothing is there yet: then it
+// has the poller wait until something is.
+func (s *Stream) readOnce(fd uintptr) bool {
+	for {
+		n, errno := rawRead(fd, s.rbuf)
+		switch errno {
+		case 0:
+			s.rn = n
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		default:
+			s.rerr = errno
+		}
+		return true
+	}
+}
+
+// writeAll writes wbuf until all of it is out, having the poller wait
+// whenever the socket's buffer is full.
+func (s *Stream) writeAll(fd uintptr) bool {
+	for s.wn < len(s.wbuf) {
+		chunk := s.wbuf[s.wn:]
+		if len(chunk) > maxIO {
+			chunk = chunk[:maxIO]
+		}
+		n, errno := rawWrite(fd, chunk)
+		switch errno {
+		case 0:
+			s.wn += n
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			s.werr = errno
+			return true
+		}
+	}
+	return true
+}
+
+// maxIO bounds one system call's bytes, as Go's own I/O does.
+const maxIO = 1 << 30

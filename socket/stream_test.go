@@ -1,0 +1,199 @@
+package socket
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// readWriter is what a connection's user reads and writes through: the
+// net.Conn itself, or a Stream over it.
+type readWriter interface {
+	Read([]byte) (int, error)
+	Write([]byte) (int, error)
+}
+
+// streamCases are the ways a connection's reads and writes end: each
+// returns what happened in words, which a Stream must say exactly as the
+// net.Conn it wraps does.
+var streamCases = []struct {
+	name string
+	run  func(t *testing.T, network string, client net.Conn, rw readWriter, peer net.Conn) string
+}{
+	{"bytes", func(t *testing.T, _ string, _ net.Conn, rw readWriter, peer net.Conn) string {
+		peer.Write([]byte("+OK\r\n"))
+		buf := make([]byte, 64)
+		n, err := io.ReadAtLeast(rw, buf, 5)
+		if _, err := rw.Write([]byte("PING")); err != nil {
+			return describe(0, err)
+		}
+		got := make([]byte, 4)
+		io.ReadFull(peer, got)
+		return fmt.Sprintf("read %q %s, peer got %q", buf[:n], describe(n, err), got)
+	}},
+	{"empty read", func(t *testing.T, _ string, _ net.Conn, rw readWriter, _ net.Conn) string {
+		return describe(rw.Read(nil))
+	}},
+	{"peer closed", func(t *testing.T, _ string, _ net.Conn, rw readWriter, peer net.Conn) string {
+		peer.Write([]byte("last"))
+		peer.Close()
+		all, err := io.ReadAll(rw) // io.ReadAll stops at io.EOF only
+		return fmt.Sprintf("%q %s", all, describe(0, err))
+	}},
+	{"read deadline", func(t *testing.T, _ string, client net.Conn, rw readWriter, _ net.Conn) string {
+		client.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		return describe(rw.Read(make([]byte, 8)))
+	}},
+	{"deadline set while reading", func(t *testing.T, _ string, client net.Conn, rw readWriter, _ net.Conn) string {
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			client.SetDeadline(time.Unix(1, 0))
+		}()
+		return describe(rw.Read(make([]byte, 8)))
+	}},
+	{"closed here", func(t *testing.T, _ string, client net.Conn, rw readWriter, _ net.Conn) string {
+		client.Close()
+		r := describe(rw.Read(make([]byte, 8)))
+		return r + "; " + describe(rw.Write([]byte("x")))
+	}},
+	{"peer reset", func(t *testing.T, network string, client net.Conn, rw readWriter, peer net.Conn) string {
+		if network == "tcp" {
+			peer.(*net.TCPConn).SetLinger(0) // close sends RST
+		}
+		peer.Close()
+		// Writes go out until the kernel has heard of the close.
+		var err error
+		for i := 0; i < 1000 && err == nil; i++ {
+			_, err = rw.Write([]byte("x"))
+			time.Sleep(time.Millisecond)
+		}
+		return describe(0, err)
+	}},
+	{"large write, slow reader", func(t *testing.T, _ string, _ net.Conn, rw readWriter, peer net.Conn) string {
+		want := make([]byte, 8<<20)
+		for i := range want {
+			want[i] = byte(i * 7)
+		}
+		got := make(chan []byte)
+		go func() {
+			var b bytes.Buffer
+			buf := make([]byte, 4096)
+			for b.Len() < len(want) {
+				n, err := peer.Read(buf)
+				b.Write(buf[:n])
+				if err != nil {
+					break
+				}
+			}
+			got <- b.Bytes()
+		}()
+		n, err := rw.Write(want)
+		return fmt.Sprintf("%s, intact %v", describe(n, err), bytes.Equal(<-got, want))
+	}},
+	{"write deadline, peer not reading", func(t *testing.T, _ string, client net.Conn, rw readWriter, _ net.Conn) string {
+		client.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		n, err := rw.Write(make([]byte, 64<<20))
+		// How much fit in the socket's buffers is the kernel's business:
+		// over a unix socket, now and then nothing.
+		return fmt.Sprintf("wrote less than all: %v, %s", n < 64<<20, describe(0, err))
+	}},
+	{"concurrent writes", func(t *testing.T, _ string, _ net.Conn, rw readWriter, peer net.Conn) string {
+		const writers, size = 8, 256 << 10
+		var wg sync.WaitGroup
+		for w := 0; w < writers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rw.Write(bytes.Repeat([]byte{byte('a' + w)}, size))
+			}()
+		}
+		all := make([]byte, writers*size)
+		_, err := io.ReadFull(peer, all)
+		wg.Wait()
+		// Each write's bytes arrive in one run: writes do not interleave.
+		for i := 0; i < len(all); i += size {
+			if !bytes.Equal(all[i:i+size], bytes.Repeat(all[i:i+1], size)) {
+				return fmt.Sprintf("write interleaved at %d", i)
+			}
+		}
+		return describe(0, err)
+	}},
+}
+
+// describe says what a read or write returned, without the addresses.
+func describe(n int, err error) string {
+	var oe *net.OpError
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return fmt.Sprintf("n=%d ok", n)
+	case err == io.EOF:
+		return fmt.Sprintf("n=%d io.EOF", n)
+	case !errors.As(err, &oe):
+		return fmt.Sprintf("n=%d not an OpError: %T %v", n, err, err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Sprintf("%s: deadline, timeout %v", oe.Op, oe.Timeout())
+	case errors.Is(err, net.ErrClosed):
+		return oe.Op + ": closed"
+	case errors.As(err, &errno):
+		// A reset peer fails a write with either, depending on timing.
+		if errno == syscall.EPIPE {
+			errno = syscall.ECONNRESET
+		}
+		return fmt.Sprintf("%s: %T %v", oe.Op, oe.Err, errno)
+	}
+	return fmt.Sprintf("%s: %T %v", oe.Op, oe.Err, oe.Err)
+}
+
+// TestStreamActsAsConn runs each way a connection's reads and writes end
+// through a net.Conn and through a Stream over one, over TCP and a unix
+// socket, and wants the same outcome: the library judges errors
+// (timeouts, EOF, a closed connection) by their shape, so a Stream must
+// give the same.
+func TestStreamActsAsConn(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		for _, c := range streamCases {
+			t.Run(network+"/"+c.name, func(t *testing.T) {
+				client, peer := connPair(t, network)
+				want := c.run(t, network, client, client, peer)
+				client, peer = connPair(t, network)
+				got := c.run(t, network, client, NewStream(client), peer)
+				if got != want {
+					t.Fatalf("through a Stream: %s\nthrough the net.Conn: %s", got, want)
+				}
+				t.Log(got)
+			})
+		}
+	}
+}
+
+// Read and Write allocate nothing: they are on every round trip.
+func TestStreamAllocations(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		client, peer := connPair(t, network)
+		s := NewStream(client)
+		msg, buf := []byte("+OK\r\n"), make([]byte, 64)
+		n := testing.AllocsPerRun(100, func() {
+			if _, err := s.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(peer, buf[:len(msg)]); err != nil {
+				t.Fatal(err)
+			}
+			peer.Write(msg)
+			if _, err := io.ReadFull(s, buf[:len(msg)]); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n != 0 {
+			t.Errorf("%s: a write and a read allocate %v times", network, n)
+		}
+	}
+}
