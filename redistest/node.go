@@ -29,6 +29,9 @@ type nodeConfig struct {
 // startNode starts one redis-server and waits until it answers. It is the
 // single place where servers come to life, for Start and StartCluster alike.
 func startNode(cfg nodeConfig) (*Server, error) {
+	if err := cfg.opts.checkUsers(); err != nil {
+		return nil, err
+	}
 	b, err := chooseBackend(cfg.opts.Backend)
 	if err != nil {
 		return nil, err

@@ -1,5 +1,7 @@
 package redistest
 
+import "errors"
+
 // Options describes the server to start. The zero value is a plain TCP server
 // with no password, which is what most tests want.
 type Options struct {
@@ -9,7 +11,9 @@ type Options struct {
 	Password string
 
 	// Users are ACL users created in addition to the default user, so tests
-	// can exercise AUTH with a username.
+	// can exercise AUTH with a username. None may be named "default": that
+	// user is Password's, and rules of its own would lock redistest's own
+	// readiness check out.
 	Users []User
 
 	// TLS makes the server also listen on a TLS port, with certificates
@@ -47,3 +51,15 @@ type User struct {
 }
 
 func (o Options) tls() bool { return o.TLS || o.TLSClientAuth }
+
+// checkUsers refuses a user named "default", which would not be a user in
+// addition to the default one but would replace its rules: the server
+// would start and then refuse redistest's readiness check with NOAUTH.
+func (o Options) checkUsers() error {
+	for _, u := range o.Users {
+		if u.Name == "default" {
+			return errors.New(`redistest: Users may not name "default", the user Password is for; give its password as Password`)
+		}
+	}
+	return nil
+}

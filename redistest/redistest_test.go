@@ -302,3 +302,20 @@ func TestUnknownBackend(t *testing.T) {
 	_, err := redistest.StartServer(redistest.Options{Backend: "vm"})
 	assert.ErrorContains(t, err, "unknown backend")
 }
+
+// A user named "default" would replace the default user's rules rather
+// than add a user, and the server would then refuse redistest's own
+// readiness check: every way of starting servers refuses it at once, in
+// words, before starting anything.
+func TestUserNamedDefaultRefused(t *testing.T) {
+	t.Parallel()
+	users := []redistest.User{{Name: "default", Password: "p"}}
+	_, err := redistest.StartServer(redistest.Options{Users: users})
+	require.ErrorContains(t, err, `"default"`)
+	_, err = redistest.StartClusterServer(1, 0, redistest.Options{Users: users})
+	require.ErrorContains(t, err, `"default"`)
+	_, err = redistest.StartSentinelDeployment(redistest.SentinelOptions{Server: redistest.Options{Users: users}})
+	require.ErrorContains(t, err, `"default"`)
+	_, err = redistest.StartSentinelDeployment(redistest.SentinelOptions{SentinelUsers: users})
+	require.ErrorContains(t, err, `"default"`)
+}
