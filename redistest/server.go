@@ -244,7 +244,9 @@ func (s *Server) up() bool {
 // Do sends one command over a fresh plain TCP connection, authenticating
 // first when Options.Password is set, and returns the reply as text: arrays
 // become one line per element. Error replies are returned as errors. It is
-// meant for test setup and assertions, not as a client.
+// meant for test setup and assertions, not as a client. It gives up after
+// 30 s without a reply: a paused server (Pause) holds it until Resume, or
+// that long.
 func (s *Server) Do(args ...string) (string, error) {
 	rep, err := s.command(args...)
 	if err != nil {
