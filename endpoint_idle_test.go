@@ -122,6 +122,11 @@ func TestEndpointsSlotlessMaster(t *testing.T) {
 	got := masters()
 	require.Len(t, got, 4, "every master, the slotless one included")
 	require.Equal(t, nID, got[n.Addr()])
+	// A new client knows it from its first call, whose handshake asks
+	// CLUSTER NODES beside CLUSTER SLOTS.
+	v, err := clusterClient(t, c.Nodes()[1].Addr()).Modify(justredis.WithEndpoint(justredis.Masters)).Do(ctx, "PING")
+	require.NoError(t, err)
+	require.Contains(t, v.(map[string]any), n.Addr(), "a new client's first fan-out")
 
 	ours := func(s *redistest.Server) int {
 		list, err := s.Do("CLIENT", "LIST")
