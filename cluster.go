@@ -93,9 +93,10 @@ func (c *cluster) masters(ctx context.Context, cs *callSettings) ([]*server, err
 	return c.slots.Load().masters(), nil
 }
 
-// endpoints lists every node. It answers from the slot map in hand and asks for a fresh one in the
-// background: waiting for a refresh, rate-limited as refreshes are, made
-// a program that polls Endpoints take 200 ms a call.
+// endpoints lists every node, those serving no slot included. It answers
+// from the slot map in hand and asks for a fresh one in the background:
+// waiting for a refresh, rate-limited as refreshes are, made a program
+// that polls Endpoints take 200 ms a call.
 func (c *cluster) endpoints(ctx context.Context) ([]Endpoint, error) {
 	c.refreshSoon()
 	return c.slots.Load().endpoints(), nil

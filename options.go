@@ -413,8 +413,10 @@ func WithDecoder(d Decoder) CallOption {
 	})
 }
 
-// Masters, given to WithEndpoint, runs a command on every master at once.
-// The reply is a map[string]any from each master's address to its reply, or
+// Masters, given to WithEndpoint, runs a command on every master at once:
+// in a cluster, the masters Endpoints lists, those that serve no slot (yet,
+// or any more) included, so that a SCRIPT LOAD or a CONFIG SET reaches a
+// master before its first slot does. The reply is a map[string]any from each master's address to its reply, or
 // to its *Error. When the round trip to a master failed (network, closed,
 // context), its entry holds that error, and Do returns the map together
 // with an error: the first such failure, naming its address. A blocking

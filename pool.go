@@ -124,8 +124,9 @@ func (p *pool) endpoint(ctx context.Context, addr string) (*server, error) {
 		// same, and is named most when the master is down.
 		member, err = rt.member(ctx, addr)
 	case *cluster:
-		// Endpoints lists the nodes of the slot map; a cluster also has
-		// masters that serve no slot yet, and nodes that joined since.
+		// Endpoints lists the nodes as of the last refresh, failed ones
+		// left out; a node may have joined since, or be named to look
+		// into its failure.
 		member, err = rt.member(ctx, addr)
 	default:
 		var eps []Endpoint

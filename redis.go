@@ -384,7 +384,11 @@ func (r *Redis) Connection(ctx context.Context, keys ...string) (*Connection, er
 	return &Connection{d: d, call: call}, nil
 }
 
-// Endpoints lists every server of the deployment once, with its role.
+// Endpoints lists every server of the deployment once, with its role. In
+// a cluster it answers from the topology the client holds, refreshed in
+// the background, and lists the masters that serve no slot (yet, or any
+// more) and their replicas too; a node the cluster sees as failing, or
+// still in handshake, is left out.
 func (r *Redis) Endpoints(ctx context.Context) ([]Endpoint, error) {
 	if err := r.usable(ctx); err != nil {
 		return nil, err

@@ -93,10 +93,13 @@ func (d *detector) probeSeeds(ctx context.Context, dedicated bool) (router, erro
 
 // probe asks sv for CLUSTER SLOTS in the same round trip as the handshake
 // of a new connection, which then serves the caller: as the shared
-// connection to database 0, or as a dedicated one at rest.
+// connection to database 0, or as a dedicated one at rest. CLUSTER NODES
+// comes along, so that the first slot map lists the masters that serve no
+// slot too, and the first WithEndpoint(Masters) reaches them: a single
+// server answers it with a short error.
 func (d *detector) probe(ctx context.Context, sv *server, dedicated bool) (router, error) {
 	p := d.p
-	cn, info, err := sv.openPlan(ctx, setupPlan{extra: [][]any{{"CLUSTER", "SLOTS"}}}, dedicated)
+	cn, info, err := sv.openPlan(ctx, setupPlan{extra: [][]any{{"CLUSTER", "SLOTS"}, {"CLUSTER", "NODES"}}}, dedicated)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +115,7 @@ func (d *detector) probe(ctx context.Context, sv *server, dedicated bool) (route
 	}
 	switch {
 	case !refused:
-		m, err := parseSlotMap(p, slots, sv.addr)
+		m, err := parseCluster(p, slots, info.extra[1], sv.addr)
 		if err != nil {
 			return nil, fmt.Errorf("justredis: %s: %w", sv.addr, err)
 		}

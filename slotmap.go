@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,16 +14,22 @@ import (
 
 // This file is what the client knows of a Redis Cluster's slots: which
 // shard (a master and its replicas) serves each slot, learned from
-// CLUSTER SLOTS, and how that knowledge is kept current.
+// CLUSTER SLOTS, and how that knowledge is kept current. The nodes that
+// serve no slot come from CLUSTER NODES (clusternodes.go).
 
 // slotMap is one view of the cluster: the shard serving each slot. It is
 // replaced, never changed, so calls read it without a lock.
 type slotMap struct {
 	owner  [numSlots]uint16 // 1 + index in shards; 0 for a slot nobody serves
 	shards []shard
+	// idle holds the nodes CLUSTER SLOTS leaves out (see idleShards), for
+	// Endpoints and Masters; routing never reads it, so keyed commands go
+	// by CLUSTER SLOTS alone and pay nothing for it.
+	idle []shard
 }
 
-// shard is a master and its replicas.
+// shard is a master and its replicas. In idle, master may be nil: the
+// replicas of a master that is not listed.
 type shard struct {
 	master   *server
 	replicas []*server
@@ -122,6 +127,21 @@ func parseSlotMap(p *pool, v any, from string) (*slotMap, error) {
 	return m, nil
 }
 
+// parseCluster reads the replies to CLUSTER SLOTS and CLUSTER NODES that
+// the node at from gave in one round trip, so that they agree. Without
+// CLUSTER NODES (an error reply: an ACL may deny it) the map has only the
+// nodes that serve slots.
+func parseCluster(p *pool, slots, nodes any, from string) (*slotMap, error) {
+	m, err := parseSlotMap(p, slots, from)
+	if err != nil {
+		return nil, err
+	}
+	if text, ok := nodes.(string); ok {
+		m.idle = idleShards(p, slots, text, from)
+	}
+	return m, nil
+}
+
 // nodeAddr reads a node's host and port from CLUSTER SLOTS. "?" stands for
 // an unknown endpoint.
 func nodeAddr(v any, fromHost string) (string, bool) {
@@ -184,7 +204,7 @@ func (c *slotKeeper) moved(slot int, addr string) {
 		c.mu.Unlock()
 		return
 	}
-	next := &slotMap{owner: m.owner, shards: m.shards}
+	next := &slotMap{owner: m.owner, shards: m.shards, idle: m.idle}
 	i := -1
 	for j := range m.shards {
 		if m.shards[j].master.addr == addr {
@@ -360,7 +380,8 @@ func (c *slotKeeper) candidates() []*server {
 	return out
 }
 
-// fetch asks one node for the slot map.
+// fetch asks one node for the slot map, and for the nodes that serve no
+// slot.
 func (c *slotKeeper) fetch(ctx context.Context, sv *server) (*slotMap, error) {
 	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
@@ -368,18 +389,22 @@ func (c *slotKeeper) fetch(ctx context.Context, sv *server) (*slotMap, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := cn.roundTrip(ctx, [][]any{{"CLUSTER", "SLOTS"}}, StringDecoder, nil)
+	vals := make([]any, 2)
+	_, err = cn.roundTrip(ctx, [][]any{{"CLUSTER", "SLOTS"}, {"CLUSTER", "NODES"}}, StringDecoder, vals)
 	cn.done()
 	if err != nil {
 		return nil, ownCommand(err)
 	}
-	if e, ok := v.(*Error); ok {
+	if e, ok := vals[0].(*Error); ok {
 		return nil, fmt.Errorf("justredis: %s: CLUSTER SLOTS: %w", sv.addr, e)
 	}
-	return parseSlotMap(c.p, v, sv.addr)
+	return parseCluster(c.p, vals[0], vals[1], sv.addr)
 }
 
-// shardOrder lists the shards that serve slots, by their first slot.
+// shardOrder lists the shards that serve slots, by their first slot. A
+// shard a MOVED took its last slot from is left out: its master may have
+// failed over, and the refresh the MOVED asked for lists it among the
+// idle if it is still a master.
 func (m *slotMap) shardOrder() []int {
 	var order []int
 	seen := make([]bool, len(m.shards))
@@ -393,92 +418,86 @@ func (m *slotMap) shardOrder() []int {
 }
 
 // endpoints lists every node of the map once: each master followed by its
-// replicas, in slot order.
+// replicas, the masters in slot order, then those that serve no slot.
 func (m *slotMap) endpoints() []Endpoint {
 	var out []Endpoint
 	seen := map[string]bool{}
-	add := func(addr, role string) {
-		if !seen[addr] {
-			seen[addr] = true
-			out = append(out, Endpoint{Address: addr, Role: role})
+	add := func(sv *server, role string) {
+		if sv != nil && !seen[sv.addr] {
+			seen[sv.addr] = true
+			out = append(out, Endpoint{Address: sv.addr, Role: role})
+		}
+	}
+	addShard := func(sh *shard) {
+		add(sh.master, "master")
+		for _, r := range sh.replicas {
+			add(r, "replica")
+		}
+		if sh.master == nil {
+			return
+		}
+		for i := range m.idle { // replicas CLUSTER SLOTS did not show
+			if m.idle[i].master == sh.master {
+				for _, r := range m.idle[i].replicas {
+					add(r, "replica")
+				}
+			}
 		}
 	}
 	for _, i := range m.shardOrder() {
-		add(m.shards[i].master.addr, "master")
-		for _, r := range m.shards[i].replicas {
-			add(r.addr, "replica")
+		addShard(&m.shards[i])
+	}
+	for i := range m.idle {
+		if !m.routed(m.idle[i].master) {
+			addShard(&m.idle[i])
 		}
 	}
 	return out
 }
 
-// masters returns each master once, in slot order.
+// routed reports whether sv is the master of one of the map's shards,
+// serving slots or not: those are listed by slot order, and left out when
+// a MOVED took their last slot (see shardOrder), though the refresh that
+// saw them serve slots gave them idle replicas.
+func (m *slotMap) routed(sv *server) bool {
+	for i := range m.shards {
+		if sv != nil && m.shards[i].master == sv {
+			return true
+		}
+	}
+	return false
+}
+
+// masters returns each master once, those serving slots first, in slot
+// order: WithEndpoint(Masters) runs on every master, and one that serves
+// no slot yet is one all the same (a SCRIPT LOAD or a CONFIG SET must
+// reach it before slots do).
 func (m *slotMap) masters() []*server {
 	var out []*server
 	seen := map[string]bool{}
-	for _, i := range m.shardOrder() {
-		if sv := m.shards[i].master; !seen[sv.addr] {
+	add := func(sv *server) {
+		if sv != nil && !seen[sv.addr] {
 			seen[sv.addr] = true
 			out = append(out, sv)
 		}
 	}
+	for _, i := range m.shardOrder() {
+		add(m.shards[i].master)
+	}
+	for i := range m.idle {
+		if !m.routed(m.idle[i].master) {
+			add(m.idle[i].master)
+		}
+	}
 	return out
 }
 
-// listed is the set of addresses of the nodes m lists.
+// listed is the set of addresses of the nodes m lists, slotless ones
+// included: a refresh closes the connections to the others.
 func (m *slotMap) listed() map[string]bool {
 	out := map[string]bool{}
 	for _, ep := range m.endpoints() {
 		out[ep.Address] = true
 	}
 	return out
-}
-
-// member reports whether addr is a node of the cluster as a master it
-// knows sees it now, CLUSTER NODES listing every node: the map, from
-// CLUSTER SLOTS, leaves out a master that serves no slot yet (the target
-// of a resharding, before its first slot) and any node that joined since
-// the last refresh. The question goes to a node the client knows, never
-// to addr.
-func (c *slotKeeper) member(ctx context.Context, addr string) (bool, error) {
-	sv := c.slots.Load().anyMaster()
-	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
-	defer cancel()
-	cn, err := sv.sharedConn(ctx, 0)
-	if err != nil {
-		return false, err
-	}
-	v, err := cn.roundTrip(ctx, [][]any{{"CLUSTER", "NODES"}}, StringDecoder, nil)
-	cn.done()
-	if err != nil {
-		return false, ownCommand(err)
-	}
-	text, ok := v.(string)
-	if !ok {
-		return false, nil // an error reply: no proof addr is a node
-	}
-	fromHost, _, _ := net.SplitHostPort(sv.addr)
-	for _, line := range strings.Split(text, "\n") {
-		// <id> <ip:port@cport[,hostname]> <flags> ...
-		f := strings.Fields(line)
-		if len(f) < 3 || strings.Contains(f[2], "handshake") || strings.Contains(f[2], "noaddr") {
-			continue
-		}
-		// ip:port@cport, then ",hostname" when the node announces one,
-		// by which CLUSTER SLOTS may name it instead.
-		hostPort, rest, _ := strings.Cut(f[1], "@")
-		i := strings.LastIndexByte(hostPort, ':')
-		if i < 0 {
-			continue
-		}
-		host, port := hostPort[:i], hostPort[i+1:]
-		if host == "" {
-			host = fromHost
-		}
-		_, hostname, _ := strings.Cut(rest, ",")
-		if net.JoinHostPort(host, port) == addr || (hostname != "" && net.JoinHostPort(hostname, port) == addr) {
-			return true, nil
-		}
-	}
-	return false, nil
 }
