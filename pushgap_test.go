@@ -101,6 +101,8 @@ func TestPushMonitorWhileDownAndSubscribedRESP2(t *testing.T) {
 	}
 	for {
 		msg, err := p.NextMessage(ctx)
+		// Without its pong, NextMessage returns ctx's error at once.
+		require.NoError(t, ctx.Err(), "no pong")
 		if msg.Kind == "pong" && msg.Data == "back" {
 			break
 		}

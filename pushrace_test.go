@@ -95,30 +95,7 @@ func TestPushChurnUnderKills(t *testing.T) {
 		stopReading()
 		readers.Wait()
 
-		// Settle: a PING of ours is answered after whatever was set up.
-		settle := func(word string) []Message {
-			var got []Message
-			for try := 0; ; try++ {
-				require.Less(t, try, 100, "the connection never came back")
-				if err := p.Do(ctx, "PING", word); err != nil {
-					time.Sleep(20 * time.Millisecond)
-					continue
-				}
-				break
-			}
-			for {
-				msg, err := p.NextMessage(ctx)
-				if err != nil {
-					require.Contains(t, err.Error(), "before the reply to PING")
-					continue
-				}
-				if msg.Kind == "pong" && msg.Data == word {
-					return got
-				}
-				got = append(got, msg)
-			}
-		}
-		settle("settled")
+		settlePush(t, ctx, p, "settled", nil)
 		for w := 0; w < workers; w++ {
 			for c := 0; c < chans; c++ {
 				_, err := r.Do(ctx, "PUBLISH", fmt.Sprintf("%s:%d:%d", prefix, w, c), "x")
@@ -126,7 +103,7 @@ func TestPushChurnUnderKills(t *testing.T) {
 			}
 		}
 		got := map[string]int{}
-		for _, msg := range settle("published") {
+		for _, msg := range settlePush(t, ctx, p, "published", nil) {
 			require.Equal(t, "message", msg.Kind, "%+v", msg)
 			got[msg.Channel]++
 		}
@@ -143,4 +120,100 @@ func TestPushChurnUnderKills(t *testing.T) {
 			t.Fatal("ran out of time")
 		}
 	})
+}
+
+// settlePush sends PING word on p and returns the messages that came
+// before its pong: once it is in, the server has acted on everything p
+// sent before, the setup of a new connection included. pinged, if not nil,
+// is called after each PING is written.
+//
+// A connection may break after taking the PING, before answering it: one
+// the server has closed, but whose end the reader has not read yet (on a
+// loaded machine it may not run for a while), still takes a write. Its
+// pong then never comes; NextMessage reports it lost instead, and waiting
+// on for it would wait until ctx ends. So each such report is answered
+// with a new PING, which the next connection answers. A report may be for
+// an earlier PING (one a reader that has left did not take), which cannot
+// be told from this one's: a new PING then costs nothing, as the pong of
+// any PING of this settle ends it. Each PING has a word of its own, so
+// that a pong of an earlier settle is not taken for this one's.
+func settlePush(t testing.TB, ctx context.Context, p *PushConnection, word string, pinged func()) []Message {
+	t.Helper()
+	sent := map[string]bool{}
+	ping := func() {
+		w := fmt.Sprintf("%s#%d", word, len(sent))
+		for {
+			err := p.Do(ctx, "PING", w)
+			if err == nil {
+				sent[w] = true
+				break
+			}
+			// PING fails while the connection is down.
+			require.NoError(t, ctx.Err(), "the connection never came back: %v", err)
+			time.Sleep(20 * time.Millisecond)
+		}
+		if pinged != nil {
+			pinged()
+		}
+	}
+	ping()
+	var got []Message
+	for {
+		msg, err := p.NextMessage(ctx)
+		require.NoError(t, ctx.Err(), "no pong to %q; got %+v", word, got)
+		if err != nil {
+			require.Contains(t, err.Error(), "before the reply to PING")
+			ping()
+			continue
+		}
+		if msg.Kind == "pong" {
+			if data, _ := msg.Data.(string); sent[data] {
+				return got
+			}
+			continue // an earlier settle's
+		}
+		got = append(got, msg)
+	}
+}
+
+// TestPushSettleAfterLostPing: the PING that settlePush waits on is lost
+// with its connection. It must be told so, PING again on the next
+// connection, and return once that one is set up again, instead of
+// waiting for a pong that never comes, as TestPushChurnUnderKills once
+// did on a loaded machine, where the last kill can land on a connection
+// before its reader has seen it end.
+func TestPushSettleAfterLostPing(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t, redistest.Options{})
+	ctx := pushCtx(t)
+	r := pushClient(t, s)
+	p := openPush(t, r)
+	do(t, p, "SUBSCRIBE", "settle-lost")
+	require.Equal(t, "subscribe", next(t, p).Kind)
+
+	// Frozen, the server takes the first PING into its socket and never
+	// answers it; killed then, it loses it with the connection.
+	require.NoError(t, s.Pause())
+	pings := 0
+	got := settlePush(t, ctx, p, "lost", func() {
+		pings++
+		if pings == 1 {
+			require.NoError(t, s.Kill())
+			require.NoError(t, s.Restart())
+		}
+	})
+	if s.Backend() == "process" {
+		// A frozen process dies without running again.
+		require.Greater(t, pings, 1, "the first PING was answered")
+	}
+	var kinds []string
+	for _, msg := range got {
+		kinds = append(kinds, msg.Kind+" "+msg.Channel)
+	}
+	// Unless a server in a container ran once more and answered the first
+	// PING before the kill landed, the second one came after the
+	// resubscription.
+	if pings > 1 {
+		require.Contains(t, kinds, "subscribe settle-lost")
+	}
 }
