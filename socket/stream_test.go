@@ -271,6 +271,25 @@ var streamCases = []struct {
 		}
 		return describe(0, err) + "; again " + describe(0, func() error { _, err := rw.Write([]byte("x")); return err }())
 	}},
+	{"deadline passed, bytes waiting", func(t *testing.T, _ string, client net.Conn, rw readWriter, peer net.Conn) string {
+		// An expired deadline fails a read even with bytes to read, and
+		// a write: the deadline is checked before the call.
+		peer.Write([]byte("+OK\r\n"))
+		time.Sleep(20 * time.Millisecond)
+		client.SetDeadline(time.Unix(1, 0))
+		r := describe(rw.Read(make([]byte, 8))) + "; " + describe(rw.Write([]byte("x")))
+		client.SetDeadline(time.Time{})
+		buf := make([]byte, 5)
+		n, err := io.ReadFull(rw, buf)
+		return fmt.Sprintf("%s; cleared: %q %s", r, buf[:n], describe(n, err))
+	}},
+	{"write after closing for writing here", func(t *testing.T, _ string, client net.Conn, rw readWriter, peer net.Conn) string {
+		// EPIPE, which must not kill the process with SIGPIPE.
+		client.(interface{ CloseWrite() error }).CloseWrite()
+		r := describe(rw.Write([]byte("x")))
+		n, err := peer.Read(make([]byte, 8))
+		return fmt.Sprintf("%s; peer %s", r, describe(n, err))
+	}},
 }
 
 // fillUntilError writes 4 KiB at a time until a write fails, as one will
