@@ -125,6 +125,189 @@ var streamCases = []struct {
 		}
 		return describe(0, err)
 	}},
+	{"small writes, peer not reading, deadline", func(t *testing.T, _ string, client net.Conn, rw readWriter, _ net.Conn) string {
+		// Writes within rawMax, so that a Stream over TCP makes its own
+		// calls, until the socket's buffers are full and one waits.
+		client.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		return describe(0, fillUntilError(rw))
+	}},
+	{"deadline set while a small write waits", func(t *testing.T, _ string, client net.Conn, rw readWriter, _ net.Conn) string {
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			client.SetWriteDeadline(time.Unix(1, 0))
+		}()
+		return describe(0, fillUntilError(rw))
+	}},
+	{"closed while reading", func(t *testing.T, _ string, client net.Conn, rw readWriter, _ net.Conn) string {
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			client.Close()
+		}()
+		r := describe(rw.Read(make([]byte, 8)))
+		return r + "; again " + describe(rw.Read(make([]byte, 8)))
+	}},
+	{"closed while a small write waits", func(t *testing.T, _ string, client net.Conn, rw readWriter, _ net.Conn) string {
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			client.Close()
+		}()
+		return describe(0, fillUntilError(rw)) + "; again " + describe(rw.Write([]byte("x")))
+	}},
+	{"closed while writers queue", func(t *testing.T, _ string, client net.Conn, rw readWriter, _ net.Conn) string {
+		// One write waits on a full socket, others wait for it: a close
+		// ends every one of them.
+		const writers = 6
+		errs := make(chan string, writers)
+		for w := 0; w < writers; w++ {
+			go func() {
+				size := []int{1, 4 << 10, rawMax, rawMax + 1, 1 << 20, 8 << 20}[w]
+				errs <- describe(0, fillUntilErrorSize(rw, size))
+			}()
+		}
+		time.Sleep(50 * time.Millisecond)
+		client.Close()
+		seen := map[string]int{}
+		for w := 0; w < writers; w++ {
+			select {
+			case e := <-errs:
+				seen[e]++
+			case <-time.After(10 * time.Second):
+				return "a write still waits after the close"
+			}
+		}
+		return fmt.Sprint(seen)
+	}},
+	{"peer half-closed", func(t *testing.T, network string, _ net.Conn, rw readWriter, peer net.Conn) string {
+		peer.Write([]byte("bye"))
+		peer.(interface{ CloseWrite() error }).CloseWrite()
+		all, err := io.ReadAll(rw)
+		r := fmt.Sprintf("%q %s; again %s", all, describe(0, err), describe(rw.Read(make([]byte, 8))))
+		// The other direction still works.
+		n, err := rw.Write([]byte("still here"))
+		got := make([]byte, 10)
+		io.ReadFull(peer, got)
+		return fmt.Sprintf("%s; write %s, peer got %q", r, describe(n, err), got)
+	}},
+	{"one-byte reads", func(t *testing.T, _ string, _ net.Conn, rw readWriter, peer net.Conn) string {
+		msg := []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+		go peer.Write(msg)
+		var got []byte
+		b := make([]byte, 1)
+		for len(got) < len(msg) {
+			n, err := rw.Read(b)
+			if n != 1 || err != nil {
+				return describe(n, err)
+			}
+			got = append(got, b[0])
+		}
+		return fmt.Sprintf("%q", got)
+	}},
+	{"concurrent writes of mixed sizes", func(t *testing.T, _ string, _ net.Conn, rw readWriter, peer net.Conn) string {
+		// Writes taking both of a Stream's paths, at once: each arrives
+		// whole, in one run of its own byte, never split by another.
+		sizes := []int{0, 1, 2, 4 << 10, rawMax - 1, rawMax, rawMax + 1, 1 << 20}
+		const rounds = 8
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var failed []string
+		total, want := 0, map[byte]int{}
+		id := byte(1)
+		for r := 0; r < rounds; r++ {
+			for _, size := range sizes {
+				if size > 0 {
+					want[id] = size
+				}
+				total += size
+				wg.Add(1)
+				go func(b byte) {
+					defer wg.Done()
+					n, err := rw.Write(bytes.Repeat([]byte{b}, size))
+					if n != size || err != nil {
+						mu.Lock()
+						failed = append(failed, describe(n, err))
+						mu.Unlock()
+					}
+				}(id)
+				id++
+			}
+		}
+		all := make([]byte, total)
+		_, err := io.ReadFull(peer, all)
+		wg.Wait()
+		if err != nil || failed != nil {
+			return fmt.Sprintf("peer %s, writes %v", describe(0, err), failed)
+		}
+		for i := 0; i < len(all); {
+			b := all[i]
+			j := i
+			for j < len(all) && all[j] == b {
+				j++
+			}
+			if want[b] != j-i {
+				return fmt.Sprintf("at %d: a run of %d bytes of write %d, which wrote %d", i, j-i, b, want[b])
+			}
+			delete(want, b)
+			i = j
+		}
+		return fmt.Sprintf("%d writes whole, %d missing", len(sizes)*rounds, len(want))
+	}},
+	{"peer reset during large write", func(t *testing.T, network string, _ net.Conn, rw readWriter, peer net.Conn) string {
+		if network == "tcp" {
+			peer.(*net.TCPConn).SetLinger(0)
+		}
+		go func() {
+			io.ReadFull(peer, make([]byte, 1<<20))
+			peer.Close()
+		}()
+		var err error
+		for _, size := range []int{32 << 20, rawMax, 1} {
+			if _, err = rw.Write(make([]byte, size)); err != nil {
+				break
+			}
+		}
+		for i := 0; i < 1000 && err == nil; i++ {
+			_, err = rw.Write([]byte("x"))
+			time.Sleep(time.Millisecond)
+		}
+		return describe(0, err) + "; again " + describe(0, func() error { _, err := rw.Write([]byte("x")); return err }())
+	}},
+	{"deadline passed, bytes waiting", func(t *testing.T, _ string, client net.Conn, rw readWriter, peer net.Conn) string {
+		// An expired deadline fails a read even with bytes to read, and
+		// a write: the deadline is checked before the call.
+		peer.Write([]byte("+OK\r\n"))
+		time.Sleep(20 * time.Millisecond)
+		client.SetDeadline(time.Unix(1, 0))
+		r := describe(rw.Read(make([]byte, 8))) + "; " + describe(rw.Write([]byte("x")))
+		client.SetDeadline(time.Time{})
+		buf := make([]byte, 5)
+		n, err := io.ReadFull(rw, buf)
+		return fmt.Sprintf("%s; cleared: %q %s", r, buf[:n], describe(n, err))
+	}},
+	{"write after closing for writing here", func(t *testing.T, _ string, client net.Conn, rw readWriter, peer net.Conn) string {
+		// EPIPE, which must not kill the process with SIGPIPE.
+		client.(interface{ CloseWrite() error }).CloseWrite()
+		r := describe(rw.Write([]byte("x")))
+		n, err := peer.Read(make([]byte, 8))
+		return fmt.Sprintf("%s; peer %s", r, describe(n, err))
+	}},
+}
+
+// fillUntilError writes 4 KiB at a time until a write fails, as one will
+// once the socket's buffers are full and a deadline or close comes.
+func fillUntilError(w io.Writer) error { return fillUntilErrorSize(w, 4<<10) }
+
+func fillUntilErrorSize(w io.Writer, size int) error {
+	buf := make([]byte, size)
+	for i := 0; i < 1<<16; i++ {
+		n, err := w.Write(buf)
+		if err != nil {
+			return err
+		}
+		if n != len(buf) {
+			return fmt.Errorf("short write with no error: %d of %d", n, len(buf))
+		}
+	}
+	return errors.New("64 Ki writes and none waited")
 }
 
 // describe says what a read or write returned, without the addresses.
