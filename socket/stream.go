@@ -60,6 +60,11 @@ type Stream struct {
 }
 
 // NewStream returns a Stream for nc.
+//
+// One difference from nc's own errors remains: an error a raw system call
+// returns (a reset, say) names the network "tcp" in its *net.OpError even
+// where nc was dialed as "tcp4" or "tcp6", since a *net.TCPConn does not
+// say how it was dialed. The library dials "tcp".
 func NewStream(nc net.Conn) *Stream {
 	s := &Stream{nc: nc}
 	if !rawIO {
