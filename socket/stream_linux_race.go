@@ -20,12 +20,11 @@ func rawWrite(fd uintptr, p []byte) (int, syscall.Errno) {
 	return result(syscall.Write(int(fd), p))
 }
 
+// result gives syscall's (n, err) the raw calls' shape; err is nil or an
+// Errno.
 func result(n int, err error) (int, syscall.Errno) {
-	if errno, ok := err.(syscall.Errno); ok {
+	if errno, _ := err.(syscall.Errno); errno != 0 {
 		return 0, errno
-	}
-	if err != nil {
-		return 0, syscall.EIO
 	}
 	return n, 0
 }

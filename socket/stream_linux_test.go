@@ -43,34 +43,30 @@ func TestStreamRawWhereItCan(t *testing.T) {
 // within rawMax bytes, however large the buffer it is given, and what is
 // larger still arrives intact.
 func TestStreamRawCallsAreSmall(t *testing.T) {
-	for _, network := range []string{"tcp"} {
-		t.Run(network, func(t *testing.T) {
-			client, peer := connPair(t, network)
-			s := NewStream(client)
-			largest := 0
-			read, write := s.readFD, s.writeFD
-			s.readFD = func(fd uintptr) bool { largest = max(largest, len(s.rbuf)); return read(fd) }
-			s.writeFD = func(fd uintptr) bool { largest = max(largest, len(s.wbuf)); return write(fd) }
+	client, peer := connPair(t, "tcp")
+	s := NewStream(client)
+	largest := 0
+	read, write := s.readFD, s.writeFD
+	s.readFD = func(fd uintptr) bool { largest = max(largest, len(s.rbuf)); return read(fd) }
+	s.writeFD = func(fd uintptr) bool { largest = max(largest, len(s.wbuf)); return write(fd) }
 
-			want := make([]byte, 4<<20)
-			for i := range want {
-				want[i] = byte(i * 13)
-			}
-			go func() { peer.Write(want) }()
-			got := make([]byte, len(want))
-			if _, err := io.ReadFull(s, got); err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("4 MiB read through a Stream: intact %v, %v", bytes.Equal(got, want), err)
-			}
-			for _, size := range []int{1, rawMax, rawMax + 1, 4 << 20} {
-				go func() { s.Write(want[:size]) }()
-				if _, err := io.ReadFull(peer, got[:size]); err != nil || !bytes.Equal(got[:size], want[:size]) {
-					t.Fatalf("%d B written through a Stream: intact %v, %v", size, bytes.Equal(got[:size], want[:size]), err)
-				}
-			}
-			if largest == 0 || largest > rawMax {
-				t.Errorf("largest raw call: %d B, want 1 to %d", largest, rawMax)
-			}
-		})
+	want := make([]byte, 4<<20)
+	for i := range want {
+		want[i] = byte(i * 13)
+	}
+	go func() { peer.Write(want) }()
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(s, got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("4 MiB read through a Stream: intact %v, %v", bytes.Equal(got, want), err)
+	}
+	for _, size := range []int{1, rawMax, rawMax + 1, 4 << 20} {
+		go func() { s.Write(want[:size]) }()
+		if _, err := io.ReadFull(peer, got[:size]); err != nil || !bytes.Equal(got[:size], want[:size]) {
+			t.Fatalf("%d B written through a Stream: intact %v, %v", size, bytes.Equal(got[:size], want[:size]), err)
+		}
+	}
+	if largest == 0 || largest > rawMax {
+		t.Errorf("largest raw call: %d B, want 1 to %d", largest, rawMax)
 	}
 }
 
