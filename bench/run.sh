@@ -18,6 +18,13 @@
 #   CLIENTS    space-separated clients (default: justredis go-redis rueidis redigo radix)
 #   CEILING=0  skip redis-benchmark
 #   NOTE       a line added to the results header
+#   GUEST_HALT_POLL_NS
+#              on a Linux guest with the haltpoll cpuidle driver, how long an
+#              idle vCPU polls before it halts, set for the run and put back
+#              after (needs root); the header says what it was either way.
+#              The kernel's default is 200000. At 0 every single-caller round
+#              trip waits for two vCPU wake-ups by the hypervisor (~30 µs
+#              each), which swamps what the clients themselves cost.
 #
 # How it runs: cmd/servers starts one standalone redis-server (TCP + unix
 # socket) and clusters of 3 and 15 masters through redistest with
@@ -64,9 +71,10 @@ export JUSTREDIS_TEST_BACKEND=process
 # The exact command, for the results header: only the settings that differ
 # from the defaults.
 prefix=
-for v in COUNT QUICK BENCHTIME BENCH CLIENTS CEILING; do
+for v in COUNT QUICK BENCHTIME BENCH CLIENTS CEILING GUEST_HALT_POLL_NS; do
 	val=${!v}
 	case "$v=$val" in
+	GUEST_HALT_POLL_NS=) continue ;;
 	COUNT=9 | QUICK=0 | CEILING=1 | BENCH=. | "CLIENTS=justredis go-redis rueidis redigo radix") continue ;;
 	BENCHTIME=700ms) [ "$QUICK" = 1 ] || continue ;;
 	BENCHTIME=100ms) [ "$QUICK" = 1 ] && continue ;;
@@ -98,15 +106,39 @@ fi
 
 work=$(mktemp -d)
 servers_pid=
+haltpoll=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+haltpoll_was=
 cleanup() {
 	if [ -n "$servers_pid" ]; then
 		kill "$servers_pid" 2>/dev/null || true
 		wait "$servers_pid" 2>/dev/null || true
 	fi
+	if [ -n "$haltpoll_was" ]; then
+		echo "$haltpoll_was" >"$haltpoll" || echo "run.sh: could not put $haltpoll back to $haltpoll_was" >&2
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# idle_policy says how this machine's idle vCPUs wait, for the header.
+idle_policy() {
+	local driver
+	driver=$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo none)
+	if [ -r "$haltpoll" ]; then
+		printf 'cpuidle driver %s, guest_halt_poll_ns=%s' "$driver" "$(cat "$haltpoll")"
+	else
+		printf 'cpuidle driver %s' "$driver"
+	fi
+}
+if [ -n "${GUEST_HALT_POLL_NS:-}" ]; then
+	if [ ! -w "$haltpoll" ]; then
+		echo "run.sh: GUEST_HALT_POLL_NS is set, but $haltpoll is missing or not writable (no haltpoll driver, or not root)" >&2
+		exit 1
+	fi
+	haltpoll_was=$(cat "$haltpoll")
+	echo "$GUEST_HALT_POLL_NS" >"$haltpoll"
+fi
 
 echo "run.sh: building" >&2
 go build -o "$work/servers" ./cmd/servers
@@ -269,6 +301,7 @@ meta=(
 	-meta "Date=$(date -u '+%Y-%m-%d %H:%M UTC')"
 	-meta "Machine=$(nproc) cores${cpu:+ ($cpu)}${mem:+, $mem}, $(uname -sr)"
 	-meta "Load=load average (1, 5, 15 min) ${load_start:-?} at the start, ${load_end:-?} at the end"
+	-meta "Idle=$(idle_policy)${haltpoll_was:+ for the run (GUEST_HALT_POLL_NS; the machine has $haltpoll_was)}"
 	-meta "Go=$(go version | awk '{ print $3 }'), clients at -cpu 2 (GOMAXPROCS=2)"
 	-meta "Redis=$BENCH_REDIS_VERSION, redis-server as local processes (redistest, JUSTREDIS_TEST_BACKEND=$BENCH_BACKEND) on the same machine"
 	-meta "Runs=COUNT=$COUNT rounds × -benchtime $BENCHTIME, clients interleaved on each row; took ${elapsed}s"
