@@ -72,7 +72,7 @@ export JUSTREDIS_TEST_BACKEND=process
 # from the defaults.
 prefix=
 for v in COUNT QUICK BENCHTIME BENCH CLIENTS CEILING GUEST_HALT_POLL_NS; do
-	val=${!v}
+	val=${!v-}
 	case "$v=$val" in
 	GUEST_HALT_POLL_NS=) continue ;;
 	COUNT=9 | QUICK=0 | CEILING=1 | BENCH=. | "CLIENTS=justredis go-redis rueidis redigo radix") continue ;;
