@@ -19,12 +19,13 @@
 #   CEILING=0  skip redis-benchmark
 #   NOTE       a line added to the results header
 #   GUEST_HALT_POLL_NS
-#              on a Linux guest with the haltpoll cpuidle driver, how long an
-#              idle vCPU polls before it halts, set for the run and put back
-#              after (needs root); the header says what it was either way.
-#              The kernel's default is 200000. At 0 every single-caller round
-#              trip waits for two vCPU wake-ups by the hypervisor (~30 µs
-#              each), which swamps what the clients themselves cost.
+#              on a Linux guest whose cpuidle governor is haltpoll, how long
+#              an idle vCPU polls before it halts (ns), set for the run and
+#              put back after (needs root); the header says what it was
+#              either way, and the command line in it pins it. The kernel's
+#              default is 200000. At 0 every single-caller round trip waits
+#              for two vCPU wake-ups by the hypervisor, which swamps what the
+#              clients themselves cost (bench/README.md, Machine).
 #
 # How it runs: cmd/servers starts one standalone redis-server (TCP + unix
 # socket) and clusters of 3 and 15 masters through redistest with
@@ -68,13 +69,35 @@ else
 fi
 export JUSTREDIS_TEST_BACKEND=process
 
+# The guest's halt polling is checked before anything is installed or
+# started, so that a bad setting fails at once.
+haltpoll=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+governor=$(cat /sys/devices/system/cpu/cpuidle/current_governor 2>/dev/null || echo none)
+halt_ns= # the setting in effect during the run, where it applies
+if [ "$governor" = haltpoll ] && [ -r "$haltpoll" ]; then
+	halt_ns=$(cat "$haltpoll")
+fi
+if [ -n "${GUEST_HALT_POLL_NS:-}" ]; then
+	case "$GUEST_HALT_POLL_NS" in
+	*[!0-9]*)
+		echo "run.sh: GUEST_HALT_POLL_NS=$GUEST_HALT_POLL_NS: want a whole number of nanoseconds, e.g. 200000" >&2
+		exit 1
+		;;
+	esac
+	if [ "$governor" != haltpoll ] || [ ! -w "$haltpoll" ]; then
+		echo "run.sh: GUEST_HALT_POLL_NS is set, but the cpuidle governor is $governor, not haltpoll, or $haltpoll is not writable (root)" >&2
+		exit 1
+	fi
+	halt_ns=$GUEST_HALT_POLL_NS
+fi
+
 # The exact command, for the results header: only the settings that differ
-# from the defaults.
+# from the defaults, and the halt polling wherever it applies, since the
+# single-caller rows depend on it.
 prefix=
-for v in COUNT QUICK BENCHTIME BENCH CLIENTS CEILING GUEST_HALT_POLL_NS; do
-	val=${!v-}
+for v in COUNT QUICK BENCHTIME BENCH CLIENTS CEILING; do
+	val=${!v}
 	case "$v=$val" in
-	GUEST_HALT_POLL_NS=) continue ;;
 	COUNT=9 | QUICK=0 | CEILING=1 | BENCH=. | "CLIENTS=justredis go-redis rueidis redigo radix") continue ;;
 	BENCHTIME=700ms) [ "$QUICK" = 1 ] || continue ;;
 	BENCHTIME=100ms) [ "$QUICK" = 1 ] && continue ;;
@@ -84,6 +107,7 @@ for v in COUNT QUICK BENCHTIME BENCH CLIENTS CEILING GUEST_HALT_POLL_NS; do
 	*) prefix+="$v=$val " ;;
 	esac
 done
+[ -n "$halt_ns" ] && prefix+="GUEST_HALT_POLL_NS=$halt_ns "
 repro="${prefix}bench/run.sh"
 
 need_redis() {
@@ -106,15 +130,17 @@ fi
 
 work=$(mktemp -d)
 servers_pid=
-haltpoll=/sys/module/haltpoll/parameters/guest_halt_poll_ns
 haltpoll_was=
 cleanup() {
+	# A second Ctrl-C must not cut this short: the machine's setting goes
+	# back first.
+	trap '' INT TERM
+	if [ -n "$haltpoll_was" ]; then
+		echo "$haltpoll_was" >"$haltpoll" || echo "run.sh: could not put $haltpoll back to $haltpoll_was" >&2
+	fi
 	if [ -n "$servers_pid" ]; then
 		kill "$servers_pid" 2>/dev/null || true
 		wait "$servers_pid" 2>/dev/null || true
-	fi
-	if [ -n "$haltpoll_was" ]; then
-		echo "$haltpoll_was" >"$haltpoll" || echo "run.sh: could not put $haltpoll back to $haltpoll_was" >&2
 	fi
 	rm -rf "$work"
 }
@@ -125,17 +151,11 @@ trap 'exit 130' INT TERM
 idle_policy() {
 	local driver
 	driver=$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo none)
-	if [ -r "$haltpoll" ]; then
-		printf 'cpuidle driver %s, guest_halt_poll_ns=%s' "$driver" "$(cat "$haltpoll")"
-	else
-		printf 'cpuidle driver %s' "$driver"
-	fi
+	printf 'cpuidle driver %s, governor %s' "$driver" "$governor"
+	[ -n "$halt_ns" ] && printf ', guest_halt_poll_ns=%s' "$(cat "$haltpoll")"
+	return 0
 }
 if [ -n "${GUEST_HALT_POLL_NS:-}" ]; then
-	if [ ! -w "$haltpoll" ]; then
-		echo "run.sh: GUEST_HALT_POLL_NS is set, but $haltpoll is missing or not writable (no haltpoll driver, or not root)" >&2
-		exit 1
-	fi
 	haltpoll_was=$(cat "$haltpoll")
 	echo "$GUEST_HALT_POLL_NS" >"$haltpoll"
 fi
