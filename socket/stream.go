@@ -31,7 +31,7 @@ import (
 // price of the round trip on some machines. Measured on a 2-vCPU guest
 // under both of its idle policies, a lone caller, five interleaved runs
 // each: where idle vCPUs poll before they halt (the kernel's default
-// guest_halt_poll_ns, as good as bare metal here), raw calls left the round
+// guest_halt_poll_ns), raw calls left the round
 // trip as it was (GET 19.9 against 20.1 µs, SET+GET 39.4 against 39.8) at
 // a fifth less client CPU; where they halt at once, so that every wake-up
 // goes through the hypervisor, raw calls made it 30% slower (GET 43.9
