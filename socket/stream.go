@@ -31,18 +31,17 @@ import (
 // price of the round trip on some machines. Measured on a 2-vCPU guest
 // under both of its idle policies, a lone caller, five interleaved runs
 // each: where idle vCPUs poll before they halt (the kernel's default
-// guest_halt_poll_ns), raw calls left the round
-// trip as it was (GET 19.9 against 20.1 µs, SET+GET 39.4 against 39.8) at
-// a fifth less client CPU; where they halt at once, so that every wake-up
-// goes through the hypervisor, raw calls made it 30% slower (GET 43.9
-// against 34.0 µs, SET+GET 96.7 against 74.8). Raw reads with net.Conn
-// writes, or the other way round, did as net.Conn did on both. A guess
-// that fits: the monitor thread an ordinary system call wakes starts
-// waking the other vCPU before the command reaches Redis, which will need
-// it. Over TCP, whose write takes longer, raw calls won under both: GET
-// 22.0 against 29.8 µs where vCPUs poll, 63.7 against 73.2 where they halt
-// at once, SET+GET 52.6 against 62.8 and 114.7 against 126.3, each at about
-// a third less CPU.
+// guest_halt_poll_ns), raw calls left the round trip as it was (GET 19.9
+// against 20.1 µs, SET+GET 39.4 against 39.8) at a fifth less client CPU;
+// where they halt at once, so that every wake-up goes through the
+// hypervisor, raw calls made it 30% slower (GET 43.9 against 34.0 µs,
+// SET+GET 96.7 against 74.8). Raw reads with net.Conn writes, or the other
+// way round, did as net.Conn did on both. A guess that fits: the monitor
+// thread an ordinary system call wakes starts waking the other vCPU before
+// the command reaches Redis, which will need it. Over TCP, whose write
+// takes longer, raw calls won under both: GET 22.0 against 29.8 µs where
+// vCPUs poll, 63.7 against 73.2 where they halt at once, SET+GET 52.6
+// against 62.8 and 114.7 against 126.3, each at about a third less CPU.
 //
 // A raw call cannot be preempted, so it stays short: reads and writes of
 // more than rawMax bytes, where the copy costs far more than telling the
