@@ -12,45 +12,50 @@ import (
 // Write do: the same deadlines, the same errors, and a Write that returns
 // only once all of its bytes are out or it failed.
 //
-// On Linux, for a TCP socket, it makes the read and write system calls
-// itself, as raw ones, and leaves only the waiting to Go's network poller.
-// The socket is non-blocking, so those calls never wait, and Go's runtime
-// need not be told of them: a raw call keeps its P for the microseconds it
-// takes, as any other code does. Being told costs more than the call: a
-// goroutine in a system call leaves its P for the runtime's monitor
-// thread to hand to another thread should the call last, as a loopback
-// TCP write that runs the receiver's side of the protocol may, and
-// entering one wakes that thread when it sleeps, which it does whenever
-// every goroutine waits (a caller making round trips alone, once per
-// reply). Measured on 2-vCPU virtual machines against the same code
-// through net.Conn: client CPU per sequential call over TCP fell by a
-// third, its round trip by up to a quarter, and GETs from 64 goroutines
-// went up by 40%.
+// On Linux, for a TCP or unix stream socket, it makes the read and write
+// system calls itself, as raw ones, and leaves only the waiting to Go's
+// network poller. The socket is non-blocking, so those calls never wait,
+// and Go's runtime need not be told of them: a raw call keeps its P for
+// the microseconds it takes, as any other code does. Being told costs more
+// than the call: a goroutine in a system call leaves its P for the
+// runtime's monitor thread to hand to another thread should the call
+// last, as a loopback TCP write that runs the receiver's side of the
+// protocol may, and entering one wakes that thread when it sleeps, which
+// it does whenever every goroutine waits (a caller making round trips
+// alone, once per reply). Measured on 2-vCPU virtual machines against the
+// same code through net.Conn: client CPU per sequential call fell by a
+// fifth to a third, a lone caller's round trip over TCP by up to a
+// quarter, and GETs from 64 goroutines went up by 29-40%.
 //
-// A unix socket keeps net.Conn's calls: there raw calls bought CPU at the
-// price of the round trip on some machines. Measured on a 2-vCPU guest
-// under both of its idle policies, a lone caller, five interleaved runs
-// each: where idle vCPUs poll before they halt (the kernel's default
-// guest_halt_poll_ns), raw calls left the round trip as it was (GET 19.9
-// against 20.1 µs, SET+GET 39.4 against 39.8) at a fifth less client CPU;
-// where they halt at once, so that every wake-up goes through the
-// hypervisor, raw calls made it 30% slower (GET 43.9 against 34.0 µs,
-// SET+GET 96.7 against 74.8). Raw reads with net.Conn writes, or the other
-// way round, did as net.Conn did on both. A guess that fits: the monitor
-// thread an ordinary system call wakes starts waking the other vCPU before
-// the command reaches Redis, which will need it. Over TCP, whose write
-// takes longer, raw calls won under both: GET 22.0 against 29.8 µs where
-// vCPUs poll, 63.7 against 73.2 where they halt at once, SET+GET 52.6
-// against 62.8 and 114.7 against 126.3, each at about a third less CPU.
+// One kind of machine makes a lone caller over a unix socket slower this
+// way: a virtual machine whose idle vCPUs halt at once, without polling
+// first (guest_halt_poll_ns set to 0). There every wake-up goes through the
+// hypervisor, and the monitor thread's wake-up, which an ordinary system
+// call makes and a raw one does not, happens to start waking the vCPU
+// Redis will need before the command reaches it (a guess that fits every
+// variant tried). Measured on two 2-vCPU guests, one Intel, one AMD, a
+// lone caller in turns beside redigo and rueidis: with the kernel's
+// default halt polling (200 µs), raw calls on the Intel guest made GET
+// 15-40% faster than redigo (10.2-10.6 against 12.2-14.6 µs) and SET+GET
+// 20-30% (21 against 26-28 µs), where through net.Conn all three tie; on
+// the AMD guest they left the round trip as it was (GET 19.9 against 20.1
+// µs) at a fifth less client CPU. With polling off, raw calls were 30-80%
+// slower on both (Intel GET 29-41 against 22.5-22.9 µs, AMD 43.9 against
+// 34.0). Polling is the kernel's default and close to bare metal, so it
+// decides; raw reads alone, or raw writes alone, did as net.Conn did
+// under both. Over TCP, whose write takes longer, raw calls win under both
+// policies (AMD: GET 22.0 against 29.8 µs polling, 63.7 against 73.2
+// halting, at a third less CPU).
 //
 // A raw call cannot be preempted, so it stays short: reads and writes of
 // more than rawMax bytes, where the copy costs far more than telling the
 // runtime, go through the net.Conn, lest one call into a megabyte-sized
 // buffer hold up a garbage collector's stop-the-world for everyone.
 //
-// Elsewhere, and for any other net.Conn (TLS, unix sockets), it calls the
-// net.Conn's own methods. Read is for one goroutine at a time; Write is
-// safe for concurrent use.
+// Elsewhere, and for any other net.Conn (TLS, datagram and seqpacket
+// sockets, whose reads are not a byte stream's), it calls the net.Conn's
+// own methods. Read is for one goroutine at a time; Write is safe for
+// concurrent use.
 type Stream struct {
 	nc  net.Conn
 	raw syscall.RawConn // nil: nc's own Read and Write are used
@@ -78,8 +83,12 @@ func NewStream(nc net.Conn) *Stream {
 	if !rawIO {
 		return s
 	}
-	if c, ok := nc.(*net.TCPConn); ok {
-		if raw, err := c.SyscallConn(); err == nil {
+	switch c := nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		if c.LocalAddr().Network() == "unixgram" || c.LocalAddr().Network() == "unixpacket" {
+			return s
+		}
+		if raw, err := c.(syscall.Conn).SyscallConn(); err == nil {
 			s.raw = raw
 			s.readFD, s.writeFD = s.readOnce, s.writeAll
 		}

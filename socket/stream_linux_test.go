@@ -12,22 +12,28 @@ import (
 	"time"
 )
 
-// On Linux a TCP socket is read and written with raw system calls;
-// anything else (TLS, unix sockets of every kind) through its own
-// methods. Stream's doc says why unix sockets are not.
+// On Linux a TCP or unix stream socket is read and written with raw
+// system calls; anything else through its own methods.
 func TestStreamRawWhereItCan(t *testing.T) {
-	client, _ := connPair(t, "tcp")
-	if NewStream(client).raw == nil {
-		t.Errorf("a Stream over a %T does not make its own system calls", client)
-	}
-	if s := NewStream(tls.Client(client, &tls.Config{})); s.raw != nil {
-		t.Error("a Stream over TLS would bypass TLS")
-	}
-	for _, network := range []string{"unix", "unixpacket"} {
+	for _, network := range []string{"tcp", "unix"} {
 		client, _ := connPair(t, network)
-		if NewStream(client).raw != nil {
-			t.Errorf("%s: a Stream makes its own system calls", network)
+		if NewStream(client).raw == nil {
+			t.Errorf("%s: a Stream over a %T does not make its own system calls", network, client)
 		}
+		if s := NewStream(tls.Client(client, &tls.Config{})); s.raw != nil {
+			t.Errorf("%s: a Stream over TLS would bypass TLS", network)
+		}
+	}
+	client, peer := connPair(t, "unixpacket")
+	if NewStream(client).raw != nil {
+		t.Error("unixpacket: a Stream makes its own system calls")
+	}
+	// A seqpacket read takes one message and drops its tail, as its own
+	// Read says; a byte stream's raw read would not.
+	peer.Write([]byte("one message"))
+	buf := make([]byte, 3)
+	if n, err := NewStream(client).Read(buf); n != 3 || err != nil {
+		t.Errorf("unixpacket read: %d, %v", n, err)
 	}
 	gram, err := net.ListenPacket("unixgram", filepath.Join(t.TempDir(), "g.sock"))
 	if err != nil {
@@ -43,30 +49,34 @@ func TestStreamRawWhereItCan(t *testing.T) {
 // within rawMax bytes, however large the buffer it is given, and what is
 // larger still arrives intact.
 func TestStreamRawCallsAreSmall(t *testing.T) {
-	client, peer := connPair(t, "tcp")
-	s := NewStream(client)
-	largest := 0
-	read, write := s.readFD, s.writeFD
-	s.readFD = func(fd uintptr) bool { largest = max(largest, len(s.rbuf)); return read(fd) }
-	s.writeFD = func(fd uintptr) bool { largest = max(largest, len(s.wbuf)); return write(fd) }
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			client, peer := connPair(t, network)
+			s := NewStream(client)
+			largest := 0
+			read, write := s.readFD, s.writeFD
+			s.readFD = func(fd uintptr) bool { largest = max(largest, len(s.rbuf)); return read(fd) }
+			s.writeFD = func(fd uintptr) bool { largest = max(largest, len(s.wbuf)); return write(fd) }
 
-	want := make([]byte, 4<<20)
-	for i := range want {
-		want[i] = byte(i * 13)
-	}
-	go func() { peer.Write(want) }()
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(s, got); err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("4 MiB read through a Stream: intact %v, %v", bytes.Equal(got, want), err)
-	}
-	for _, size := range []int{1, rawMax, rawMax + 1, 4 << 20} {
-		go func() { s.Write(want[:size]) }()
-		if _, err := io.ReadFull(peer, got[:size]); err != nil || !bytes.Equal(got[:size], want[:size]) {
-			t.Fatalf("%d B written through a Stream: intact %v, %v", size, bytes.Equal(got[:size], want[:size]), err)
-		}
-	}
-	if largest == 0 || largest > rawMax {
-		t.Errorf("largest raw call: %d B, want 1 to %d", largest, rawMax)
+			want := make([]byte, 4<<20)
+			for i := range want {
+				want[i] = byte(i * 13)
+			}
+			go func() { peer.Write(want) }()
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(s, got); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("4 MiB read through a Stream: intact %v, %v", bytes.Equal(got, want), err)
+			}
+			for _, size := range []int{1, rawMax, rawMax + 1, 4 << 20} {
+				go func() { s.Write(want[:size]) }()
+				if _, err := io.ReadFull(peer, got[:size]); err != nil || !bytes.Equal(got[:size], want[:size]) {
+					t.Fatalf("%d B written through a Stream: intact %v, %v", size, bytes.Equal(got[:size], want[:size]), err)
+				}
+			}
+			if largest == 0 || largest > rawMax {
+				t.Errorf("largest raw call: %d B, want 1 to %d", largest, rawMax)
+			}
+		})
 	}
 }
 
