@@ -36,11 +36,11 @@ import (
 // variant tried). Measured on two 2-vCPU guests, one Intel, one AMD, a
 // lone caller in turns beside redigo and rueidis: with the kernel's
 // default halt polling (200 µs), raw calls on the Intel guest made GET
-// 15-40% faster than redigo (10.2-10.6 against 12.2-14.6 µs) and SET+GET
-// 20-30% (21 against 26-28 µs), where through net.Conn all three tie; on
+// 20-40% faster than redigo (10.2-10.6 against 12.2-14.6 µs) and SET+GET
+// 25-35% (21-22 against 28 µs), where through net.Conn all three tie; on
 // the AMD guest they left the round trip as it was (GET 19.9 against 20.1
-// µs) at a fifth less client CPU. With polling off, raw calls were 30-80%
-// slower on both (Intel GET 29-41 against 22.5-22.9 µs, AMD 43.9 against
+// µs) at a fifth less client CPU. With polling off, raw calls were 25-80%
+// slower on both (Intel GET 31-41 against 22.5-22.9 µs, AMD 43.9 against
 // 34.0). Polling is the kernel's default and close to bare metal, so it
 // decides; raw reads alone, or raw writes alone, did as net.Conn did
 // under both. Over TCP, whose write takes longer, raw calls win under both
