@@ -34,18 +34,23 @@ import (
 // call makes and a raw one does not, happens to start waking the vCPU
 // Redis will need before the command reaches it (a guess that fits every
 // variant tried). Measured on two 2-vCPU guests, one Intel, one AMD, a
-// lone caller in turns beside redigo and rueidis: with the kernel's
-// default halt polling (200 µs), raw calls on the Intel guest made GET
-// 20-40% faster than redigo (10.2-10.6 against 12.2-14.6 µs) and SET+GET
-// 25-35% (21-22 against 28 µs), where through net.Conn all three tie; on
-// the AMD guest they left the round trip as it was (GET 19.9 against 20.1
-// µs) at a fifth less client CPU. With polling off, raw calls were 25-80%
-// slower on both (Intel GET 31-41 against 22.5-22.9 µs, AMD 43.9 against
-// 34.0). Polling is the kernel's default and close to bare metal, so it
-// decides; raw reads alone, or raw writes alone, did as net.Conn did
-// under both. Over TCP, whose write takes longer, raw calls win under both
-// policies (AMD: GET 22.0 against 29.8 µs polling, 63.7 against 73.2
-// halting, at a third less CPU).
+// lone caller in turns beside redigo and rueidis (bench/turns_test.go):
+// where idle vCPUs poll for 200 µs before they halt (guest_halt_poll_ns's
+// default), raw calls made the Intel guest's unix GET 20-40% faster than
+// redigo's in the same runs (10.2-10.6 against 12.2-14.6 µs), where
+// through net.Conn all three clients tied, and the full bench there read
+// 1.02-1.10 against the closest peer; on the AMD guest they left the
+// round trip as it was (GET 19.9 against 20.1 µs through net.Conn) at a
+// fifth less client CPU. With polling off, raw calls made the round trip
+// 20-80% slower than net.Conn's calls on both (Intel GET 31-41 against
+// 22.5-22.9 µs, AMD 43.9 against 34.0), half the speed of the fastest
+// peer. Raw reads alone, or raw writes alone, did as net.Conn did under
+// both. Raw calls are kept for the polling case, a judgement: that is
+// what the haltpoll cpuidle driver does by default, though guests
+// without that driver halt at once too. Over TCP, whose write takes
+// longer, raw calls beat net.Conn's under both policies on the AMD guest
+// (GET 22.0 against 29.8 µs polling, 63.7 against 73.2 halting, at a
+// third less CPU).
 //
 // A raw call cannot be preempted, so it stays short: reads and writes of
 // more than rawMax bytes, where the copy costs far more than telling the
@@ -84,16 +89,23 @@ func NewStream(nc net.Conn) *Stream {
 		return s
 	}
 	switch c := nc.(type) {
-	case *net.TCPConn, *net.UnixConn:
-		if c.LocalAddr().Network() == "unixgram" || c.LocalAddr().Network() == "unixpacket" {
-			return s
-		}
-		if raw, err := c.(syscall.Conn).SyscallConn(); err == nil {
-			s.raw = raw
-			s.readFD, s.writeFD = s.readOnce, s.writeAll
+	case *net.TCPConn:
+		s.useRaw(c)
+	case *net.UnixConn:
+		// Only a byte stream: a datagram or seqpacket read takes one
+		// message, as the net.Conn's own Read knows.
+		if a := c.LocalAddr(); a != nil && a.Network() == "unix" {
+			s.useRaw(c)
 		}
 	}
 	return s
+}
+
+func (s *Stream) useRaw(c syscall.Conn) {
+	if raw, err := c.SyscallConn(); err == nil {
+		s.raw = raw
+		s.readFD, s.writeFD = s.readOnce, s.writeAll
+	}
 }
 
 // Read reads into p, as nc.Read does.

@@ -28,8 +28,8 @@ func TestStreamRawWhereItCan(t *testing.T) {
 	if NewStream(client).raw != nil {
 		t.Error("unixpacket: a Stream makes its own system calls")
 	}
-	// A seqpacket read takes one message and drops its tail, as its own
-	// Read says; a byte stream's raw read would not.
+	// Through the Stream a seqpacket socket still reads as its own Read
+	// does (a raw read(2) would too: the type check above is the guard).
 	peer.Write([]byte("one message"))
 	buf := make([]byte, 3)
 	if n, err := NewStream(client).Read(buf); n != 3 || err != nil {
