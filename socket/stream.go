@@ -64,6 +64,9 @@ import (
 type Stream struct {
 	nc  net.Conn
 	raw syscall.RawConn // nil: nc's own Read and Write are used
+	// network names raw's socket in errors: "tcp" or "unix", decided once,
+	// so an error path never asks the socket (LocalAddr may be nil).
+	network string
 
 	// Arguments and results pass through these fields, so that the
 	// functions given to raw, bound once, allocate nothing per call.
@@ -90,20 +93,20 @@ func NewStream(nc net.Conn) *Stream {
 	}
 	switch c := nc.(type) {
 	case *net.TCPConn:
-		s.useRaw(c)
+		s.useRaw(c, "tcp")
 	case *net.UnixConn:
 		// Only a byte stream: a datagram or seqpacket read takes one
 		// message, as the net.Conn's own Read knows.
 		if a := c.LocalAddr(); a != nil && a.Network() == "unix" {
-			s.useRaw(c)
+			s.useRaw(c, "unix")
 		}
 	}
 	return s
 }
 
-func (s *Stream) useRaw(c syscall.Conn) {
+func (s *Stream) useRaw(c syscall.Conn, network string) {
 	if raw, err := c.SyscallConn(); err == nil {
-		s.raw = raw
+		s.raw, s.network = raw, network
 		s.readFD, s.writeFD = s.readOnce, s.writeAll
 	}
 }
@@ -156,7 +159,7 @@ func (s *Stream) opError(op string, err error) error {
 		oe.Op = op
 		return oe
 	}
-	return &net.OpError{Op: op, Net: s.nc.LocalAddr().Network(), Source: s.nc.LocalAddr(), Addr: s.nc.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: s.network, Source: s.nc.LocalAddr(), Addr: s.nc.RemoteAddr(), Err: err}
 }
 
 // readOnce makes one read into rbuf, unless nothing is there yet: then it
