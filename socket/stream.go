@@ -4,8 +4,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // A Stream reads and writes a connection's bytes as net.Conn's Read and
@@ -27,30 +29,20 @@ import (
 // fifth to a third, a lone caller's round trip over TCP by up to a
 // quarter, and GETs from 64 goroutines went up by 29-40%.
 //
-// One kind of machine makes a lone caller over a unix socket slower this
-// way: a virtual machine whose idle vCPUs halt at once, without polling
-// first (guest_halt_poll_ns set to 0). There every wake-up goes through the
-// hypervisor, and the monitor thread's wake-up, which an ordinary system
-// call makes and a raw one does not, happens to start waking the vCPU
-// Redis will need before the command reaches it (a guess that fits every
-// variant tried). Measured on two 2-vCPU guests, one Intel, one AMD, a
-// lone caller in turns beside redigo and rueidis (bench/turns_test.go):
-// where idle vCPUs poll for 200 µs before they halt (guest_halt_poll_ns's
-// default), raw calls made the Intel guest's unix GET 20-40% faster than
-// redigo's in the same runs (10.2-10.6 against 12.2-14.6 µs), where
-// through net.Conn all three clients tied, and the full bench there read
-// 1.02-1.10 against the closest peer; on the AMD guest they left the
-// round trip as it was (GET 19.9 against 20.1 µs through net.Conn) at a
-// fifth less client CPU. With polling off, raw calls made the round trip
-// 20-80% slower than net.Conn's calls on both (Intel GET 31-41 against
-// 22.5-22.9 µs, AMD 43.9 against 34.0), half the speed of the fastest
-// peer. Raw reads alone, or raw writes alone, did as net.Conn did under
-// both. Raw calls are kept for the polling case, a judgement: that is
-// what the haltpoll cpuidle driver does by default, though guests
-// without that driver halt at once too. Over TCP, whose write takes
-// longer, raw calls beat net.Conn's under both policies on the AMD guest
-// (GET 22.0 against 29.8 µs polling, 63.7 against 73.2 halting, at a
-// third less CPU).
+// Over a unix socket a lone caller's round trip with raw calls depended on
+// how the machine idles. On 2-vCPU guests whose idle vCPUs poll for 200 µs
+// before they halt (the haltpoll cpuidle driver's default), raw calls made
+// a unix GET 20-40% faster than net.Conn's calls on an Intel guest and as
+// fast at a fifth less CPU on an AMD one; where idle vCPUs halt at once
+// (guest_halt_poll_ns=0), 20-80% slower, half the fastest peer's speed:
+// there every wake-up goes through the hypervisor, and the monitor
+// thread's wake-up, which an ordinary system call makes and a raw one does
+// not, happens to start waking the vCPU Redis will need (a guess that fits
+// every variant tried). Such a caller now reads with ReadSoon, whose spin
+// keeps its vCPU awake, and is ahead of the peers under both (see there).
+// Over TCP, whose write takes longer, raw calls beat net.Conn's under both
+// on the AMD guest (GET 22.0 against 29.8 µs polling, 63.7 against 73.2
+// halting, at a third less CPU).
 //
 // A raw call cannot be preempted, so it stays short: reads and writes of
 // more than rawMax bytes, where the copy costs far more than telling the
@@ -74,10 +66,19 @@ type Stream struct {
 	rbuf            []byte
 	rn              int
 	rerr            syscall.Errno
-	wmu             sync.Mutex // held for a whole Write, as net.Conn does
-	wbuf            []byte
-	wn              int
-	werr            syscall.Errno
+
+	// Spinning (see ReadSoon): canSpin is set for a unix stream socket;
+	// spinning says that the read under way may try again at once,
+	// spinStart when it first found nothing; misses counts the spins in a
+	// row that ran out of time, skip the reads left that do not spin.
+	canSpin, spinning bool
+	spinStart         time.Time
+	misses            uint8
+	skip              uint16
+	wmu               sync.Mutex // held for a whole Write, as net.Conn does
+	wbuf              []byte
+	wn                int
+	werr              syscall.Errno
 }
 
 // NewStream returns a Stream for nc.
@@ -99,6 +100,7 @@ func NewStream(nc net.Conn) *Stream {
 		// message, as the net.Conn's own Read knows.
 		if a := c.LocalAddr(); a != nil && a.Network() == "unix" {
 			s.useRaw(c, "unix")
+			s.canSpin = s.raw != nil
 		}
 	}
 	return s
@@ -113,11 +115,64 @@ func (s *Stream) useRaw(c syscall.Conn, network string) {
 
 // Read reads into p, as nc.Read does.
 func (s *Stream) Read(p []byte) (int, error) {
+	return s.read(p, false)
+}
+
+// ReadSoon is Read for bytes the caller expects within microseconds: the
+// reply to a single command it has just written, with nothing else owed
+// on the connection. On a unix stream socket (raw calls), a read that
+// finds nothing tries again at once, for up to spinFor, before it leaves
+// the wait to Go's network poller.
+//
+// Waiting in the poller costs a lone caller more than the reply takes
+// over a unix socket: the goroutine parks, its thread finds nothing else
+// to do and sleeps in epoll_wait, its CPU goes idle, and the reply must
+// wake all three. Spinning keeps them awake for the few microseconds the
+// server takes. Measured on a 2-vCPU AMD guest, a lone caller's unix GET
+// in turns beside rueidis and redigo (bench/turns_test.go): with idle
+// vCPUs polling for 200 µs before they halt, 15-16 µs against 24 µs
+// without spinning and 23-26 µs for the peers; with idle vCPUs halting
+// at once, 29-35 µs against 49-63 µs, peers 33-46 µs. Client CPU per
+// call rose by a sixth at most (14 against 12 µs polling; 25-27 against
+// 22-28 µs halting), still under the peers' 16-18 µs polling: the spin
+// spends about what parking and waking cost.
+//
+// Only unix sockets spin: their peer is always on the same machine, so a
+// reply is microseconds away, and a read does not hold up its delivery.
+// Over loopback TCP spinning left the round trip as it was (about 28 µs
+// polling) for 45% more client CPU, since a read that holds the socket
+// makes the arriving segment wait in its backlog; over a network the
+// reply is further off than any spin should last.
+//
+// A spin that runs out of time (a slow command, a busy server) is a miss:
+// after one, the next 2 reads do not spin, after two misses in a row the
+// next 4, doubling up to 64, and a read that gets its bytes while
+// spinning starts the count again. A server slower than the spin for good
+// costs one spinFor per 65 calls.
+func (s *Stream) ReadSoon(p []byte) (int, error) {
+	return s.read(p, s.canSpin)
+}
+
+// spinFor bounds one spin. A reply over a unix socket came within it in
+// the measurements above; a 100 µs spin only spent more CPU.
+const spinFor = 30 * time.Microsecond
+
+func (s *Stream) read(p []byte, spin bool) (int, error) {
 	if s.raw == nil || len(p) == 0 || len(p) > rawMax {
 		return s.nc.Read(p)
 	}
+	if spin {
+		if s.skip > 0 {
+			s.skip--
+		} else {
+			s.spinning, s.spinStart = true, time.Time{}
+		}
+	}
 	s.rbuf, s.rn, s.rerr = p, 0, 0
 	err := s.raw.Read(s.readFD)
+	if s.spinning {
+		s.spinning, s.misses = false, 0 // the bytes came while spinning
+	}
 	n, errno := s.rn, s.rerr
 	s.rbuf = nil
 	switch {
@@ -173,12 +228,31 @@ func (s *Stream) readOnce(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			if s.spinning && s.spinAgain() {
+				continue
+			}
 			return false
 		default:
 			s.rerr = errno
 		}
 		return true
 	}
+}
+
+// spinAgain reports whether a read that found nothing may try again at
+// once. Each try first lets any other goroutine that is ready run, so that
+// a spin never holds up the rest of the program.
+func (s *Stream) spinAgain() bool {
+	if s.spinStart.IsZero() {
+		s.spinStart = time.Now()
+	} else if time.Since(s.spinStart) >= spinFor {
+		s.spinning = false
+		s.misses = min(s.misses+1, 6)
+		s.skip = 1 << s.misses
+		return false
+	}
+	runtime.Gosched()
+	return true
 }
 
 // writeAll writes wbuf until all of it is out, having the poller wait

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -154,5 +155,82 @@ func TestStreamAfterCloseLeavesReusedDescriptorAlone(t *testing.T) {
 	peer.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	if n, err := peer.Read(buf); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("the new socket's peer got %q, %v: the closed Stream wrote to it", buf[:n], err)
+	}
+}
+
+// ReadSoon spins only on a unix stream socket read with raw calls: a TCP
+// peer may be a network away, and TLS and datagram sockets are read
+// through their own methods.
+func TestStreamSpinsOnlyOnUnix(t *testing.T) {
+	for network, want := range map[string]bool{"unix": true, "tcp": false} {
+		client, _ := connPair(t, network)
+		if got := NewStream(client).canSpin; got != want {
+			t.Errorf("%s: canSpin = %v", network, got)
+		}
+		if NewStream(tls.Client(client, &tls.Config{})).canSpin {
+			t.Errorf("%s: a Stream over TLS spins", network)
+		}
+	}
+	client, _ := connPair(t, "unixpacket")
+	if NewStream(client).canSpin {
+		t.Error("unixpacket: a Stream spins")
+	}
+}
+
+// A spin that runs out of time makes the next reads skip spinning, twice
+// as many after each miss in a row up to 64, and a read that finds its
+// bytes while spinning starts the count again. Either way every byte
+// arrives in order.
+func TestStreamSpinBacksOff(t *testing.T) {
+	client, peer := connPair(t, "unix")
+	s := NewStream(client)
+	// The peer writes only once the read has handed its wait to the
+	// poller, that is after any spin ran out, however slow the machine.
+	waiting := make(chan struct{}, 1)
+	read := s.readFD
+	s.readFD = func(fd uintptr) bool {
+		done := read(fd)
+		if !done {
+			select {
+			case waiting <- struct{}{}:
+			default:
+			}
+		}
+		return done
+	}
+	buf := make([]byte, 8)
+	late := func(msg string) { // bytes that come after any spin
+		t.Helper()
+		select {
+		case <-waiting: // left by a spurious wake-up
+		default:
+		}
+		go func() {
+			<-waiting
+			peer.Write([]byte(msg))
+		}()
+		if n, err := s.ReadSoon(buf); err != nil || string(buf[:n]) != msg {
+			t.Fatalf("late read: %q, %v", buf[:n], err)
+		}
+	}
+	for miss := 1; miss <= 8; miss++ {
+		late(fmt.Sprint(miss))
+		want := uint16(1) << min(miss, 6)
+		if s.misses != uint8(min(miss, 6)) || s.skip != want {
+			t.Fatalf("after %d misses: misses %d, skip %d; want skip %d", miss, s.misses, s.skip, want)
+		}
+		for i := uint16(0); i < want; i++ {
+			late("skip") // no spin, so no miss either
+		}
+		if s.skip != 0 || s.misses != uint8(min(miss, 6)) {
+			t.Fatalf("after the skipped reads: misses %d, skip %d", s.misses, s.skip)
+		}
+	}
+	peer.Write([]byte("now"))
+	if n, err := s.ReadSoon(buf); err != nil || string(buf[:n]) != "now" {
+		t.Fatalf("read: %q, %v", buf[:n], err)
+	}
+	if s.misses != 0 || s.skip != 0 || s.spinning {
+		t.Fatalf("after bytes found while spinning: misses %d, skip %d, spinning %v", s.misses, s.skip, s.spinning)
 	}
 }

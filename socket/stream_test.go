@@ -351,11 +351,21 @@ func TestStreamActsAsConn(t *testing.T) {
 				if got != want {
 					t.Fatalf("through a Stream: %s\nthrough the net.Conn: %s", got, want)
 				}
+				client, peer = connPair(t, network)
+				if got := c.run(t, network, client, soon{NewStream(client)}, peer); got != want {
+					t.Fatalf("through a Stream's ReadSoon: %s\nthrough the net.Conn: %s", got, want)
+				}
 				t.Log(got)
 			})
 		}
 	}
 }
+
+// soon reads through ReadSoon, which spins where it can: every way a read
+// ends must come out of it as out of Read.
+type soon struct{ *Stream }
+
+func (s soon) Read(p []byte) (int, error) { return s.ReadSoon(p) }
 
 // Read and Write allocate nothing: they are on every round trip.
 func TestStreamAllocations(t *testing.T) {
@@ -372,6 +382,10 @@ func TestStreamAllocations(t *testing.T) {
 			}
 			peer.Write(msg)
 			if _, err := io.ReadFull(s, buf[:len(msg)]); err != nil {
+				t.Fatal(err)
+			}
+			peer.Write(msg)
+			if _, err := io.ReadFull(soon{s}, buf[:len(msg)]); err != nil {
 				t.Fatal(err)
 			}
 		})
