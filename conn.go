@@ -107,10 +107,17 @@ type conn struct {
 	// borrowed says rbuf is the memory of the call whose reply it is
 	// being read into (BytesInto), which must be given back before that
 	// caller leaves (see unborrow).
-	borrowed     bool
-	timedOut     bool          // the read deadline needs setting again
-	park         time.Duration // parkDeadline, or less in tests
-	readDeadline time.Time     // when the reply being read is overdue; zero: never
+	borrowed bool
+	timedOut bool          // the read deadline needs setting again
+	park     time.Duration // parkDeadline, or less in tests
+	// soon says that the reader's next read is for the reply to a single
+	// command it has just written alone (see socket.Stream.ReadSoon).
+	// crowded, under mu, that other calls came while the last caller that
+	// read its own reply waited for it: then nobody spins, since on a
+	// busy connection a spin takes CPU from the other callers and, on the
+	// same machine, the server.
+	soon, crowded bool
+	readDeadline  time.Time // when the reply being read is overdue; zero: never
 
 	// alwaysRead is set on a connection that a goroutine of its own reads
 	// for as long as it lives (see readAlways); onPush, set before, is
@@ -308,6 +315,7 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 	fresh := !cn.used
 	cn.used = true
 	busy := !cn.queue.empty()
+	soon := len(c.vals) == 1 && !cn.crowded
 	cn.queue.push(c)
 	write := !cn.writing
 	cn.writing = true
@@ -320,6 +328,8 @@ func (cn *conn) send(ctx context.Context, cmds [][]any, encoded []byte, d Decode
 			// c fails with the rest, as never written, so it may be retried.
 			cn.failReading(err)
 			write, read = false, false
+		} else {
+			cn.soon = soon
 		}
 	}
 	// Only a caller that does I/O itself needs waking from it when its
@@ -598,6 +608,9 @@ func (cn *conn) read(ctx context.Context, mine *call) (abandonedMine bool) {
 		}
 		leave := !cn.alwaysRead && (c == mine || (mine == nil && cn.queue.empty()))
 		var end error // why the connection goes, now that nothing is owed
+		if leave && c == mine {
+			cn.crowded = !cn.queue.empty()
+		}
 		if leave {
 			switch {
 			case !cn.queue.empty():
@@ -670,7 +683,13 @@ func (cn *conn) readFrame(ctx context.Context, mine *call) ([]byte, error) {
 				return nil, os.ErrDeadlineExceeded
 			}
 		}
-		m, err := cn.stream.Read(cn.rbuf[cn.rend:])
+		var m int
+		if cn.soon {
+			cn.soon = false
+			m, err = cn.stream.ReadSoon(cn.rbuf[cn.rend:])
+		} else {
+			m, err = cn.stream.Read(cn.rbuf[cn.rend:])
+		}
 		cn.rend += m
 		if err != nil {
 			return nil, err

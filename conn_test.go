@@ -266,3 +266,32 @@ func TestConnCallerWaitsForItsDecode(t *testing.T) {
 	close(d.release)
 	require.Equal(t, "b", <-b)
 }
+
+// TestConnSpinsOnlyWhenAlone: a caller alone on a connection may spin for
+// its reply (socket.Stream.ReadSoon); once other calls came while a
+// caller waited for its own, the connection counts as crowded and nobody
+// spins, until a caller's round trip passes with nobody else.
+func TestConnSpinsOnlyWhenAlone(t *testing.T) {
+	cn, peer := newPipeConn(t)
+	ctx := pipeCtx(t)
+	crowded := func() bool {
+		cn.mu.Lock()
+		defer cn.mu.Unlock()
+		return cn.crowded
+	}
+	first := goGet(t, cn, ctx, "a", StringDecoder)
+	peer.command(t)
+	// A second caller queues behind the first, whose reply is owed.
+	second := goGet(t, cn, ctx, "b", StringDecoder)
+	peer.command(t)
+	peer.send(t, "$1\r\nA\r\n$1\r\nB\r\n")
+	require.Equal(t, "A", <-first)
+	require.Equal(t, "B", <-second)
+	require.True(t, crowded(), "another call came while the first waited")
+
+	alone := goGet(t, cn, ctx, "c", StringDecoder)
+	peer.command(t)
+	peer.send(t, "$1\r\nC\r\n")
+	require.Equal(t, "C", <-alone)
+	require.False(t, crowded(), "a round trip passed with nobody else")
+}
