@@ -39,7 +39,9 @@ import (
 // thread's wake-up, which an ordinary system call makes and a raw one does
 // not, happens to start waking the vCPU Redis will need (a guess that fits
 // every variant tried). Such a caller now reads with ReadSoon, whose spin
-// keeps its vCPU awake, and is ahead of the peers under both (see there).
+// keeps its vCPU awake: on the AMD guest it is ahead of the peers with
+// polling (1.33-1.48 in the full bench) and level with the fastest one
+// halting at once (0.96-1.05); the Intel guest was not measured with it.
 // Over TCP, whose write takes longer, raw calls beat net.Conn's under both
 // on the AMD guest (GET 22.0 against 29.8 µs polling, 63.7 against 73.2
 // halting, at a third less CPU).
@@ -119,10 +121,11 @@ func (s *Stream) Read(p []byte) (int, error) {
 }
 
 // ReadSoon is Read for bytes the caller expects within microseconds: the
-// reply to a single command it has just written, with nothing else owed
-// on the connection. On a unix stream socket (raw calls), a read that
-// finds nothing tries again at once, for up to spinFor, before it leaves
-// the wait to Go's network poller.
+// reply to a single command it has just written when no earlier reply was
+// owed (other callers' commands may have joined its write). On a unix
+// stream socket (raw calls), a read that finds nothing tries again at
+// once, for about spinFor, before it leaves the wait to Go's network
+// poller. Nothing spins with GOMAXPROCS=1 (see spinAgain).
 //
 // Waiting in the poller costs a lone caller more than the reply takes
 // over a unix socket: the goroutine parks, its thread finds nothing else
@@ -130,31 +133,37 @@ func (s *Stream) Read(p []byte) (int, error) {
 // wake all three. Spinning keeps them awake for the few microseconds the
 // server takes. Measured on a 2-vCPU AMD guest, a lone caller's unix GET
 // in turns beside rueidis and redigo (bench/turns_test.go): with idle
-// vCPUs polling for 200 µs before they halt, 15-16 µs against 24 µs
-// without spinning and 23-26 µs for the peers; with idle vCPUs halting
-// at once, 29-35 µs against 49-63 µs, peers 33-46 µs. Client CPU per
-// call rose by a sixth at most (14 against 12 µs polling; 25-27 against
-// 22-28 µs halting), still under the peers' 16-18 µs polling: the spin
-// spends about what parking and waking cost.
+// vCPUs polling for 200 µs before they halt, 14-16.5 µs against 23.5-26 µs
+// without spinning and 21-31 µs for the peers, at 12.6-14.3 µs of client
+// CPU against 12.0-14.0 without (peers 15-22); with idle vCPUs halting at
+// once, 29-35 µs against 49-69 µs without, peers 33-50 µs, at 25-27 µs of
+// CPU against 21-31 without (peers 21-31). In the full bench at that
+// setting the spin cost a sixth more CPU than rueidis (24.4 against 20.8
+// µs a GET) for a round trip level with it.
 //
-// Only unix sockets spin: their peer is always on the same machine, so a
-// reply is microseconds away, and a read does not hold up its delivery.
-// Over loopback TCP spinning left the round trip as it was (about 28 µs
-// polling) for 45% more client CPU, since a read that holds the socket
-// makes the arriving segment wait in its backlog; over a network the
-// reply is further off than any spin should last.
+// Only unix sockets spin: their peer is a process on the same machine, so
+// a reply is usually microseconds away (a forwarder to a far server is
+// possible; the back-off below bounds what spinning costs there), and a
+// read does not hold up its delivery. Over loopback TCP spinning left the
+// round trip as it was (about 28 µs polling) for 45% more client CPU,
+// since a read that holds the socket makes the arriving segment wait in
+// its backlog (a guess that fits); over a network the reply is further off
+// than any spin should last.
 //
 // A spin that runs out of time (a slow command, a busy server) is a miss:
 // after one, the next 2 reads do not spin, after two misses in a row the
 // next 4, doubling up to 64, and a read that gets its bytes while
-// spinning starts the count again. A server slower than the spin for good
-// costs one spinFor per 65 calls.
+// spinning starts the count again (one that fails or finds the end of
+// the connection leaves it). A server slower than the spin for good costs
+// one spinFor per 65 calls.
 func (s *Stream) ReadSoon(p []byte) (int, error) {
 	return s.read(p, s.canSpin)
 }
 
-// spinFor bounds one spin. A reply over a unix socket came within it in
-// the measurements above; a 100 µs spin only spent more CPU.
+// spinFor bounds one spin, as checked between tries (a try lets other
+// goroutines run first, which may take longer). A reply over a unix socket
+// came within it in the measurements above; a 100 µs spin only spent more
+// CPU.
 const spinFor = 30 * time.Microsecond
 
 func (s *Stream) read(p []byte, spin bool) (int, error) {
@@ -171,7 +180,10 @@ func (s *Stream) read(p []byte, spin bool) (int, error) {
 	s.rbuf, s.rn, s.rerr = p, 0, 0
 	err := s.raw.Read(s.readFD)
 	if s.spinning {
-		s.spinning, s.misses = false, 0 // the bytes came while spinning
+		s.spinning = false
+		if s.rn > 0 {
+			s.misses = 0 // the bytes came while spinning
+		}
 	}
 	n, errno := s.rn, s.rerr
 	s.rbuf = nil
@@ -240,10 +252,19 @@ func (s *Stream) readOnce(fd uintptr) bool {
 }
 
 // spinAgain reports whether a read that found nothing may try again at
-// once. Each try first lets any other goroutine that is ready run, so that
-// a spin never holds up the rest of the program.
+// once. Each try first lets any other goroutine that is ready to run go
+// first. Goroutines that wait on the network are another matter: the
+// scheduler looks for them only when it has nothing else to run, and the
+// spinning one is always there, so one whose bytes came meanwhile waits
+// for the spin to end unless an idle P's thread finds it. With a single P
+// nobody would: nothing spins there, or a spin would always hold them up
+// (a server in the same program could not even answer).
 func (s *Stream) spinAgain() bool {
 	if s.spinStart.IsZero() {
+		if runtime.GOMAXPROCS(0) == 1 {
+			s.spinning = false
+			return false
+		}
 		s.spinStart = time.Now()
 	} else if time.Since(s.spinStart) >= spinFor {
 		s.spinning = false

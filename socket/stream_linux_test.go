@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -232,5 +233,102 @@ func TestStreamSpinBacksOff(t *testing.T) {
 	}
 	if s.misses != 0 || s.skip != 0 || s.spinning {
 		t.Fatalf("after bytes found while spinning: misses %d, skip %d, spinning %v", s.misses, s.skip, s.spinning)
+	}
+}
+
+// With a single P nothing spins: the scheduler looks for goroutines whose
+// network bytes came only when it has nothing else to run, and a spinning
+// goroutine always is something, so a spin would hold up every one of
+// them (a server in the same program could not even answer it).
+func TestStreamNoSpinWithOneP(t *testing.T) {
+	for _, procs := range []int{2, 1} {
+		func() {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			client, _ := connPair(t, "unix") // its peer never answers
+			s := NewStream(client)
+			client.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			if _, err := s.ReadSoon(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("read: %v", err)
+			}
+			if spun := !s.spinStart.IsZero(); spun != (procs > 1) {
+				t.Errorf("GOMAXPROCS=%d: spun %v", procs, spun)
+			}
+			if want := uint8(min(procs-1, 1)); s.misses != want {
+				t.Errorf("GOMAXPROCS=%d: misses %d, want %d", procs, s.misses, want)
+			}
+		}()
+	}
+}
+
+// Only a read that got bytes while spinning starts the back-off's count
+// again: one that failed at once (a deadline past) or found the end of
+// the connection leaves it.
+func TestStreamSpinKeepsMissesWithoutBytes(t *testing.T) {
+	client, peer := connPair(t, "unix")
+	s := NewStream(client)
+	buf := make([]byte, 8)
+	s.misses = 3
+	client.SetReadDeadline(time.Unix(1, 0))
+	if _, err := s.ReadSoon(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read: %v", err)
+	}
+	if s.misses != 3 {
+		t.Errorf("a read that timed out at once made misses %d, want 3", s.misses)
+	}
+	client.SetReadDeadline(time.Time{})
+	peer.Close()
+	if _, err := s.ReadSoon(buf); err != io.EOF {
+		t.Fatalf("read: %v", err)
+	}
+	if s.misses != 3 {
+		t.Errorf("a read that found the end made misses %d, want 3", s.misses)
+	}
+}
+
+// Close, or a read deadline moved into the past (an interrupt), while a
+// read spins: the read ends as it would have waiting in the poller, at
+// once or when the spin runs out, and never hangs; after an interrupt the
+// Stream reads on as before.
+func TestStreamSpinEndsOnCloseAndInterrupt(t *testing.T) {
+	wait := func(t *testing.T, errc <-chan error, want error) {
+		t.Helper()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, want) {
+				t.Fatalf("read: %v, want %v", err, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a spinning read did not end")
+		}
+	}
+	for i := range 100 {
+		client, _ := connPair(t, "unix")
+		s := NewStream(client)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := s.ReadSoon(make([]byte, 8))
+			errc <- err
+		}()
+		time.Sleep(time.Duration(i%40) * time.Microsecond)
+		client.Close()
+		wait(t, errc, net.ErrClosed)
+	}
+	client, peer := connPair(t, "unix")
+	s := NewStream(client)
+	buf := make([]byte, 8)
+	for i := range 100 {
+		errc := make(chan error, 1)
+		go func() {
+			_, err := s.ReadSoon(buf)
+			errc <- err
+		}()
+		time.Sleep(time.Duration(i%50) * time.Microsecond)
+		client.SetReadDeadline(time.Unix(1, 0))
+		wait(t, errc, os.ErrDeadlineExceeded)
+		client.SetReadDeadline(time.Time{})
+	}
+	peer.Write([]byte("ok"))
+	if n, err := s.ReadSoon(buf); err != nil || string(buf[:n]) != "ok" {
+		t.Fatalf("read after the interrupts: %q, %v", buf[:n], err)
 	}
 }
