@@ -105,9 +105,11 @@
 // concurrent calls share a few connections, their commands are coalesced
 // into single writes and their replies handed back in order. A caller that
 // is alone pays no goroutine hand-off at all; over a unix socket, whose
-// server is on the same machine, it tries again at once for up to 30 µs
-// when its reply is not there yet, rather than sleep and be woken, which
-// costs more (see socket.Stream.ReadSoon).
+// server is on the same machine, one that sent a single command tries to
+// read its reply again at once for about 30 µs when it is not there yet,
+// rather than sleep and be woken, which costs more. It does not spin with
+// GOMAXPROCS=1, on a connection other calls crowd, or for a while after
+// spins ran out of time (see socket.Stream.ReadSoon).
 //
 // DoMulti sends several commands as one explicit pipeline, in one round
 // trip (one per node in a cluster):
