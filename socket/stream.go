@@ -40,8 +40,9 @@ import (
 // not, happens to start waking the vCPU Redis will need (a guess that fits
 // every variant tried). Such a caller now reads with ReadSoon, whose spin
 // keeps its vCPU awake: on the AMD guest it is ahead of the peers with
-// polling (1.33-1.48 in the full bench) and level with the fastest one
-// halting at once (0.96-1.05); the Intel guest was not measured with it.
+// polling (1.19-1.41 against the closest in the full bench) and level with
+// the fastest one halting at once (0.96-1.05 in bench/results/
+// halt-at-once.md); the Intel guest was not measured with it.
 // Over TCP, whose write takes longer, raw calls beat net.Conn's under both
 // on the AMD guest (GET 22.0 against 29.8 µs polling, 63.7 against 73.2
 // halting, at a third less CPU).
@@ -137,9 +138,10 @@ func (s *Stream) Read(p []byte) (int, error) {
 // without spinning and 21-31 µs for the peers, at 12.6-14.3 µs of client
 // CPU against 12.0-14.0 without (peers 15-22); with idle vCPUs halting at
 // once, 29-35 µs against 49-69 µs without, peers 33-50 µs, at 25-27 µs of
-// CPU against 21-31 without (peers 21-31). In the full bench at that
-// setting the spin cost a sixth more CPU than rueidis (24.4 against 20.8
-// µs a GET) for a round trip level with it.
+// CPU against 21-31 without (peers 21-31). In the bench's run of the
+// single-caller rows at that setting (bench/results/halt-at-once.md) the
+// spin cost a sixth more CPU than rueidis (24.4 against 20.8 µs a GET)
+// for a round trip level with it.
 //
 // Only unix sockets spin: their peer is a process on the same machine, so
 // a reply is usually microseconds away (a forwarder to a far server is
