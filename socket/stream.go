@@ -78,10 +78,11 @@ type Stream struct {
 	spinStart         time.Time
 	misses            uint8
 	skip              uint16
-	wmu               sync.Mutex // held for a whole Write, as net.Conn does
-	wbuf              []byte
-	wn                int
-	werr              syscall.Errno
+
+	wmu  sync.Mutex // held for a whole Write, as net.Conn does
+	wbuf []byte
+	wn   int
+	werr syscall.Errno
 }
 
 // NewStream returns a Stream for nc.
