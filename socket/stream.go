@@ -70,14 +70,14 @@ type Stream struct {
 	rn              int
 	rerr            syscall.Errno
 
-	// Spinning (see ReadSoon): canSpin is set for a unix stream socket;
-	// spinning says that the read under way may try again at once,
-	// spinStart when it first found nothing; misses counts the spins in a
-	// row that ran out of time, skip the reads left that do not spin.
-	canSpin, spinning bool
-	spinStart         time.Time
-	misses            uint8
-	skip              uint16
+	// Spinning (see ReadSoon, and spins for where): spinning says that the
+	// read under way may try again at once, spinStart when it first found
+	// nothing; misses counts the spins in a row that ran out of time, skip
+	// the reads left that do not spin.
+	spinning  bool
+	spinStart time.Time
+	misses    uint8
+	skip      uint16
 
 	wmu  sync.Mutex // held for a whole Write, as net.Conn does
 	wbuf []byte
@@ -104,7 +104,6 @@ func NewStream(nc net.Conn) *Stream {
 		// message, as the net.Conn's own Read knows.
 		if a := c.LocalAddr(); a != nil && a.Network() == "unix" {
 			s.useRaw(c, "unix")
-			s.canSpin = s.raw != nil
 		}
 	}
 	return s
@@ -160,8 +159,12 @@ func (s *Stream) Read(p []byte) (int, error) {
 // the connection leaves it). A server slower than the spin for good costs
 // one spinFor per 65 calls.
 func (s *Stream) ReadSoon(p []byte) (int, error) {
-	return s.read(p, s.canSpin)
+	return s.read(p, s.spins())
 }
+
+// spins reports whether ReadSoon spins here: on a unix stream socket read
+// with raw calls, the only kind whose network useRaw names "unix".
+func (s *Stream) spins() bool { return s.network == "unix" }
 
 // spinFor bounds one spin, as checked between tries (a try lets other
 // goroutines run first, which may take longer). A reply over a unix socket

@@ -165,15 +165,15 @@ func TestStreamAfterCloseLeavesReusedDescriptorAlone(t *testing.T) {
 func TestStreamSpinsOnlyOnUnix(t *testing.T) {
 	for network, want := range map[string]bool{"unix": true, "tcp": false} {
 		client, _ := connPair(t, network)
-		if got := NewStream(client).canSpin; got != want {
-			t.Errorf("%s: canSpin = %v", network, got)
+		if got := NewStream(client).spins(); got != want {
+			t.Errorf("%s: spins = %v", network, got)
 		}
-		if NewStream(tls.Client(client, &tls.Config{})).canSpin {
+		if NewStream(tls.Client(client, &tls.Config{})).spins() {
 			t.Errorf("%s: a Stream over TLS spins", network)
 		}
 	}
 	client, _ := connPair(t, "unixpacket")
-	if NewStream(client).canSpin {
+	if NewStream(client).spins() {
 		t.Error("unixpacket: a Stream spins")
 	}
 }
