@@ -40,7 +40,7 @@ import (
 // not, happens to start waking the vCPU Redis will need (a guess that fits
 // every variant tried). Such a caller now reads with ReadSoon, whose spin
 // keeps its vCPU awake: on the AMD guest it is ahead of the peers with
-// polling (1.19-1.41 against the closest in the full bench) and level with
+// polling (1.22-1.45 against the closest in the full bench) and level with
 // the fastest one halting at once (0.96-1.05 in bench/results/
 // halt-at-once.md); the Intel guest was not measured with it.
 // Over TCP, whose write takes longer, raw calls beat net.Conn's under both
